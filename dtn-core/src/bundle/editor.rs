@@ -1,0 +1,113 @@
+//! Per-hop rewriting of a bundle (RFC 9171 4.4 and 5.4): Previous Node, Bundle Age and Hop
+//! Count are updated on every hop; all other blocks, the primary block and the payload are
+//! forwarded byte for byte, so signatures over them stay valid and the payload is never copied
+//! when the output is sent as [`BundleEditor::chunks`].
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use super::Bundle;
+use super::block::CanonicalBlock;
+use super::error::BundleError;
+use super::ext::{HopCount, bundle_age_data, previous_node_data};
+use super::flags::{BlockFlags, block_type};
+use crate::crc::CrcType;
+use crate::eid::Eid;
+
+static START: [u8; 1] = [0x9f];
+static STOP: [u8; 1] = [0xff];
+
+/// Edits a bundle's blocks; only changed blocks are re-encoded.
+#[derive(Debug, Clone)]
+pub struct BundleEditor {
+    bundle: Bundle,
+    /// Blocks in wire order; an empty `raw` marks a block to re-encode.
+    blocks: Vec<CanonicalBlock>,
+}
+
+impl BundleEditor {
+    pub(super) fn new(bundle: Bundle) -> Self {
+        let blocks = bundle.blocks.clone();
+        BundleEditor { bundle, blocks }
+    }
+
+    /// Replaces the data of the first block of `block_type`, or adds such a block before the
+    /// payload. Returns its number.
+    fn upsert(&mut self, block_type: u64, flags: BlockFlags, data: Vec<u8>) -> u64 {
+        if let Some(block) = self.blocks.iter_mut().find(|b| b.block_type == block_type) {
+            block.data = Bytes::from(data);
+            block.raw = Bytes::new();
+            return block.number;
+        }
+        self.add_block(block_type, flags, CrcType::None, Bytes::from(data))
+    }
+
+    /// Sets the Previous Node block to `node` (this node's ID, before forwarding).
+    pub fn set_previous_node(&mut self, node: &Eid) -> &mut Self {
+        self.upsert(block_type::PREVIOUS_NODE, BlockFlags::default(), previous_node_data(node));
+        self
+    }
+
+    /// Sets the Bundle Age block.
+    pub fn set_bundle_age_ms(&mut self, age_ms: u64) -> &mut Self {
+        self.upsert(block_type::BUNDLE_AGE, BlockFlags::default(), bundle_age_data(age_ms));
+        self
+    }
+
+    /// Adds one to the hop count, if the bundle has a Hop Count block, and returns the new
+    /// value. The caller deletes the bundle if [`HopCount::exceeded`].
+    pub fn increment_hop_count(&mut self) -> Option<HopCount> {
+        let block = self.blocks.iter_mut().find(|b| b.block_type == block_type::HOP_COUNT)?;
+        let mut hc = self.bundle.hop_count?;
+        hc.count = hc.count.saturating_add(1);
+        block.data = Bytes::from(hc.to_data());
+        block.raw = Bytes::new();
+        self.bundle.hop_count = Some(hc);
+        Some(hc)
+    }
+
+    /// Removes a non-payload block; returns whether it was there.
+    pub fn remove_block(&mut self, number: u64) -> bool {
+        let before = self.blocks.len();
+        self.blocks.retain(|b| b.number != number || b.block_type == block_type::PAYLOAD);
+        self.blocks.len() != before
+    }
+
+    /// Adds an extension block before the payload with the next free number; returns it.
+    pub fn add_block(&mut self, block_type: u64, flags: BlockFlags, crc_type: CrcType, data: Bytes) -> u64 {
+        let number = self.blocks.iter().map(|b| b.number).max().unwrap_or(1).max(1) + 1;
+        let at = self.blocks.len().saturating_sub(1);
+        self.blocks.insert(at, CanonicalBlock::new(block_type, number, flags, crc_type, data));
+        number
+    }
+
+    /// The encoded bundle as a list of buffers for vectored I/O: unchanged blocks and the
+    /// payload are the received bytes themselves.
+    pub fn chunks(&self) -> Vec<Bytes> {
+        let mut chunks = Vec::with_capacity(self.blocks.len() + 3);
+        chunks.push(Bytes::from_static(&START));
+        chunks.push(self.bundle.primary_raw.clone());
+        for block in &self.blocks {
+            if block.raw.is_empty() {
+                let mut out = Vec::with_capacity(block.data.len() + 16);
+                block.encode(&mut out);
+                chunks.push(Bytes::from(out));
+            } else {
+                chunks.push(block.raw.clone());
+            }
+        }
+        chunks.push(Bytes::from_static(&STOP));
+        chunks
+    }
+
+    /// The edited bundle in one buffer.
+    pub fn build(&self) -> Result<Bundle, BundleError> {
+        let chunks = self.chunks();
+        let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+        for chunk in &chunks {
+            out.extend_from_slice(chunk);
+        }
+        Bundle::parse_own(Bytes::from(out), crate::parse_mode::ParseMode::Relaxed)
+    }
+}

@@ -1,0 +1,167 @@
+//! Human-readable and JSON views of a bundle.
+
+use std::fmt::Write;
+
+use dtn_core::admin::{AdminRecord, StatusItem};
+use dtn_core::bundle::{Bundle, CanonicalBlock, block_type};
+use dtn_core::crc::CrcType;
+use dtn_core::parse_mode::ParseMode;
+use serde_json::{Value, json};
+
+use super::input::encode_hex;
+
+fn crc_name(crc: CrcType) -> &'static str {
+    match crc {
+        CrcType::None => "none",
+        CrcType::Crc16 => "CRC-16",
+        CrcType::Crc32c => "CRC-32C",
+    }
+}
+
+fn block_value(bundle: &Bundle, block: &CanonicalBlock) -> Value {
+    match block.block_type {
+        block_type::PREVIOUS_NODE => json!({ "node": bundle.previous_node().map(ToString::to_string) }),
+        block_type::BUNDLE_AGE => json!({ "age_ms": bundle.bundle_age_ms() }),
+        block_type::HOP_COUNT => {
+            let hc = bundle.hop_count();
+            json!({ "hop_limit": hc.map(|h| h.limit), "hop_count": hc.map(|h| h.count) })
+        }
+        block_type::PAYLOAD => match std::str::from_utf8(&block.data) {
+            Ok(text) if !bundle.is_admin_record() && block.data.len() <= 4096 => json!({ "text": text }),
+            _ => json!({ "hex": encode_hex(&block.data[..block.data.len().min(4096)]) }),
+        },
+        _ => json!({ "hex": encode_hex(&block.data[..block.data.len().min(4096)]) }),
+    }
+}
+
+fn status_item(item: &StatusItem) -> Value {
+    json!({ "asserted": item.asserted, "time_ms": item.time.map(|t| t.0) })
+}
+
+fn admin_json(bundle: &Bundle) -> Value {
+    match AdminRecord::from_bundle(bundle) {
+        Ok(AdminRecord::StatusReport(r)) => json!({
+            "type": "status_report",
+            "received": status_item(&r.received),
+            "forwarded": status_item(&r.forwarded),
+            "delivered": status_item(&r.delivered),
+            "deleted": status_item(&r.deleted),
+            "reason": r.reason.code(),
+            "reason_text": r.reason.description(),
+            "subject_source": r.source.to_string(),
+            "subject_creation_ms": r.creation.time.0,
+            "subject_sequence": r.creation.sequence,
+            "subject_fragment": r.fragment.map(|(o, l)| json!({ "offset": o, "length": l })),
+        }),
+        Ok(AdminRecord::Other { record_type, content }) => {
+            json!({ "type": record_type, "content_hex": encode_hex(&content) })
+        }
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+/// The bundle as a JSON object.
+pub fn json(bundle: &Bundle, mode: ParseMode) -> Value {
+    let p = bundle.primary();
+    let blocks: Vec<Value> = bundle
+        .blocks()
+        .iter()
+        .map(|b| {
+            json!({
+                "number": b.number,
+                "type": b.block_type,
+                "type_name": block_type::name(b.block_type),
+                "flags": b.flags.0,
+                "flag_names": b.flags.names().collect::<Vec<_>>(),
+                "crc_type": b.crc_type.code(),
+                "data_length": b.data.len(),
+                "value": block_value(bundle, b),
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "length": bundle.raw().len(),
+        "mode": if mode.is_strict() { "strict" } else { "relaxed" },
+        "relaxations": bundle.relaxations().iter().map(|r| r.description()).collect::<Vec<_>>(),
+        "primary": {
+            "version": 7,
+            "flags": p.flags.0,
+            "flag_names": p.flags.names().collect::<Vec<_>>(),
+            "crc_type": p.crc_type.code(),
+            "destination": p.destination.to_string(),
+            "source": p.source.to_string(),
+            "report_to": p.report_to.to_string(),
+            "creation_time_ms": p.creation.time.0,
+            "creation_time": p.creation.time.to_string(),
+            "sequence": p.creation.sequence,
+            "lifetime_ms": p.lifetime_ms,
+            "fragment": p.fragment.map(|f| json!({ "offset": f.offset, "total_adu_length": f.total_adu_length })),
+        },
+        "blocks": blocks,
+    });
+    if bundle.is_admin_record() {
+        out["admin_record"] = admin_json(bundle);
+    }
+    out
+}
+
+/// The bundle as indented text.
+pub fn text(bundle: &Bundle, mode: ParseMode) -> String {
+    let p = bundle.primary();
+    let mut s = String::new();
+    let verdict = if bundle.relaxations().is_empty() { "valid" } else { "accepted with relaxations" };
+    let _ = writeln!(
+        s,
+        "bundle: {} bytes, {verdict} ({} mode)",
+        bundle.raw().len(),
+        if mode.is_strict() { "strict" } else { "relaxed" }
+    );
+    for r in bundle.relaxations().iter() {
+        let _ = writeln!(s, "  relaxed:     {r}");
+    }
+    let names: Vec<_> = p.flags.names().collect();
+    let _ = writeln!(s, "  flags:       {} [{}]", p.flags, names.join(", "));
+    let _ = writeln!(s, "  source:      {}", p.source);
+    let _ = writeln!(s, "  destination: {}", p.destination);
+    let _ = writeln!(s, "  report-to:   {}", p.report_to);
+    let _ = writeln!(
+        s,
+        "  created:     {} (DTN {} ms), sequence {}",
+        p.creation.time, p.creation.time.0, p.creation.sequence
+    );
+    match p.expiry() {
+        Some(at) => {
+            let _ = writeln!(s, "  lifetime:    {} ms, expires {at}", p.lifetime_ms);
+        }
+        None => {
+            let _ = writeln!(s, "  lifetime:    {} ms (no creation clock: expiry by bundle age)", p.lifetime_ms);
+        }
+    }
+    if let Some(f) = p.fragment {
+        let _ = writeln!(s, "  fragment:    offset {} of {} bytes", f.offset, f.total_adu_length);
+    }
+    let _ = writeln!(s, "  primary CRC: {}", crc_name(p.crc_type));
+    for b in bundle.blocks() {
+        let flags: Vec<_> = b.flags.names().collect();
+        let value = match block_value(bundle, b) {
+            Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+            other => other.to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "  block {:<3} {:<14} type {:<3} flags {} [{}] {} {} bytes  {}",
+            b.number,
+            block_type::name(b.block_type),
+            b.block_type,
+            b.flags,
+            flags.join(", "),
+            crc_name(b.crc_type),
+            b.data.len(),
+            value
+        );
+    }
+    if bundle.is_admin_record() {
+        let _ = writeln!(s, "  admin record: {}", admin_json(bundle));
+    }
+    s
+}
