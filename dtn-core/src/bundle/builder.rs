@@ -60,6 +60,33 @@ impl BundleBuilder {
         }
     }
 
+    /// A builder holding every field of `bundle`: primary block, extension blocks with their
+    /// numbers, flags and CRC types, and the payload (shared, not copied). Encoding it yields the
+    /// canonical form of the bundle.
+    pub fn from_bundle(bundle: &Bundle) -> Self {
+        let payload = bundle.payload_block();
+        let blocks = bundle.blocks();
+        let extensions = blocks
+            .get(..blocks.len().saturating_sub(1))
+            .unwrap_or(&[])
+            .iter()
+            .map(|b| ExtensionSpec {
+                block_type: b.block_type,
+                number: Some(b.number),
+                flags: b.flags,
+                crc_type: b.crc_type,
+                data: b.data.clone(),
+            })
+            .collect();
+        BundleBuilder {
+            primary: bundle.primary().clone(),
+            block_crc: payload.crc_type,
+            payload_flags: payload.flags,
+            extensions,
+            payload: payload.data.clone(),
+        }
+    }
+
     /// Where status reports go.
     pub fn report_to(mut self, eid: Eid) -> Self {
         self.primary.report_to = eid;

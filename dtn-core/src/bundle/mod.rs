@@ -158,14 +158,7 @@ impl Bundle {
         if self.relaxations.is_empty() {
             return self.raw.clone();
         }
-        let mut out = Vec::with_capacity(self.raw.len() + 16);
-        crate::cbor::writer::indefinite_array(&mut out);
-        self.primary.encode(&mut out);
-        for block in &self.blocks {
-            block.encode(&mut out);
-        }
-        crate::cbor::writer::stop(&mut out);
-        Bytes::from(out)
+        Bytes::from(BundleBuilder::from_bundle(self).encode())
     }
 
     /// RFC 9171 4.4.3: a bundle whose hop count exceeds its hop limit is deleted ("hop limit

@@ -206,17 +206,7 @@ proptest! {
         prop_assert!(bundle.relaxations().is_empty());
         prop_assert_eq!(bundle.primary(), builder.primary());
         prop_assert_eq!(&bundle.to_bytes()[..], &bytes[..]);
-        let rebuilt = {
-            let p = bundle.primary();
-            let mut b = BundleBuilder::new(p.source.clone(), p.destination.clone())
-                .report_to(p.report_to.clone()).flags(p.flags).creation(p.creation).lifetime_ms(p.lifetime_ms)
-                .primary_crc(p.crc_type).block_crc(bundle.payload_block().crc_type)
-                .payload_flags(bundle.payload_block().flags).payload(bundle.payload().clone());
-            for blk in &bundle.blocks()[..bundle.blocks().len() - 1] {
-                b = b.numbered_block(blk.block_type, blk.number, blk.flags, blk.crc_type, blk.data.clone());
-            }
-            b.encode()
-        };
+        let rebuilt = BundleBuilder::from_bundle(&bundle).encode();
         prop_assert_eq!(rebuilt, bytes);
     }
 

@@ -1,0 +1,119 @@
+//! `dtn bundle decode|encode` as a user runs them.
+
+// Test code: a broken expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn dtn(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dtn"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dtn runs");
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundles").join(name).display().to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn decodes_shipped_sample() {
+    let out = dtn(&["bundle", "decode", &example("forwarded.hex")], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for needle in ["valid (strict mode)", "ipn:2.1", "previous-node", "node=\"ipn:3.0\"", "hop_limit=30", "Hello, DTN!"]
+    {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+}
+
+#[test]
+fn decodes_to_json() {
+    let out = dtn(&["bundle", "decode", "--json", &example("status-report.hex")], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["primary"]["source"], "ipn:2.0");
+    assert_eq!(json["admin_record"]["type"], "status_report");
+    assert_eq!(json["admin_record"]["delivered"]["asserted"], true);
+    assert_eq!(json["admin_record"]["subject_sequence"], 6);
+}
+
+#[test]
+fn rejects_malformed_bundle_with_rule_and_exit_code() {
+    let out = dtn(&["bundle", "decode", &example("bad-crc.hex")], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for needle in ["CrcMismatch", "RFC 9171 4.2.1", "at byte", "reason 8"] {
+        assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
+    }
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn rejects_garbage_on_stdin_and_bad_hex() {
+    let out = dtn(&["bundle", "decode"], Some(b"\x9f\x89\x07"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Truncated"));
+    let out = dtn(&["bundle", "decode", "--hex", "9fzz"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("position 2"));
+}
+
+#[test]
+fn encodes_what_decode_reads_back() {
+    let path = std::env::temp_dir().join(format!("dtn-cli-encode-{}.bundle", std::process::id()));
+    let out = dtn(
+        &[
+            "bundle",
+            "encode",
+            "--source",
+            "ipn:7.1",
+            "--dest",
+            "dtn://ground/ops",
+            "--payload",
+            "telemetry",
+            "--hop-limit",
+            "9",
+            "--flag",
+            "report-delivery",
+            "--block-crc",
+            "crc16",
+            "--creation-ms",
+            "757382400000",
+            "--out",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let decoded = dtn(&["bundle", "decode", "--json", path.to_str().unwrap()], None);
+    std::fs::remove_file(&path).ok();
+    assert!(decoded.status.success(), "{}", text(&decoded.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(json["primary"]["destination"], "dtn://ground/ops");
+    assert_eq!(json["primary"]["flag_names"][0], "report-delivery");
+    assert_eq!(json["primary"]["creation_time"], "2024-01-01T00:00:00.000Z");
+    assert_eq!(json["blocks"][0]["value"]["hop_limit"], 9);
+    assert_eq!(json["blocks"][1]["value"]["text"], "telemetry");
+    assert_eq!(json["blocks"][1]["crc_type"], 1);
+}
+
+#[test]
+fn encode_refuses_forbidden_flags() {
+    let out = dtn(&["bundle", "encode", "--source", "dtn:none", "--dest", "ipn:2.1", "--payload", "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("must-not-fragment"), "{}", text(&out.stderr));
+}
