@@ -57,6 +57,28 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// Zero copy: with CRC-32C on the primary block only, parsing does not touch the payload, so
+/// the time should not grow with its size.
+fn decode_without_payload_crc(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_no_payload_crc");
+    for (name, len) in SIZES {
+        let bytes = Bytes::from(ours(len).block_crc(CrcType::None).encode());
+        group.throughput(Throughput::Elements(1));
+        group.bench_with_input(BenchmarkId::new("dtn-core", name), &bytes, |b, bytes| {
+            b.iter(|| Bundle::parse(black_box(bytes.clone()), ParseMode::Strict).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("bp7", name), &bytes, |b, bytes| {
+            b.iter(|| {
+                let mut bundle = bp7::bundle::Bundle::try_from(black_box(&bytes[..])).unwrap();
+                bundle.validate().unwrap();
+                assert!(bundle.crc_valid());
+                bundle
+            })
+        });
+    }
+    group.finish();
+}
+
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     for (name, len) in SIZES {
@@ -73,6 +95,6 @@ fn encode(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = decode, encode
+    targets = decode, decode_without_payload_crc, encode
 }
 criterion_main!(benches);

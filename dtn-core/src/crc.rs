@@ -98,7 +98,7 @@ impl CrcType {
 /// CRC-32C over the concatenation of `parts`.
 #[cfg(feature = "std")]
 pub fn crc32c_parts(parts: &[&[u8]]) -> u32 {
-    parts.iter().fold(0, |crc, part| crc32c::crc32c_append(crc, part))
+    parts.iter().filter(|p| !p.is_empty()).fold(0, |crc, part| crc32c::crc32c_append(crc, part))
 }
 
 /// CRC-32C over the concatenation of `parts`.

@@ -29,6 +29,7 @@ pub mod crc;
 pub mod eid;
 pub mod fragment;
 pub mod parse_mode;
+pub mod routing;
 pub mod time;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError};

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     for mode in [ParseMode::Strict, ParseMode::Relaxed] {
         if let Ok((eid, _)) = Eid::from_cbor(data, mode) {
-            let (again, _) = Eid::from_cbor(&eid.to_cbor(), ParseMode::Strict).expect("re-encoded EID parses");
+            let (again, _) = Eid::from_cbor(&eid.to_cbor(), mode).expect("re-encoded EID parses");
             assert_eq!(again, eid);
         }
     }

@@ -19,6 +19,8 @@ pub fn shared_dir() -> PathBuf {
     dir
 }
 
+pub mod routing;
+
 /// Loads a JSON file from `shared/spec/`.
 pub fn spec_json(name: &str) -> Value {
     let path = shared_dir().join("spec").join(name);

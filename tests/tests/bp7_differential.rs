@@ -103,6 +103,10 @@ fn ours(spec: &Spec) -> Vec<u8> {
 }
 
 fn theirs(spec: &Spec) -> Vec<u8> {
+    theirs_with_crc(spec, if spec.crc == CrcType::Crc16 { bp7::crc::CRC_16 } else { bp7::crc::CRC_32 })
+}
+
+fn theirs_with_crc(spec: &Spec, crc: bp7::crc::CrcRawType) -> Vec<u8> {
     let primary = bp7::primary::PrimaryBlockBuilder::default()
         .bundle_control_flags(spec.flags)
         .destination(to_bp7_eid(&spec.destination))
@@ -132,7 +136,7 @@ fn theirs(spec: &Spec) -> Vec<u8> {
     }
     blocks.push(new_payload_block(BlockControlFlags::empty(), spec.payload.clone()));
     let mut bundle = bp7::bundle::Bundle::new(primary, blocks);
-    bundle.set_crc(if spec.crc == CrcType::Crc16 { bp7::crc::CRC_16 } else { bp7::crc::CRC_32 });
+    bundle.set_crc(crc);
     bundle.to_cbor()
 }
 
@@ -187,6 +191,19 @@ proptest! {
         let bytes = theirs(&spec);
         let bundle = Bundle::parse(Bytes::from(bytes), ParseMode::Strict).expect("strict parse of bp7 output");
         assert_ours_matches(&spec, &bundle);
+    }
+
+    #[test]
+    fn relaxed_mode_accepts_bp7_bundles_without_crc(spec in any_spec()) {
+        // bp7 emits a primary block without CRC when asked; RFC 9171 4.3.1 forbids that
+        // (no BIB here), so strict mode refuses and relaxed mode accepts and says why.
+        let bytes = Bytes::from(theirs_with_crc(&spec, bp7::crc::CRC_NO));
+        let err = Bundle::parse(bytes.clone(), ParseMode::Strict).unwrap_err();
+        prop_assert_eq!(err.kind.name(), "MissingPrimaryCrc");
+        let bundle = Bundle::parse(bytes, ParseMode::Relaxed).unwrap();
+        prop_assert!(bundle.relaxations().contains(dtn_core::parse_mode::Relaxation::MissingPrimaryCrc));
+        prop_assert_eq!(bundle.payload().as_ref(), spec.payload.as_slice());
+        prop_assert_eq!(&bundle.primary().destination, &spec.destination);
     }
 
     #[test]

@@ -116,5 +116,14 @@ pub(crate) fn decode_hop_count(
 pub(crate) fn bib_targets_primary(data: &[u8]) -> bool {
     let mut r = Reader::with_strictness(data, false);
     let Ok(Some(n)) = r.array() else { return false };
-    (0..n).any(|_| r.uint() == Ok(0))
+    // Stop at the first unreadable target: a claimed count of billions in 7 bytes must not
+    // cost billions of steps.
+    for _ in 0..n {
+        match r.uint() {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }

@@ -76,7 +76,7 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
     }
     let (primary, primary_range) = primary::decode(&mut r, mode, &mut relaxed, verify_crc)?;
 
-    let mut extents: Vec<BlockExtent> = Vec::with_capacity(4);
+    let mut blocks: Vec<CanonicalBlock> = Vec::with_capacity(4);
     let mut exts = Extensions::default();
     let mut remaining = outer.map(|n| n - 1);
     loop {
@@ -88,9 +88,16 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
             None => {}
         }
         let extent = block::decode(&mut r, mode, &mut relaxed, verify_crc)?;
-        check_block(&extent, &extents)?;
+        check_block(&extent, &blocks)?;
         decode_extension(&extent, buf, mode, &mut relaxed, &mut exts)?;
-        extents.push(extent);
+        blocks.push(CanonicalBlock {
+            block_type: extent.block_type,
+            number: extent.number,
+            flags: extent.flags,
+            crc_type: extent.crc_type,
+            data: input.slice(extent.data),
+            raw: input.slice(extent.raw),
+        });
     }
     if outer.is_none() {
         r.read_break().map_err(|e| BundleError::from_cbor(e, K::BundleNotIndefiniteArray))?;
@@ -99,20 +106,8 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
     if r.non_canonical_at().is_some() {
         relaxed.insert(Relaxation::NonCanonicalCbor);
     }
-    check_payload(&extents, primary_range.end)?;
-    check_bundle(&primary, &extents, &exts, primary_range.start, mode, &mut relaxed)?;
-
-    let blocks = extents
-        .into_iter()
-        .map(|e| CanonicalBlock {
-            block_type: e.block_type,
-            number: e.number,
-            flags: e.flags,
-            crc_type: e.crc_type,
-            data: input.slice(e.data),
-            raw: input.slice(e.raw),
-        })
-        .collect();
+    check_payload(input, &blocks, primary_range.end)?;
+    check_bundle(&primary, &blocks, &exts, primary_range.start, mode, &mut relaxed)?;
     let bundle = Bundle {
         raw: input.slice(start..end),
         primary_raw: input.slice(primary_range),
@@ -127,7 +122,7 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
 }
 
 /// Block-number and payload-position rules that can be checked as each block arrives.
-fn check_block(block: &BlockExtent, earlier: &[BlockExtent]) -> Result<(), BundleError> {
+fn check_block(block: &BlockExtent, earlier: &[CanonicalBlock]) -> Result<(), BundleError> {
     let at = block.raw.start;
     if block.number == 0 {
         return Err(BundleError::new(K::InvalidBlockNumber(0), at));
@@ -180,12 +175,12 @@ fn decode_extension(
 }
 
 /// Exactly one payload block, numbered 1, last (RFC 9171 4.1, 4.3.3).
-fn check_payload(extents: &[BlockExtent], after_primary: usize) -> Result<(), BundleError> {
-    let Some(last) = extents.last().filter(|b| b.block_type == block_type::PAYLOAD) else {
+fn check_payload(input: &Bytes, blocks: &[CanonicalBlock], after_primary: usize) -> Result<(), BundleError> {
+    let Some(last) = blocks.last().filter(|b| b.block_type == block_type::PAYLOAD) else {
         return Err(BundleError::new(K::MissingPayloadBlock, after_primary));
     };
     if last.number != 1 {
-        return Err(BundleError::new(K::InvalidPayloadBlockNumber(last.number), last.raw.start));
+        return Err(BundleError::new(K::InvalidPayloadBlockNumber(last.number), super::offset_in(input, &last.raw)));
     }
     Ok(())
 }
@@ -193,7 +188,7 @@ fn check_payload(extents: &[BlockExtent], after_primary: usize) -> Result<(), Bu
 /// Whole-bundle rules: flag combinations, clockless sources, fragments and the primary CRC.
 fn check_bundle(
     primary: &PrimaryBlock,
-    extents: &[BlockExtent],
+    blocks: &[CanonicalBlock],
     exts: &Extensions,
     at: usize,
     mode: ParseMode,
@@ -212,7 +207,7 @@ fn check_bundle(
         return invalid("an administrative record cannot request status reports (RFC 9171 4.2.3)");
     }
     if (anonymous || flags.contains(BundleFlags::ADMIN_RECORD))
-        && extents.iter().any(|b| b.flags.contains(BlockFlags::REPORT_IF_UNPROCESSABLE))
+        && blocks.iter().any(|b| b.flags.contains(BlockFlags::REPORT_IF_UNPROCESSABLE))
     {
         return invalid("anonymous bundles and admin records cannot flag a block for status reports (RFC 9171 4.2.4)");
     }
@@ -222,8 +217,8 @@ fn check_bundle(
         }
         relaxed.insert(Relaxation::MissingBundleAge);
     }
-    if let (Some(frag), Some(payload)) = (primary.fragment, extents.last()) {
-        let len = (payload.data.end - payload.data.start) as u64;
+    if let (Some(frag), Some(payload)) = (primary.fragment, blocks.last()) {
+        let len = payload.data.len() as u64;
         if frag.offset.checked_add(len).is_none_or(|end| end > frag.total_adu_length) {
             return Err(BundleError::new(K::InvalidFragment, at));
         }

@@ -133,6 +133,22 @@ fn bib_on_primary_allows_primary_without_crc() {
 }
 
 #[test]
+#[cfg(feature = "std")]
+fn huge_claimed_bib_target_count_is_cheap() {
+    // Found by fuzzing: a BIB whose target array claims 2.6 billion entries in 7 bytes.
+    let input = [
+        0x9f, 0x88, 0x07, 0x00, 0x00, 0x82, 0x02, 0x82, 0x01, 0x02, 0x82, 0x02, 0x82, 0x02, 0x01, 0x82, 0x02, 0x82,
+        0x02, 0x01, 0x82, 0x00, 0x18, 0x28, 0x1a, 0xd9, 0xdd, 0x49, 0x40, 0x85, 0x0b, 0x03, 0x00, 0x00, 0x58, 0x07,
+        0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x89, 0x90, 0x9f, 0x07, 0x30, 0x7e, 0x22, 0xff,
+    ];
+    let started = std::time::Instant::now();
+    for mode in [ParseMode::Strict, ParseMode::Relaxed] {
+        assert!(Bundle::parse(Bytes::copy_from_slice(&input), mode).is_err());
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
 fn unknown_blocks_are_kept_byte_for_byte() {
     let bundle = sample().block(250, BlockFlags::REPLICATE, vec![0xde, 0xad]).build().unwrap();
     let unprocessable = bundle.unprocessable_blocks(block_type::is_known);

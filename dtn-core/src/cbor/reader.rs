@@ -68,6 +68,11 @@ impl<'a> Reader<'a> {
         self.buf.get(self.pos).copied()
     }
 
+    /// Advances past `n` bytes the caller has already examined (clamped to the input).
+    pub fn skip_bytes(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
+    }
+
     /// Offset of the first non-shortest head accepted in relaxed mode.
     pub fn non_canonical_at(&self) -> Option<usize> {
         self.non_canonical_at
@@ -103,6 +108,10 @@ impl<'a> Reader<'a> {
                     26 => 0x1_0000,
                     _ => 0x1_0000_0000,
                 };
+                // RFC 8949 3.3: a one-byte simple value below 32 is not well-formed at all.
+                if major == Major::Simple && info == 24 && value < 32 {
+                    return Err(self.err(CborErrorKind::Reserved, offset));
+                }
                 // Floats (major 7, info 25..27) have no integer shortest form to check.
                 let is_float = major == Major::Simple && info > 24;
                 if !is_float && value < shortest_min {

@@ -61,6 +61,15 @@ fn reserved_additional_information_is_rejected() {
 }
 
 #[test]
+fn two_byte_simple_value_below_32_is_malformed_in_any_mode() {
+    for strict in [true, false] {
+        let err = Reader::with_strictness(&[0xf8, 0x02], strict).skip().unwrap_err();
+        assert_eq!(err.kind, CborErrorKind::Reserved);
+    }
+    assert!(Reader::new(&[0xf8, 0x20]).skip().is_ok());
+}
+
+#[test]
 fn skip_handles_nested_and_indefinite_items() {
     // [1, {"a": [h'00']}, (_ h'01', h'02'), 1.5f16] then 7
     let input =

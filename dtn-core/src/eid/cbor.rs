@@ -10,6 +10,11 @@ use crate::parse_mode::{ParseMode, Relaxation, Relaxations};
 impl Eid {
     /// Decodes one EID from `r`, recording any relaxation the mode allowed.
     pub fn decode(r: &mut Reader<'_>, mode: ParseMode, relaxed: &mut Relaxations) -> Result<Eid, EidError> {
+        // Fast path for the common case `[2, [FQNN, service]]`.
+        if r.remaining().starts_with(&[0x82, 0x02, 0x82]) {
+            r.skip_bytes(3);
+            return two_element_ipn(r).map(Eid::Ipn);
+        }
         let start = r.position();
         let pair = EidError { kind: EidErrorKind::NotSchemeSspPair, offset: start };
         match r.array() {
@@ -114,6 +119,24 @@ fn decode_dtn_ssp(r: &mut Reader<'_>, mode: ParseMode, relaxed: &mut Relaxations
         }
         _ => Err(bad),
     }
+}
+
+/// The two numbers of a 2-element ipn SSP: `FQNN` (allocator << 32 | node) and service.
+fn two_element_ipn(r: &mut Reader<'_>) -> Result<IpnEid, EidError> {
+    let mut component = || {
+        let at = r.position();
+        r.uint().map(|v| (v, at)).map_err(|e| match e.kind {
+            crate::cbor::CborErrorKind::WrongType { .. } => {
+                EidError { kind: EidErrorKind::IpnComponentNotUnsigned, offset: at }
+            }
+            _ => e.into(),
+        })
+    };
+    let (fqnn, _) = component()?;
+    let (service, at) = component()?;
+    let service =
+        u32::try_from(service).map_err(|_| EidError { kind: EidErrorKind::IpnComponentTooLarge, offset: at })?;
+    Ok(IpnEid { allocator: (fqnn >> 32) as u32, node: fqnn as u32, service, encoding: IpnEncoding::TwoElement })
 }
 
 fn decode_ipn_ssp(r: &mut Reader<'_>) -> Result<IpnEid, EidError> {

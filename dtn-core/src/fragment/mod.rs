@@ -3,7 +3,8 @@
 //! A fragment keeps the source and creation timestamp of the original, sets the "is a fragment"
 //! flag and carries its offset within the original application data unit and the ADU's total
 //! length. The fragment at offset 0 carries every extension block; the others carry only the
-//! blocks flagged "replicate in every fragment". Fragmenting a fragment keeps offsets relative
+//! blocks flagged "replicate in every fragment" (and the Bundle Age block when the source has
+//! no clock, since every such bundle needs one). Fragmenting a fragment keeps offsets relative
 //! to the original ADU. Unchanged blocks are copied byte for byte; only the primary block and
 //! the payload block are encoded anew.
 
@@ -123,8 +124,12 @@ fn encode_fragment(bundle: &Bundle, range: Range<usize>, carries_all_blocks: boo
     writer::indefinite_array(&mut out);
     primary.encode(&mut out);
     let blocks = bundle.blocks();
+    // Without a creation clock every bundle, each fragment included, needs its Bundle Age
+    // block (RFC 9171 4.2.7), whatever that block's replicate flag says.
+    let clockless = bundle.creation().time.is_unknown();
     for block in blocks.get(..blocks.len().saturating_sub(1)).unwrap_or(&[]) {
-        if carries_all_blocks || block.flags.contains(BlockFlags::REPLICATE) {
+        let needed = clockless && block.block_type == crate::bundle::block_type::BUNDLE_AGE;
+        if carries_all_blocks || needed || block.flags.contains(BlockFlags::REPLICATE) {
             out.extend_from_slice(block.raw());
         }
     }

@@ -42,6 +42,15 @@ fn only_replicated_blocks_after_the_first_fragment() {
 }
 
 #[test]
+fn clockless_fragments_all_carry_bundle_age() {
+    let bundle =
+        BundleBuilder::new(Eid::ipn(1, 1), Eid::ipn(2, 1)).bundle_age_ms(40).payload(vec![3u8; 30]).build().unwrap();
+    let (_, second) = fragment_at(&bundle, 10).unwrap();
+    let strict = Bundle::parse(second.raw().clone(), crate::parse_mode::ParseMode::Strict).unwrap();
+    assert_eq!(strict.bundle_age_ms(), Some(40));
+}
+
+#[test]
 fn fragments_of_fragments_keep_adu_offsets() {
     let (_, second) = fragment_at(&original((0..40).collect()), 10).unwrap();
     let (a, b) = fragment_at(&second, 5).unwrap();
@@ -83,6 +92,9 @@ proptest! {
     ) {
         let bundle = original(payload);
         let mut fragments = fragment_by_size(&bundle, limit).unwrap();
+        for f in &fragments {
+            prop_assert!(Bundle::parse(f.raw().clone(), crate::parse_mode::ParseMode::Strict).is_ok());
+        }
         if fragments.len() > 1 {
             for f in &fragments {
                 prop_assert!(f.raw().len() <= limit, "fragment of {} bytes over the {limit}-byte limit", f.raw().len());
