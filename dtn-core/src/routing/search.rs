@@ -224,11 +224,39 @@ impl<S: ContactState> Search<'_, S> {
         }
     }
 
+    /// Moves the node's cursor to its next contact that could carry the bundle at all (enough
+    /// volume, long enough, not suppressed) and schedules it. Skipping here costs a memory walk;
+    /// a heap event per hopeless contact would dominate searches for huge bundles.
     fn push_cursor(&mut self, node: NodeIndex) {
-        let position = self.s.cursor.get(node as usize).copied().unwrap_or(NONE);
-        let Some(&id) = self.plan.outgoing(node).get(position as usize) else { return };
-        let Some(c) = self.plan.contact(id) else { return };
-        self.s.heap.push(Reverse((c.start, CURSOR, 0, Reverse(PlanTime(0)), 0, node)));
+        let Some(&start) = self.s.cursor.get(node as usize) else { return };
+        let outgoing = self.plan.outgoing(node);
+        let size = self.query.size;
+        let mut position = start as usize;
+        while let Some(&id) = outgoing.get(position) {
+            if let Some(c) = self.plan.contact(id) {
+                if self.could_carry(id, c, size) {
+                    if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
+                        *cursor = position as u32;
+                    }
+                    self.s.heap.push(Reverse((c.start, CURSOR, 0, Reverse(PlanTime(0)), 0, node)));
+                    return;
+                }
+            }
+            position += 1;
+        }
+        if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
+            *cursor = position as u32;
+        }
+    }
+
+    /// Whether the contact could carry the bundle from its start, whatever the label.
+    fn could_carry(&self, id: ContactId, c: &Contact, size: u64) -> bool {
+        if self.state.suppressed(id) {
+            return false;
+        }
+        let booked = self.state.booked_bytes(id);
+        c.volume().saturating_sub(booked) >= size
+            && c.start.plus(transmission_nanos(booked, c.rate_bytes_per_sec)).plus(c.transmission_nanos(size)) <= c.end
     }
 
     /// A contact of `node` starts now: take it with the node's best label so far.

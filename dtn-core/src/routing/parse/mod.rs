@@ -9,14 +9,12 @@
 pub mod csv;
 pub mod ion;
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::contact::{Contact, NodeId};
+use super::contact::Contact;
 use super::plan::ContactPlan;
-use super::time::PlanTime;
 use crate::time::DtnTime;
 
 /// A syntax error: where, which field, what.
@@ -123,25 +121,38 @@ pub(crate) fn finish(
     reference: Option<DtnTime>,
     policy: ImportPolicy,
 ) -> Result<LoadedPlan, PlanError> {
-    let mut seen: BTreeMap<(NodeId, NodeId, PlanTime, PlanTime), usize> = BTreeMap::new();
+    // Duplicates: sort by (from, to, start, end, line) and compare neighbours; a map of
+    // 600 k keys would cost more than the rest of the import.
+    let mut order: Vec<usize> = (0..raw.len()).collect();
+    let key = |i: usize| raw.get(i).map(|r| (r.contact.from, r.contact.to, r.contact.start, r.contact.end, r.line));
+    order.sort_unstable_by_key(|&i| key(i));
+    let mut duplicate_of: Vec<Option<usize>> = alloc::vec![None; raw.len()];
+    let mut first_of_run: Option<usize> = None;
+    for pair in order.windows(2) {
+        let &[a, b] = pair else { continue };
+        let (Some(ka), Some(kb)) = (key(a), key(b)) else { continue };
+        if (ka.0, ka.1, ka.2, ka.3) == (kb.0, kb.1, kb.2, kb.3) {
+            let first = *first_of_run.get_or_insert(ka.4);
+            if let Some(slot) = duplicate_of.get_mut(b) {
+                *slot = Some(first);
+            }
+        } else {
+            first_of_run = None;
+        }
+    }
     let mut contacts = Vec::with_capacity(raw.len());
-    for r in raw {
+    for (r, duplicate) in raw.into_iter().zip(duplicate_of) {
         let c = &r.contact;
         let kind = if c.end <= c.start {
             Some(ProblemKind::EndsBeforeStart)
         } else if r.rate < 0 || (r.rate == 0 && !r.zero_is_unlimited) {
             Some(ProblemKind::NonPositiveRate(r.rate))
-        } else if let Some(&first_line) = seen.get(&(c.from, c.to, c.start, c.end)) {
-            Some(ProblemKind::Duplicate { first_line })
         } else {
-            None
+            duplicate.map(|first_line| ProblemKind::Duplicate { first_line })
         };
         match kind {
             Some(kind) => problems.push(PlanProblem { line: r.line, kind }),
-            None => {
-                seen.insert((c.from, c.to, c.start, c.end), r.line);
-                contacts.push(r.contact);
-            }
+            None => contacts.push(r.contact),
         }
     }
     problems.sort_by_key(|p| p.line);

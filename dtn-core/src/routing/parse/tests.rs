@@ -2,7 +2,7 @@
 
 use super::csv::{HEADER, OwltColumn};
 use super::*;
-use crate::routing::time::NANOS_PER_SEC;
+use crate::routing::time::{NANOS_PER_SEC, PlanTime};
 
 fn ion(text: &str) -> Result<LoadedPlan, PlanError> {
     ion::parse(text, ImportPolicy::Skip)
