@@ -233,14 +233,12 @@ impl<S: ContactState> Search<'_, S> {
         let size = self.query.size;
         let mut position = start as usize;
         while let Some(&id) = outgoing.get(position) {
-            if let Some(c) = self.plan.contact(id) {
-                if self.could_carry(id, c, size) {
-                    if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
-                        *cursor = position as u32;
-                    }
-                    self.s.heap.push(Reverse((c.start, CURSOR, 0, Reverse(PlanTime(0)), 0, node)));
-                    return;
+            if let Some(c) = self.plan.contact(id).filter(|c| self.could_carry(id, c, size)) {
+                if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
+                    *cursor = position as u32;
                 }
+                self.s.heap.push(Reverse((c.start, CURSOR, 0, Reverse(PlanTime(0)), 0, node)));
+                return;
             }
             position += 1;
         }
