@@ -21,3 +21,8 @@ for kind in ("valid", "invalid"):
         (eids / f"{kind}_{i}").write_bytes(bytes.fromhex(v["hex"]))
 for i, text in enumerate(["ipn:1.1", "ipn:977000.1.1", "dtn://node/svc", "dtn:none", "ipn:4294967296.1"]):
     (eids / f"text_{i}").write_bytes(text.encode())
+plans = here / "corpus" / "contact_plan_parse"
+plans.mkdir(parents=True, exist_ok=True)
+scen = here.parent.parent / "shared" / "scenarios"
+(plans / "small-ionrc").write_text("".join(open(scen / "small.ionrc").readlines()[:30]))
+(plans / "small-csv").write_text("".join(open(scen / "small.csv").readlines()[:20]))

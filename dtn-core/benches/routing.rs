@@ -3,6 +3,8 @@
 //! - `cold/{medium,large,xlarge}`: the `rand200` queries, 100 kB bundles, a fresh search state
 //!   per query, plan load excluded. Criterion times the whole batch; per-query median and p99
 //!   are printed before the criterion run.
+//! - `streaming/large`: `large.rand10000` in time order through one `CgrRouter`, volume
+//!   booked, route caching on.
 //! - `unroutable/{large,xlarge}`: the reference queries with no route (1 TB bundles, a query
 //!   past the last contact).
 //! - `load/xlarge`: gunzip, parse and index the 615 k-contact plan.
@@ -17,11 +19,12 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use dtn_core::routing::ContactPlan;
 use dtn_core::routing::PlanTime;
 use dtn_core::routing::parse::{ImportPolicy, ion};
 use dtn_core::routing::search::{EmptyNetwork, RouteQuery, Scratch, search_with};
+use dtn_core::routing::{CgrRouter, Priority, RouteRequest, Router};
 
 fn scenario_file(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/scenarios").join(name);
@@ -97,6 +100,39 @@ fn cold(c: &mut Criterion) {
     group.finish();
 }
 
+/// `large.rand10000` in time order through one router: volume booked per bundle, route lists
+/// cached per (source, destination).
+fn streaming(c: &mut Criterion) {
+    let plan = plan("large");
+    let queries = queries("large.rand10000.tsv");
+    let requests: Vec<RouteRequest> = queries
+        .iter()
+        .map(|q| RouteRequest {
+            local: q.source,
+            destination: q.destination,
+            now: q.start,
+            size: q.size,
+            priority: Priority::Normal,
+            expiry: PlanTime::NEVER,
+            previous_hop: None,
+        })
+        .collect();
+    let mut router = CgrRouter::new(plan.clone());
+    let started = Instant::now();
+    let routed = requests.iter().filter(|r| router.route(r).is_ok()).count();
+    println!("streaming/large: {} bundles, {routed} routed, {:?} in one pass", requests.len(), started.elapsed());
+    let mut group = c.benchmark_group("streaming");
+    group.sample_size(10);
+    group.bench_function("large", |b| {
+        b.iter_batched(
+            || CgrRouter::new(plan.clone()),
+            |mut router| requests.iter().filter(|r| router.route(r).is_ok()).count(),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 fn unroutable(c: &mut Criterion) {
     let mut group = c.benchmark_group("unroutable");
     for scenario in ["large", "xlarge"] {
@@ -134,6 +170,6 @@ fn load(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sample_size(10);
-    targets = cold, unroutable, load
+    targets = cold, streaming, unroutable, load
 }
 criterion_main!(benches);

@@ -9,10 +9,12 @@
 pub mod contact;
 pub mod parse;
 pub mod plan;
+pub mod router;
 pub mod search;
 pub mod time;
 
 pub use contact::{Contact, ContactId, NodeId};
 pub use plan::ContactPlan;
+pub use router::{CgrRouter, Forwarding, NoRoute, Priority, RouteRequest, Router, StaticRouter};
 pub use search::{Route, RouteQuery};
 pub use time::PlanTime;

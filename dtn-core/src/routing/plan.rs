@@ -21,10 +21,14 @@ pub(crate) type NodeIndex = u32;
 struct NodeContacts {
     /// Every outgoing contact, by start time.
     by_start: Vec<ContactId>,
+    /// `starts[i]` = start of `by_start[i]`: binary searches stay in one cache-friendly array.
+    starts: Vec<PlanTime>,
     /// Outgoing contacts of an hour or more.
     persistent: Vec<ContactId>,
-    /// The other outgoing contacts, by start time.
+    /// The other outgoing contacts, by start time, as parallel arrays.
     short: Vec<ContactId>,
+    short_starts: Vec<PlanTime>,
+    short_ends: Vec<PlanTime>,
     /// `short_max_end[i]` = latest end among `short[..=i]`.
     short_max_end: Vec<PlanTime>,
 }
@@ -33,6 +37,8 @@ struct NodeContacts {
 #[derive(Debug, Clone, Default)]
 pub struct ContactPlan {
     contacts: Vec<Contact>,
+    /// `volumes[id]` = `contacts[id].volume()`, precomputed for the search's inner loop.
+    volumes: Vec<u64>,
     to_index: Vec<NodeIndex>,
     nodes: Vec<NodeId>,
     out: Vec<NodeContacts>,
@@ -55,15 +61,19 @@ impl ContactPlan {
             let (Some(c), Some(&from)) = (contacts.get(id as usize), from_index.get(id as usize)) else { continue };
             let Some(node) = out.get_mut(from as usize) else { continue };
             node.by_start.push(id);
+            node.starts.push(c.start);
             if c.duration_nanos() >= PERSISTENT_NANOS {
                 node.persistent.push(id);
             } else {
                 let max_end = node.short_max_end.last().map_or(c.end, |m| (*m).max(c.end));
                 node.short.push(id);
+                node.short_starts.push(c.start);
+                node.short_ends.push(c.end);
                 node.short_max_end.push(max_end);
             }
         }
-        ContactPlan { contacts, to_index, nodes, out, reference }
+        let volumes = contacts.iter().map(Contact::volume).collect();
+        ContactPlan { contacts, volumes, to_index, nodes, out, reference }
     }
 
     /// All contacts; a contact's [`ContactId`] is its index.
@@ -74,6 +84,11 @@ impl ContactPlan {
     /// One contact.
     pub fn contact(&self, id: ContactId) -> Option<&Contact> {
         self.contacts.get(id as usize)
+    }
+
+    /// Bytes a contact can carry (see [`Contact::volume`]); 0 for an unknown id.
+    pub fn volume(&self, id: ContactId) -> u64 {
+        self.volumes.get(id as usize).copied().unwrap_or(0)
     }
 
     /// Every node that sends or receives in some contact, ascending.
@@ -112,8 +127,7 @@ impl ContactPlan {
 
     /// Position in [`Self::outgoing`] of the first contact starting after `t`.
     pub(crate) fn first_starting_after(&self, node: NodeIndex, t: PlanTime) -> usize {
-        let list = self.outgoing(node);
-        list.partition_point(|&id| self.contacts.get(id as usize).is_some_and(|c| c.start <= t))
+        self.out.get(node as usize).map_or(0, |n| count_not_after(&n.starts, t))
     }
 
     /// Calls `f` for each outgoing contact of `node` open at `t` (start ≤ t ≤ end: a zero-byte
@@ -125,17 +139,59 @@ impl ContactPlan {
                 f(id, c);
             }
         }
-        let upto = n.short.partition_point(|&id| self.contacts.get(id as usize).is_some_and(|c| c.start <= t));
+        let upto = count_not_after(&n.short_starts, t);
         for i in (0..upto).rev() {
             if n.short_max_end.get(i).is_none_or(|m| *m < t) {
                 break;
             }
-            let Some(&id) = n.short.get(i) else { break };
-            if let Some(c) = self.contacts.get(id as usize).filter(|c| t <= c.end) {
+            let (Some(&end), Some(&id)) = (n.short_ends.get(i), n.short.get(i)) else { break };
+            if let Some(c) = self.contacts.get(id as usize).filter(|_| t <= end) {
                 f(id, c);
             }
         }
     }
+}
+
+/// How many of the sorted `starts` are ≤ `t`. Contacts spread fairly evenly over a plan, so
+/// the search guesses the position by interpolation and gallops from there: a couple of
+/// probes instead of a dozen cache-missing binary-search steps on a ground station's day.
+fn count_not_after(starts: &[PlanTime], t: PlanTime) -> usize {
+    let (Some(&first), Some(&last)) = (starts.first(), starts.last()) else { return 0 };
+    if t < first {
+        return 0;
+    }
+    if t >= last {
+        return starts.len();
+    }
+    let span = (last.0 - first.0).max(1) as i128;
+    let guess = ((t.0 - first.0) as i128 * (starts.len() - 1) as i128 / span) as usize;
+    let guess = guess.min(starts.len() - 1);
+    let not_after = |i: usize| starts.get(i).is_some_and(|&s| s <= t);
+    // Gallop to a bracket [lo, hi) with starts[lo] <= t < starts[hi], then bisect it.
+    let (mut lo, mut hi);
+    if not_after(guess) {
+        lo = guess;
+        let mut step = 1;
+        hi = guess + 1;
+        while hi < starts.len() && not_after(hi) {
+            lo = hi;
+            hi = (hi + step).min(starts.len());
+            step *= 2;
+        }
+    } else {
+        hi = guess;
+        let mut step = 1;
+        lo = guess.saturating_sub(1);
+        while lo > 0 && !not_after(lo) {
+            hi = lo;
+            lo = lo.saturating_sub(step);
+            step *= 2;
+        }
+        if !not_after(lo) {
+            return 0;
+        }
+    }
+    lo + 1 + starts.get(lo + 1..hi).map_or(0, |range| range.partition_point(|&s| s <= t))
 }
 
 #[cfg(test)]
@@ -151,6 +207,18 @@ mod tests {
             rate_bytes_per_sec: 1000,
             owlt_nanos: 0,
             confidence: 1.0,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn count_not_after_matches_partition_point(
+            mut starts in proptest::collection::vec(-50i64..200, 0..60),
+            t in -60i64..220,
+        ) {
+            starts.sort_unstable();
+            let starts: Vec<PlanTime> = starts.into_iter().map(PlanTime).collect();
+            proptest::prop_assert_eq!(count_not_after(&starts, PlanTime(t)), starts.partition_point(|&s| s <= PlanTime(t)));
         }
     }
 

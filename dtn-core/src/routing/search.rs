@@ -126,6 +126,10 @@ pub struct Scratch {
     best_hops: Vec<u16>,
     best_label: Vec<u32>,
     cursor: Vec<u32>,
+    open: Vec<ContactId>,
+    /// Per node, the best label pushed so far (not yet settled, maybe): a new label it
+    /// dominates need not enter the heap.
+    tentative: Vec<u32>,
 }
 
 impl Scratch {
@@ -138,6 +142,8 @@ impl Scratch {
         self.best_label.resize(nodes, NONE);
         self.cursor.clear();
         self.cursor.resize(nodes, NONE);
+        self.tentative.clear();
+        self.tentative.resize(nodes, NONE);
     }
 }
 
@@ -191,6 +197,18 @@ pub fn search_with(
     None
 }
 
+/// True when `a` is at least as good as `b` on every criterion, so `b` can never win: no later
+/// and no more hops, and when both tie, no worse on termination and entry node.
+fn dominates(a: &Label, b: &Label) -> bool {
+    if a.arrival > b.arrival || a.hops > b.hops {
+        return false;
+    }
+    if a.arrival < b.arrival || a.hops < b.hops {
+        return true;
+    }
+    (Reverse(a.termination), a.entry) <= (Reverse(b.termination), b.entry)
+}
+
 struct Search<'a, S> {
     plan: &'a ContactPlan,
     query: &'a RouteQuery,
@@ -202,6 +220,19 @@ struct Search<'a, S> {
 impl<S: ContactState> Search<'_, S> {
     fn push_label(&mut self, label: Label) {
         let index = self.s.labels.len() as u32;
+        let node = label.node as usize;
+        if let Some(&t) = self.s.tentative.get(node).and_then(|&t| self.s.labels.get(t as usize)) {
+            if dominates(&t, &label) {
+                return;
+            }
+            if let Some(slot) =
+                self.s.tentative.get_mut(node).filter(|_| (label.arrival, label.hops) < (t.arrival, t.hops))
+            {
+                *slot = index;
+            }
+        } else if let Some(slot) = self.s.tentative.get_mut(node) {
+            *slot = index;
+        }
         self.s.labels.push(label);
         self.s.heap.push(Reverse((label.arrival, LABEL, label.hops, Reverse(label.termination), label.entry, index)));
     }
@@ -209,11 +240,15 @@ impl<S: ContactState> Search<'_, S> {
     /// Relaxes the contacts open at the label's arrival and starts the node's cursor.
     fn settle(&mut self, index: u32, label: Label) {
         let plan = self.plan;
-        let mut found: Vec<(ContactId, Contact)> = Vec::new();
-        plan.for_each_open(label.node, label.arrival, |id, c| found.push((id, *c)));
-        for (id, c) in found {
-            self.relax(index, &label, id, &c);
+        let mut open = core::mem::take(&mut self.s.open);
+        open.clear();
+        plan.for_each_open(label.node, label.arrival, |id, _| open.push(id));
+        for &id in &open {
+            if let Some(c) = plan.contact(id) {
+                self.relax(index, &label, id, c);
+            }
         }
+        self.s.open = open;
         let node = label.node as usize;
         if self.s.cursor.get(node) == Some(&NONE) {
             let next = plan.first_starting_after(label.node, label.arrival);
@@ -253,7 +288,7 @@ impl<S: ContactState> Search<'_, S> {
             return false;
         }
         let booked = self.state.booked_bytes(id);
-        c.volume().saturating_sub(booked) >= size
+        self.plan.volume(id).saturating_sub(booked) >= size
             && c.start.plus(transmission_nanos(booked, c.rate_bytes_per_sec)).plus(c.transmission_nanos(size)) <= c.end
     }
 
@@ -264,8 +299,7 @@ impl<S: ContactState> Search<'_, S> {
         let Some(&id) = self.plan.outgoing(node).get(position as usize) else { return };
         let best = self.s.best_label.get(n).copied().unwrap_or(NONE);
         if let (Some(c), Some(&label)) = (self.plan.contact(id), self.s.labels.get(best as usize)) {
-            let c = *c;
-            self.relax(best, &label, id, &c);
+            self.relax(best, &label, id, c);
         }
         if let Some(cursor) = self.s.cursor.get_mut(n) {
             *cursor = position + 1;
@@ -283,7 +317,7 @@ impl<S: ContactState> Search<'_, S> {
             return;
         }
         let booked = self.state.booked_bytes(id);
-        if c.volume().saturating_sub(booked) < self.query.size {
+        if self.plan.volume(id).saturating_sub(booked) < self.query.size {
             return;
         }
         let backlog = transmission_nanos(booked, c.rate_bytes_per_sec);

@@ -63,6 +63,10 @@ pub fn transmission_nanos(size: u64, rate_bytes_per_sec: u64) -> i64 {
     if rate_bytes_per_sec == 0 {
         return 0;
     }
+    // 64-bit division when the product fits (bundles below ~18 GB), 128-bit otherwise.
+    if let Some(scaled) = size.checked_mul(NANOS_PER_SEC as u64) {
+        return i64::try_from(scaled.div_ceil(rate_bytes_per_sec)).unwrap_or(i64::MAX);
+    }
     let nanos = (u128::from(size) * NANOS_PER_SEC as u128).div_ceil(u128::from(rate_bytes_per_sec));
     i64::try_from(nanos).unwrap_or(i64::MAX)
 }

@@ -3,7 +3,10 @@
 mod bundle_decode;
 mod bundle_encode;
 mod input;
+mod plan_cmd;
+mod plan_file;
 mod render;
+mod route_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +23,17 @@ enum Command {
     /// Work with encoded bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Earliest arrival, hop count and route over a contact plan (CGR / SABR).
+    Route(Box<route_cmd::RouteArgs>),
+    /// Work with contact plans.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Load a plan and print its node and contact counts, time span and every problem.
+    Check(plan_cmd::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,5 +49,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Bundle(BundleCommand::Decode(args)) => bundle_decode::run(&args),
         Command::Bundle(BundleCommand::Encode(args)) => bundle_encode::run(&args),
+        Command::Route(args) => route_cmd::run(&args),
+        Command::Plan(PlanCommand::Check(args)) => plan_cmd::run(&args),
     }
 }

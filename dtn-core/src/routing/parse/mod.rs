@@ -1,4 +1,4 @@
-//! Contact plan parsers: ION `.rc` ([`ion`]), and our CSV ([`csv`]).
+//! Contact plan parsers: ION `.rc` ([`ion`]), our CSV ([`csv`]) and HDTN JSON ([`hdtn`]).
 //!
 //! Syntax errors are fatal and name the line and field. Contacts that parse but make no sense
 //! (ending before they start, duplicates, zero or negative rates, no light time) are
@@ -7,7 +7,9 @@
 //! Decompression (gzip) belongs to the caller, which owns the I/O.
 
 pub mod csv;
+pub mod hdtn;
 pub mod ion;
+mod json;
 
 use alloc::string::String;
 use alloc::vec::Vec;

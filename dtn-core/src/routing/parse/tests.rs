@@ -151,3 +151,63 @@ proptest::proptest! {
         let _ = csv::parse(&text, OwltColumn::Max, ImportPolicy::Skip);
     }
 }
+
+#[test]
+fn hdtn_json_converts_bits_and_keeps_zero_as_unlimited() {
+    let text = r#"{
+  "contacts": [
+    {"contact": 0, "source": 10, "dest": 20, "startTime": 0, "endTime": 3600, "rateBitsPerSec": 8000000, "owlt": 1},
+    {"contact": 1, "source": 20, "dest": 10, "startTime": 10.5, "endTime": 20, "rateBitsPerSec": 0},
+    {"contact": 2, "source": 20, "dest": 30, "startTime": 0, "endTime": 20, "rate": 2.5, "owlt": 0.25}
+  ]
+}"#;
+    let plan = hdtn::parse(text, ImportPolicy::Reject).unwrap().plan;
+    let c = plan.contacts();
+    assert_eq!(c[0].rate_bytes_per_sec, 1_000_000);
+    assert_eq!(c[0].owlt_nanos, NANOS_PER_SEC);
+    assert_eq!(c[1].rate_bytes_per_sec, 0);
+    assert_eq!(c[1].volume(), u64::MAX);
+    assert_eq!(c[1].start, PlanTime(10_500_000_000));
+    assert_eq!(c[2].rate_bytes_per_sec, 312_500);
+    assert_eq!(c[2].owlt_nanos, 250_000_000);
+}
+
+#[test]
+fn hdtn_json_errors_name_line_and_field() {
+    for (text, line, field) in [
+        ("{\"contacts\": [\n{\"source\": 1, \"dest\": 2, \"startTime\": 0, \"endTime\": 9}\n]}", 2, "rateBitsPerSec"),
+        ("{\"contacts\": [\n\n{\"source\": \"a\", \"dest\": 2}]}", 3, "source"),
+        (
+            "{\"contacts\": [{\"source\": 1, \"dest\": 2, \"startTime\": -1, \"endTime\": 9, \"rate\": 1}]}",
+            1,
+            "startTime",
+        ),
+        ("{\"plan\": []}", 1, "contacts"),
+        ("{\"contacts\": {}}", 1, "contacts"),
+        ("{\"contacts\": [1]}", 1, "contact"),
+        ("{\"contacts\": [\n{\"source\": 1,,}]}", 2, "json"),
+        ("{\"contacts\": []} x", 1, "json"),
+        ("[\n\"unterminated", 2, "json"),
+        ("{\"contacts\": [{\"source\": 01}]}", 1, "json"),
+    ] {
+        match hdtn::parse(text, ImportPolicy::Skip) {
+            Err(PlanError::Parse(e)) => assert_eq!((e.line, e.field), (line, field), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn json_reader_handles_escapes_and_nesting_limits() {
+    let v = json::parse("{\"a\\n\\u0041\": [true, false, null, -1.5e3, \"x\\\"y\"]}").unwrap();
+    assert!(v.get("a\nA").is_some());
+    let deep = "[".repeat(100);
+    assert!(json::parse(&deep).is_err());
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_json_never_panics(text in "[\\[\\]{}\",:0-9a-z.\\\\ \n-]{0,80}") {
+        let _ = hdtn::parse(&text, ImportPolicy::Skip);
+    }
+}

@@ -1,0 +1,414 @@
+//! The agent's view of routing: a [`Router`] picks a next hop for a bundle. [`CgrRouter`] does
+//! it with contact graph routing, volume booking and route caching (CCSDS 734.3-B-1 3.2.8);
+//! [`StaticRouter`] with a fixed table. The agent does not care which.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use super::contact::{ContactId, NodeId};
+use super::plan::ContactPlan;
+use super::search::{ContactState, Route, RouteQuery, Scratch, search_with};
+use super::time::{PlanTime, transmission_nanos};
+
+/// Bundle priority (RFC 9171 has none; ION's classes): higher priorities may take volume booked
+/// by lower ones, which are then re-routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    /// Bulk.
+    Bulk = 0,
+    /// Normal (the default).
+    #[default]
+    Normal = 1,
+    /// Expedited.
+    Expedited = 2,
+}
+
+/// What the agent knows about a bundle it must forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRequest {
+    /// This node.
+    pub local: NodeId,
+    /// The bundle's destination node.
+    pub destination: NodeId,
+    /// Now.
+    pub now: PlanTime,
+    /// Bytes to send (the encoded bundle).
+    pub size: u64,
+    /// Priority.
+    pub priority: Priority,
+    /// When the bundle expires: later arrivals are useless.
+    pub expiry: PlanTime,
+    /// The node the bundle came from; not a next hop (no ping-pong).
+    pub previous_hop: Option<NodeId>,
+}
+
+/// Identifies a volume booking, to release it if the transmission fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BookingId(u64);
+
+/// The router's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// Where to send the bundle.
+    pub next_hop: NodeId,
+    /// The contact to send it on (CGR), if the router knows it.
+    pub contact: Option<ContactId>,
+    /// The whole route and its projected arrival (CGR).
+    pub route: Option<Route>,
+    /// The volume booked for it (CGR), to release if the transmission fails.
+    pub booking: Option<BookingId>,
+    /// Lower-priority bundles whose bookings this one displaced: re-route them.
+    pub bumped: Vec<BookingId>,
+}
+
+/// Why a bundle has no next hop (mapped to status-report reasons 6 and 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoRoute {
+    /// No route at all in the plan: "no known route to destination from here".
+    #[error("no known route to the destination")]
+    NoKnownRoute,
+    /// Routes exist but none arrives before the bundle expires or has the volume: "no timely
+    /// contact with next node on route".
+    #[error("no timely contact on any route")]
+    NoTimelyContact,
+}
+
+impl NoRoute {
+    /// The RFC 9171 status-report reason for deleting a bundle for this.
+    pub fn reason_code(self) -> crate::admin::ReasonCode {
+        match self {
+            NoRoute::NoKnownRoute => crate::admin::ReasonCode::NoKnownRoute,
+            NoRoute::NoTimelyContact => crate::admin::ReasonCode::NoTimelyContact,
+        }
+    }
+}
+
+/// Chooses next hops. Static tables and CGR are interchangeable behind it.
+pub trait Router {
+    /// Picks the next hop for a bundle and books what it needs.
+    fn route(&mut self, request: &RouteRequest) -> Result<Forwarding, NoRoute>;
+
+    /// The transmission for `booking` failed: give its volume back.
+    fn release(&mut self, booking: BookingId);
+}
+
+/// A fixed next-hop table with an optional default route.
+#[derive(Debug, Clone, Default)]
+pub struct StaticRouter {
+    table: BTreeMap<NodeId, NodeId>,
+    default: Option<NodeId>,
+}
+
+impl StaticRouter {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bundles for `destination` go to `next_hop`.
+    pub fn add(&mut self, destination: NodeId, next_hop: NodeId) -> &mut Self {
+        self.table.insert(destination, next_hop);
+        self
+    }
+
+    /// Bundles for any other destination go to `next_hop`.
+    pub fn set_default(&mut self, next_hop: Option<NodeId>) -> &mut Self {
+        self.default = next_hop;
+        self
+    }
+}
+
+impl Router for StaticRouter {
+    fn route(&mut self, request: &RouteRequest) -> Result<Forwarding, NoRoute> {
+        let next_hop = self.table.get(&request.destination).copied().or(self.default).ok_or(NoRoute::NoKnownRoute)?;
+        if request.previous_hop == Some(next_hop) && next_hop != request.destination {
+            return Err(NoRoute::NoKnownRoute);
+        }
+        Ok(Forwarding { next_hop, contact: None, route: None, booking: None, bumped: Vec::new() })
+    }
+
+    fn release(&mut self, _booking: BookingId) {}
+}
+
+/// Routes kept per destination.
+const ROUTES_PER_DESTINATION: usize = 8;
+
+#[derive(Debug, Clone)]
+struct Booking {
+    contacts: Vec<ContactId>,
+    size: u64,
+    priority: Priority,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Miss {
+    since: PlanTime,
+    size: u64,
+    excluded: Option<NodeId>,
+}
+
+/// Contact graph routing with volume booking, a bounded route list per destination and a
+/// negative cache.
+#[derive(Debug)]
+pub struct CgrRouter {
+    plan: ContactPlan,
+    /// Bytes booked per contact and priority.
+    booked: Vec<[u64; 3]>,
+    /// Contacts taken out of service (failed, or removed from the plan).
+    down: Vec<bool>,
+    bookings: BTreeMap<BookingId, Booking>,
+    next_booking: u64,
+    routes: BTreeMap<(NodeId, NodeId), Vec<Route>>,
+    misses: BTreeMap<(NodeId, NodeId), Miss>,
+    scratch: Scratch,
+}
+
+/// The network as one priority class sees it: bytes booked at that priority or above are
+/// ahead of the bundle; lower-priority bookings can be displaced.
+struct PriorityView<'a> {
+    router: &'a CgrRouter,
+    priority: Priority,
+}
+
+impl ContactState for PriorityView<'_> {
+    fn booked_bytes(&self, contact: ContactId) -> u64 {
+        self.router.booked_at_or_above(contact, self.priority)
+    }
+
+    fn suppressed(&self, contact: ContactId) -> bool {
+        self.router.down.get(contact as usize).copied().unwrap_or(true)
+    }
+}
+
+impl CgrRouter {
+    /// A router over `plan` with nothing booked.
+    pub fn new(plan: ContactPlan) -> Self {
+        let n = plan.contacts().len();
+        CgrRouter {
+            plan,
+            booked: alloc::vec![[0; 3]; n],
+            down: alloc::vec![false; n],
+            bookings: BTreeMap::new(),
+            next_booking: 1,
+            routes: BTreeMap::new(),
+            misses: BTreeMap::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The plan routed over.
+    pub fn plan(&self) -> &ContactPlan {
+        &self.plan
+    }
+
+    /// Bytes booked on a contact by bundles of `priority` or higher.
+    pub fn booked_at_or_above(&self, contact: ContactId, priority: Priority) -> u64 {
+        self.booked.get(contact as usize).map_or(0, |b| b.iter().skip(priority as usize).sum())
+    }
+
+    /// Routes cached towards `destination` from `local`.
+    pub fn cached_routes(&self, local: NodeId, destination: NodeId) -> &[Route] {
+        self.routes.get(&(local, destination)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Up to `k` distinct routes, found by suppressing each route's limiting (earliest-ending)
+    /// contact and searching again (contact suppression, CCSDS 734.3-B-1 3.2.6.9).
+    pub fn route_list(&mut self, query: &RouteQuery, k: usize) -> Vec<Route> {
+        let mut suppressed = self.down.clone();
+        let mut found = Vec::new();
+        while found.len() < k {
+            let state = Suppressed { suppressed: &suppressed };
+            let Some(route) = search_with(&self.plan, query, &state, &mut self.scratch) else { break };
+            let limiting =
+                route.contacts.iter().copied().min_by_key(|&c| self.plan.contact(c).map_or(PlanTime::NEVER, |c| c.end));
+            if let Some(slot) = limiting.and_then(|c| suppressed.get_mut(c as usize)) {
+                *slot = true;
+            }
+            found.push(route);
+        }
+        found
+    }
+
+    /// A contact failed or left the plan: routes over it are dropped, nothing is booked on it.
+    pub fn contact_down(&mut self, contact: ContactId) {
+        if let Some(d) = self.down.get_mut(contact as usize) {
+            *d = true;
+        }
+        for list in self.routes.values_mut() {
+            list.retain(|r| !r.contacts.contains(&contact));
+        }
+    }
+
+    /// Adds contacts to the plan (ids of existing contacts do not change). Cached routes that
+    /// arrive after a new contact starts might now be beaten, so only those are dropped; the
+    /// negative cache is cleared.
+    pub fn add_contacts(&mut self, contacts: &[super::contact::Contact]) {
+        if contacts.is_empty() {
+            return;
+        }
+        let mut all = self.plan.contacts().to_vec();
+        all.extend_from_slice(contacts);
+        let earliest = contacts.iter().map(|c| c.start).min().unwrap_or(PlanTime::NEVER);
+        self.plan = ContactPlan::new(all, self.plan.reference());
+        self.booked.resize(self.plan.contacts().len(), [0; 3]);
+        self.down.resize(self.plan.contacts().len(), false);
+        for list in self.routes.values_mut() {
+            list.retain(|r| r.arrival <= earliest);
+        }
+        self.misses.clear();
+    }
+
+    /// Projected arrival of a bundle over a known route, with today's bookings, or `None` if
+    /// the route no longer works for it.
+    fn revalidate(&self, route: &Route, request: &RouteRequest) -> Option<Route> {
+        let view = PriorityView { router: self, priority: request.priority };
+        let mut t = request.now;
+        let mut termination = PlanTime::NEVER;
+        for &id in &route.contacts {
+            let c = self.plan.contact(id)?;
+            if view.suppressed(id) {
+                return None;
+            }
+            let booked = view.booked_bytes(id);
+            if c.volume().saturating_sub(booked) < request.size {
+                return None;
+            }
+            let tx = t.max(c.start.plus(transmission_nanos(booked, c.rate_bytes_per_sec)));
+            let done = tx.plus(c.transmission_nanos(request.size));
+            if done > c.end {
+                return None;
+            }
+            t = done.plus(c.owlt_nanos);
+            termination = termination.min(c.end);
+        }
+        (t <= request.expiry).then(|| Route {
+            contacts: route.contacts.clone(),
+            arrival: t,
+            termination,
+            entry_node: route.entry_node,
+        })
+    }
+
+    fn best_cached(&self, request: &RouteRequest) -> Option<Route> {
+        let list = self.routes.get(&(request.local, request.destination))?;
+        list.iter()
+            .filter(|r| request.previous_hop != Some(r.entry_node) || r.entry_node == request.destination)
+            .filter_map(|r| self.revalidate(r, request))
+            .min_by_key(|r| (r.arrival, r.hops(), core::cmp::Reverse(r.termination), r.entry_node))
+    }
+
+    fn known_miss(&self, request: &RouteRequest) -> bool {
+        self.misses.get(&(request.local, request.destination)).is_some_and(|m| {
+            request.now >= m.since
+                && request.size >= m.size
+                && (m.excluded.is_none() || m.excluded == request.previous_hop)
+        })
+    }
+
+    fn book(&mut self, route: &Route, request: &RouteRequest) -> (BookingId, Vec<BookingId>) {
+        let id = BookingId(self.next_booking);
+        self.next_booking += 1;
+        let p = request.priority as usize;
+        let mut bumped = Vec::new();
+        for &c in &route.contacts {
+            if let Some(slot) = self.booked.get_mut(c as usize).and_then(|b| b.get_mut(p)) {
+                *slot = slot.saturating_add(request.size);
+            }
+            // Overbooked: displace the most recent lower-priority bookings until it fits.
+            let volume = self.plan.contact(c).map_or(0, super::Contact::volume);
+            while self.booked.get(c as usize).map_or(0, |b| b.iter().sum::<u64>()) > volume {
+                let victim = self
+                    .bookings
+                    .iter()
+                    .rev()
+                    .find(|(_, b)| b.priority < request.priority && b.contacts.contains(&c))
+                    .map(|(id, _)| *id);
+                let Some(victim) = victim else { break };
+                self.release(victim);
+                bumped.push(victim);
+            }
+        }
+        self.bookings
+            .insert(id, Booking { contacts: route.contacts.clone(), size: request.size, priority: request.priority });
+        (id, bumped)
+    }
+}
+
+/// Search state with an explicit suppression set (for route lists).
+struct Suppressed<'a> {
+    suppressed: &'a [bool],
+}
+
+impl ContactState for Suppressed<'_> {
+    fn suppressed(&self, contact: ContactId) -> bool {
+        self.suppressed.get(contact as usize).copied().unwrap_or(true)
+    }
+}
+
+impl Router for CgrRouter {
+    fn route(&mut self, request: &RouteRequest) -> Result<Forwarding, NoRoute> {
+        let route = match self.best_cached(request) {
+            Some(route) => route,
+            None => {
+                if self.known_miss(request) {
+                    return Err(NoRoute::NoKnownRoute);
+                }
+                let mut query = RouteQuery::new(request.local, request.destination, request.now, request.size);
+                query.deadline = request.expiry;
+                query.excluded_first_hops.extend(request.previous_hop.filter(|&p| p != request.destination));
+                let mut scratch = core::mem::take(&mut self.scratch);
+                let view = PriorityView { router: self, priority: request.priority };
+                let found = search_with(&self.plan, &query, &view, &mut scratch);
+                self.scratch = scratch;
+                let Some(route) = found else {
+                    return Err(self.classify_miss(request, query));
+                };
+                let list = self.routes.entry((request.local, request.destination)).or_default();
+                list.retain(|r| r.termination > request.now);
+                if list.len() >= ROUTES_PER_DESTINATION {
+                    list.remove(0);
+                }
+                list.push(route.clone());
+                route
+            }
+        };
+        let first = *route.contacts.first().ok_or(NoRoute::NoKnownRoute)?;
+        let (booking, bumped) = self.book(&route, request);
+        Ok(Forwarding {
+            next_hop: route.entry_node,
+            contact: Some(first),
+            route: Some(route),
+            booking: Some(booking),
+            bumped,
+        })
+    }
+
+    fn release(&mut self, booking: BookingId) {
+        let Some(b) = self.bookings.remove(&booking) else { return };
+        for c in b.contacts {
+            if let Some(slot) = self.booked.get_mut(c as usize).and_then(|v| v.get_mut(b.priority as usize)) {
+                *slot = slot.saturating_sub(b.size);
+            }
+        }
+        self.misses.clear();
+    }
+}
+
+impl CgrRouter {
+    /// No route for this bundle: is there none at all (no known route) or none in time / with
+    /// the volume (no timely contact)? Remembers the miss until the plan or bookings change.
+    fn classify_miss(&mut self, request: &RouteRequest, mut query: RouteQuery) -> NoRoute {
+        query.deadline = PlanTime::NEVER;
+        query.size = 0;
+        let exists =
+            search_with(&self.plan, &query, &Suppressed { suppressed: &self.down }, &mut self.scratch).is_some();
+        self.misses.insert(
+            (request.local, request.destination),
+            Miss { since: request.now, size: request.size, excluded: request.previous_hop },
+        );
+        if exists { NoRoute::NoTimelyContact } else { NoRoute::NoKnownRoute }
+    }
+}
+
+#[cfg(test)]
+mod tests;
