@@ -1,9 +1,9 @@
 //! The contact plan: every contact, indexed per sending node for route search.
 //!
-//! Per node, contacts are kept sorted by start time, and split into *persistent* ones (an hour
-//! or longer: terrestrial links, formation ISLs, relay feeder links) and *short* ones (passes),
-//! so "which contacts are open at time t" costs a binary search plus the few contacts that
-//! overlap t, not a scan of the node's whole day.
+//! Per node, contacts are kept sorted by start time in one contiguous run of [`Edge`]s, and
+//! split into *persistent* ones (an hour or longer: terrestrial links, formation ISLs, relay
+//! feeder links) and *short* ones (passes), so "which contacts are open at time t" costs an
+//! interpolation search plus the few contacts that overlap t, not a scan of the node's day.
 
 use alloc::vec::Vec;
 
@@ -17,31 +17,46 @@ const PERSISTENT_NANOS: i64 = 3600 * NANOS_PER_SEC;
 /// Index of a node in the plan's node table.
 pub(crate) type NodeIndex = u32;
 
-#[derive(Debug, Clone, Default)]
-struct NodeContacts {
-    /// Every outgoing contact, by start time.
-    by_start: Vec<ContactId>,
-    /// `starts[i]` = start of `by_start[i]`: binary searches stay in one cache-friendly array.
-    starts: Vec<PlanTime>,
-    /// Outgoing contacts of an hour or more.
-    persistent: Vec<ContactId>,
-    /// The other outgoing contacts, by start time, as parallel arrays.
-    short: Vec<ContactId>,
-    short_starts: Vec<PlanTime>,
-    short_ends: Vec<PlanTime>,
-    /// `short_max_end[i]` = latest end among `short[..=i]`.
-    short_max_end: Vec<PlanTime>,
+/// A contact as the route search reads it: everything in one 56-byte record, stored with the
+/// other contacts of its sending node in start order, so settling a node walks one stretch of
+/// memory instead of chasing ids across the whole plan.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Edge {
+    pub id: ContactId,
+    pub to: NodeIndex,
+    pub start: PlanTime,
+    pub end: PlanTime,
+    pub rate_bytes_per_sec: u64,
+    pub owlt_nanos: i64,
+    pub volume: u64,
+    /// For short contacts: the latest end among this node's short contacts up to this one;
+    /// `PlanTime(i64::MIN)` for persistent contacts.
+    short_max_end: PlanTime,
+}
+
+impl Edge {
+    /// Time to send `size` bytes.
+    pub fn transmission_nanos(&self, size: u64) -> i64 {
+        super::time::transmission_nanos(size, self.rate_bytes_per_sec)
+    }
 }
 
 /// A contact plan ready for routing.
 #[derive(Debug, Clone, Default)]
 pub struct ContactPlan {
     contacts: Vec<Contact>,
-    /// `volumes[id]` = `contacts[id].volume()`, precomputed for the search's inner loop.
-    volumes: Vec<u64>,
-    to_index: Vec<NodeIndex>,
     nodes: Vec<NodeId>,
-    out: Vec<NodeContacts>,
+    /// Every contact as an [`Edge`], grouped by sending node, each group in start order.
+    edges: Vec<Edge>,
+    /// `starts[i]` = `edges[i].start`, for searching by time in a dense array.
+    starts: Vec<PlanTime>,
+    /// Node `n`'s edges are `edges[edge_offsets[n]..edge_offsets[n + 1]]`.
+    edge_offsets: Vec<u32>,
+    /// Positions in `edges` of persistent contacts, grouped by node like `edges`.
+    persistent: Vec<u32>,
+    persistent_offsets: Vec<u32>,
+    /// `position[id]` = where contact `id` sits in `edges`.
+    position: Vec<u32>,
     reference: Option<DtnTime>,
 }
 
@@ -52,28 +67,58 @@ impl ContactPlan {
         nodes.sort_unstable();
         nodes.dedup();
         let index_of = |n: NodeId| nodes.binary_search(&n).map_or(0, |i| i as NodeIndex);
-        let to_index: Vec<NodeIndex> = contacts.iter().map(|c| index_of(c.to)).collect();
-        let mut out = alloc::vec![NodeContacts::default(); nodes.len()];
-        let from_index: Vec<NodeIndex> = contacts.iter().map(|c| index_of(c.from)).collect();
         let mut order: Vec<ContactId> = (0..contacts.len() as ContactId).collect();
-        order.sort_unstable_by_key(|&id| contacts.get(id as usize).map(|c| (c.start, c.end, id)));
+        order.sort_unstable_by_key(|&id| contacts.get(id as usize).map(|c| (index_of(c.from), c.start, c.end, id)));
+        let mut edges = Vec::with_capacity(contacts.len());
+        let mut position = alloc::vec![0u32; contacts.len()];
+        let mut edge_offsets = alloc::vec![0u32; nodes.len() + 1];
+        let mut persistent = Vec::new();
+        let mut persistent_offsets = alloc::vec![0u32; nodes.len() + 1];
+        let mut max_end = PlanTime(i64::MIN);
+        let mut current = NodeIndex::MAX;
         for id in order {
-            let (Some(c), Some(&from)) = (contacts.get(id as usize), from_index.get(id as usize)) else { continue };
-            let Some(node) = out.get_mut(from as usize) else { continue };
-            node.by_start.push(id);
-            node.starts.push(c.start);
-            if c.duration_nanos() >= PERSISTENT_NANOS {
-                node.persistent.push(id);
+            let Some(c) = contacts.get(id as usize) else { continue };
+            let from = index_of(c.from);
+            if from != current {
+                current = from;
+                max_end = PlanTime(i64::MIN);
+            }
+            let is_persistent = c.duration_nanos() >= PERSISTENT_NANOS;
+            if is_persistent {
+                persistent.push(edges.len() as u32);
+                if let Some(o) = persistent_offsets.get_mut(from as usize + 1) {
+                    *o += 1;
+                }
             } else {
-                let max_end = node.short_max_end.last().map_or(c.end, |m| (*m).max(c.end));
-                node.short.push(id);
-                node.short_starts.push(c.start);
-                node.short_ends.push(c.end);
-                node.short_max_end.push(max_end);
+                max_end = max_end.max(c.end);
+            }
+            if let Some(p) = position.get_mut(id as usize) {
+                *p = edges.len() as u32;
+            }
+            if let Some(o) = edge_offsets.get_mut(from as usize + 1) {
+                *o += 1;
+            }
+            edges.push(Edge {
+                id,
+                to: index_of(c.to),
+                start: c.start,
+                end: c.end,
+                rate_bytes_per_sec: c.rate_bytes_per_sec,
+                owlt_nanos: c.owlt_nanos,
+                volume: c.volume(),
+                short_max_end: if is_persistent { PlanTime(i64::MIN) } else { max_end },
+            });
+        }
+        for offsets in [&mut edge_offsets, &mut persistent_offsets] {
+            for i in 1..offsets.len() {
+                let previous = offsets.get(i - 1).copied().unwrap_or(0);
+                if let Some(o) = offsets.get_mut(i) {
+                    *o += previous;
+                }
             }
         }
-        let volumes = contacts.iter().map(Contact::volume).collect();
-        ContactPlan { contacts, volumes, to_index, nodes, out, reference }
+        let starts = edges.iter().map(|e| e.start).collect();
+        ContactPlan { contacts, nodes, edges, starts, edge_offsets, persistent, persistent_offsets, position, reference }
     }
 
     /// All contacts; a contact's [`ContactId`] is its index.
@@ -88,7 +133,7 @@ impl ContactPlan {
 
     /// Bytes a contact can carry (see [`Contact::volume`]); 0 for an unknown id.
     pub fn volume(&self, id: ContactId) -> u64 {
-        self.volumes.get(id as usize).copied().unwrap_or(0)
+        self.position.get(id as usize).and_then(|&p| self.edges.get(p as usize)).map_or(0, |e| e.volume)
     }
 
     /// Every node that sends or receives in some contact, ascending.
@@ -112,41 +157,56 @@ impl ContactPlan {
         self.nodes.binary_search(&node).ok().map(|i| i as NodeIndex)
     }
 
+    pub(crate) fn node_id(&self, index: NodeIndex) -> NodeId {
+        self.nodes.get(index as usize).copied().unwrap_or_default()
+    }
+
     pub(crate) fn node_count(&self) -> usize {
         self.nodes.len()
     }
 
-    pub(crate) fn to_index(&self, id: ContactId) -> NodeIndex {
-        self.to_index.get(id as usize).copied().unwrap_or_default()
+    /// The range of `edges` holding `node`'s contacts.
+    fn edge_range(&self, node: NodeIndex) -> core::ops::Range<usize> {
+        let start = self.edge_offsets.get(node as usize).copied().unwrap_or(0) as usize;
+        let end = self.edge_offsets.get(node as usize + 1).copied().unwrap_or(0) as usize;
+        start..end.max(start)
     }
 
-    /// Outgoing contacts of `node` in start order.
-    pub(crate) fn outgoing(&self, node: NodeIndex) -> &[ContactId] {
-        self.out.get(node as usize).map_or(&[], |n| &n.by_start)
+    /// The edge at a global position.
+    pub(crate) fn edge(&self, position: usize) -> Option<&Edge> {
+        self.edges.get(position)
     }
 
-    /// Position in [`Self::outgoing`] of the first contact starting after `t`.
-    pub(crate) fn first_starting_after(&self, node: NodeIndex, t: PlanTime) -> usize {
-        self.out.get(node as usize).map_or(0, |n| count_not_after(&n.starts, t))
+    /// Global position of `node`'s first contact starting after `t`, and of its last contact + 1.
+    pub(crate) fn edges_starting_after(&self, node: NodeIndex, t: PlanTime) -> (usize, usize) {
+        let range = self.edge_range(node);
+        let starts = self.starts.get(range.clone()).unwrap_or(&[]);
+        (range.start + count_not_after(starts, t), range.end)
     }
 
     /// Calls `f` for each outgoing contact of `node` open at `t` (start ≤ t ≤ end: a zero-byte
     /// bundle can still go at the very end).
-    pub(crate) fn for_each_open(&self, node: NodeIndex, t: PlanTime, mut f: impl FnMut(ContactId, &Contact)) {
-        let Some(n) = self.out.get(node as usize) else { return };
-        for &id in &n.persistent {
-            if let Some(c) = self.contacts.get(id as usize).filter(|c| c.start <= t && t <= c.end) {
-                f(id, c);
+    pub(crate) fn for_each_open(&self, node: NodeIndex, t: PlanTime, mut f: impl FnMut(&Edge)) {
+        let p_start = self.persistent_offsets.get(node as usize).copied().unwrap_or(0) as usize;
+        let p_end = self.persistent_offsets.get(node as usize + 1).copied().unwrap_or(0) as usize;
+        for &position in self.persistent.get(p_start..p_end).unwrap_or(&[]) {
+            if let Some(e) = self.edges.get(position as usize).filter(|e| e.start <= t && t <= e.end) {
+                f(e);
             }
         }
-        let upto = count_not_after(&n.short_starts, t);
-        for i in (0..upto).rev() {
-            if n.short_max_end.get(i).is_none_or(|m| *m < t) {
+        let range = self.edge_range(node);
+        let starts = self.starts.get(range.clone()).unwrap_or(&[]);
+        let upto = range.start + count_not_after(starts, t);
+        for position in (range.start..upto).rev() {
+            let Some(e) = self.edges.get(position) else { break };
+            if e.short_max_end.0 == i64::MIN {
+                continue;
+            }
+            if e.short_max_end < t {
                 break;
             }
-            let (Some(&end), Some(&id)) = (n.short_ends.get(i), n.short.get(i)) else { break };
-            if let Some(c) = self.contacts.get(id as usize).filter(|_| t <= end) {
-                f(id, c);
+            if t <= e.end {
+                f(e);
             }
         }
     }
@@ -231,7 +291,7 @@ mod tests {
         let node = plan.node_index(1).unwrap();
         let open = |t: i64| {
             let mut ids = Vec::new();
-            plan.for_each_open(node, PlanTime::from_secs(t), |id, _| ids.push(id));
+            plan.for_each_open(node, PlanTime::from_secs(t), |e| ids.push(e.id));
             ids.sort_unstable();
             ids
         };
@@ -241,7 +301,8 @@ mod tests {
         assert_eq!(open(21), [0, 2]);
         assert_eq!(open(35), [0, 2, 3]);
         assert_eq!(open(101), [0]);
-        assert_eq!(plan.first_starting_after(node, PlanTime::from_secs(15)), 3);
+        assert_eq!(plan.edges_starting_after(node, PlanTime::from_secs(15)), (3, 4));
+        assert_eq!(plan.volume(3), 10_000);
         assert_eq!(plan.nodes(), [1, 2, 3, 4, 5]);
         assert_eq!(plan.span(), Some((PlanTime::from_secs(0), PlanTime::from_secs(86_400))));
     }

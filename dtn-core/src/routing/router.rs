@@ -156,6 +156,9 @@ pub struct CgrRouter {
     booked: Vec<[u64; 3]>,
     /// Contacts taken out of service (failed, or removed from the plan).
     down: Vec<bool>,
+    /// One bit per contact: set once it has been booked or taken down. The search checks this
+    /// dense bitset first, so untouched contacts cost no look-up in `booked` or `down`.
+    touched: Vec<u64>,
     bookings: BTreeMap<BookingId, Booking>,
     next_booking: u64,
     routes: BTreeMap<(NodeId, NodeId), Vec<Route>>,
@@ -172,11 +175,14 @@ struct PriorityView<'a> {
 
 impl ContactState for PriorityView<'_> {
     fn booked_bytes(&self, contact: ContactId) -> u64 {
+        if !self.router.is_touched(contact) {
+            return 0;
+        }
         self.router.booked_at_or_above(contact, self.priority)
     }
 
     fn suppressed(&self, contact: ContactId) -> bool {
-        self.router.down.get(contact as usize).copied().unwrap_or(true)
+        self.router.is_touched(contact) && self.router.down.get(contact as usize).copied().unwrap_or(true)
     }
 }
 
@@ -188,6 +194,7 @@ impl CgrRouter {
             plan,
             booked: alloc::vec![[0; 3]; n],
             down: alloc::vec![false; n],
+            touched: alloc::vec![0; n.div_ceil(64)],
             bookings: BTreeMap::new(),
             next_booking: 1,
             routes: BTreeMap::new(),
@@ -199,6 +206,16 @@ impl CgrRouter {
     /// The plan routed over.
     pub fn plan(&self) -> &ContactPlan {
         &self.plan
+    }
+
+    fn is_touched(&self, contact: ContactId) -> bool {
+        self.touched.get(contact as usize / 64).is_some_and(|w| w & (1 << (contact % 64)) != 0)
+    }
+
+    fn touch(&mut self, contact: ContactId) {
+        if let Some(w) = self.touched.get_mut(contact as usize / 64) {
+            *w |= 1 << (contact % 64);
+        }
     }
 
     /// Bytes booked on a contact by bundles of `priority` or higher.
@@ -231,6 +248,7 @@ impl CgrRouter {
 
     /// A contact failed or left the plan: routes over it are dropped, nothing is booked on it.
     pub fn contact_down(&mut self, contact: ContactId) {
+        self.touch(contact);
         if let Some(d) = self.down.get_mut(contact as usize) {
             *d = true;
         }
@@ -252,6 +270,7 @@ impl CgrRouter {
         self.plan = ContactPlan::new(all, self.plan.reference());
         self.booked.resize(self.plan.contacts().len(), [0; 3]);
         self.down.resize(self.plan.contacts().len(), false);
+        self.touched.resize(self.plan.contacts().len().div_ceil(64), 0);
         for list in self.routes.values_mut() {
             list.retain(|r| r.arrival <= earliest);
         }
@@ -311,6 +330,7 @@ impl CgrRouter {
         let p = request.priority as usize;
         let mut bumped = Vec::new();
         for &c in &route.contacts {
+            self.touch(c);
             if let Some(slot) = self.booked.get_mut(c as usize).and_then(|b| b.get_mut(p)) {
                 *slot = slot.saturating_add(request.size);
             }

@@ -22,8 +22,8 @@ use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
-use super::contact::{Contact, ContactId, NodeId};
-use super::plan::{ContactPlan, NodeIndex};
+use super::contact::{ContactId, NodeId};
+use super::plan::{ContactPlan, Edge, NodeIndex};
 use super::time::{PlanTime, transmission_nanos};
 
 const NONE: u32 = u32::MAX;
@@ -106,17 +106,19 @@ struct Label {
     arrival: PlanTime,
     hops: u16,
     termination: PlanTime,
-    entry: NodeId,
+    /// The first hop's receiving node, as a node index (same order as node numbers).
+    entry: NodeIndex,
     parent: u32,
     via: ContactId,
 }
 
-/// Heap order: arrival, then labels before cursor events, hops, later termination, lower
-/// entry node; the last field is a label index or a node index.
-type Event = Reverse<(PlanTime, u8, u16, Reverse<PlanTime>, NodeId, u32)>;
+/// Heap order: arrival, then labels before cursor events and fewer hops (`kind << 16 | hops`),
+/// later termination, lower entry node; the last field is a label index or a node index.
+/// 32 bytes an event: the heap is a third of the search's time.
+type Event = Reverse<(PlanTime, u32, Reverse<PlanTime>, NodeIndex, u32)>;
 
-const LABEL: u8 = 0;
-const CURSOR: u8 = 1;
+const LABEL: u32 = 0;
+const CURSOR: u32 = 1 << 16;
 
 /// Buffers reused across searches, so a router answering many queries allocates once.
 #[derive(Debug, Default)]
@@ -125,8 +127,10 @@ pub struct Scratch {
     heap: BinaryHeap<Event>,
     best_hops: Vec<u16>,
     best_label: Vec<u32>,
-    cursor: Vec<u32>,
-    open: Vec<ContactId>,
+    /// Per node: global position in the plan's edges of the next contact to visit, and the end
+    /// of the node's edges.
+    cursor: Vec<(u32, u32)>,
+    open: Vec<Edge>,
     /// Per node, the best label pushed so far (not yet settled, maybe): a new label it
     /// dominates need not enter the heap.
     tentative: Vec<u32>,
@@ -141,7 +145,7 @@ impl Scratch {
         self.best_label.clear();
         self.best_label.resize(nodes, NONE);
         self.cursor.clear();
-        self.cursor.resize(nodes, NONE);
+        self.cursor.resize(nodes, (NONE, NONE));
         self.tentative.clear();
         self.tentative.resize(nodes, NONE);
     }
@@ -175,8 +179,8 @@ pub fn search_with(
         parent: NONE,
         via: 0,
     });
-    while let Some(Reverse((time, kind, _, _, _, index))) = search.s.heap.pop() {
-        if kind == CURSOR {
+    while let Some(Reverse((time, kind, _, _, index))) = search.s.heap.pop() {
+        if kind >= CURSOR {
             search.advance_cursor(index, time);
             continue;
         }
@@ -234,7 +238,13 @@ impl<S: ContactState> Search<'_, S> {
             *slot = index;
         }
         self.s.labels.push(label);
-        self.s.heap.push(Reverse((label.arrival, LABEL, label.hops, Reverse(label.termination), label.entry, index)));
+        self.s.heap.push(Reverse((
+            label.arrival,
+            LABEL | u32::from(label.hops),
+            Reverse(label.termination),
+            label.entry,
+            index,
+        )));
     }
 
     /// Relaxes the contacts open at the label's arrival and starts the node's cursor.
@@ -242,18 +252,16 @@ impl<S: ContactState> Search<'_, S> {
         let plan = self.plan;
         let mut open = core::mem::take(&mut self.s.open);
         open.clear();
-        plan.for_each_open(label.node, label.arrival, |id, _| open.push(id));
-        for &id in &open {
-            if let Some(c) = plan.contact(id) {
-                self.relax(index, &label, id, c);
-            }
+        plan.for_each_open(label.node, label.arrival, |e| open.push(*e));
+        for e in &open {
+            self.relax(index, &label, e);
         }
         self.s.open = open;
         let node = label.node as usize;
-        if self.s.cursor.get(node) == Some(&NONE) {
-            let next = plan.first_starting_after(label.node, label.arrival);
+        if self.s.cursor.get(node).is_some_and(|c| c.0 == NONE) {
+            let (next, end) = plan.edges_starting_after(label.node, label.arrival);
             if let Some(cursor) = self.s.cursor.get_mut(node) {
-                *cursor = next as u32;
+                *cursor = (next as u32, end as u32);
             }
             self.push_cursor(label.node);
         }
@@ -263,82 +271,80 @@ impl<S: ContactState> Search<'_, S> {
     /// volume, long enough, not suppressed) and schedules it. Skipping here costs a memory walk;
     /// a heap event per hopeless contact would dominate searches for huge bundles.
     fn push_cursor(&mut self, node: NodeIndex) {
-        let Some(&start) = self.s.cursor.get(node as usize) else { return };
-        let outgoing = self.plan.outgoing(node);
-        let size = self.query.size;
-        let mut position = start as usize;
-        while let Some(&id) = outgoing.get(position) {
-            if let Some(c) = self.plan.contact(id).filter(|c| self.could_carry(id, c, size)) {
+        let Some(&(mut position, end)) = self.s.cursor.get(node as usize) else { return };
+        while position < end {
+            if let Some(e) = self.plan.edge(position as usize).filter(|e| self.could_carry(e)) {
+                let start = e.start;
                 if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
-                    *cursor = position as u32;
+                    cursor.0 = position;
                 }
-                self.s.heap.push(Reverse((c.start, CURSOR, 0, Reverse(PlanTime(0)), 0, node)));
+                self.s.heap.push(Reverse((start, CURSOR, Reverse(PlanTime(0)), 0, node)));
                 return;
             }
             position += 1;
         }
         if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
-            *cursor = position as u32;
+            cursor.0 = position;
         }
     }
 
     /// Whether the contact could carry the bundle from its start, whatever the label.
-    fn could_carry(&self, id: ContactId, c: &Contact, size: u64) -> bool {
-        if self.state.suppressed(id) {
+    fn could_carry(&self, e: &Edge) -> bool {
+        if self.state.suppressed(e.id) {
             return false;
         }
-        let booked = self.state.booked_bytes(id);
-        self.plan.volume(id).saturating_sub(booked) >= size
-            && c.start.plus(transmission_nanos(booked, c.rate_bytes_per_sec)).plus(c.transmission_nanos(size)) <= c.end
+        let booked = self.state.booked_bytes(e.id);
+        e.volume.saturating_sub(booked) >= self.query.size
+            && e.start.plus(transmission_nanos(booked, e.rate_bytes_per_sec)).plus(e.transmission_nanos(self.query.size))
+                <= e.end
     }
 
     /// A contact of `node` starts now: take it with the node's best label so far.
     fn advance_cursor(&mut self, node: NodeIndex, _now: PlanTime) {
         let n = node as usize;
-        let position = self.s.cursor.get(n).copied().unwrap_or(NONE);
-        let Some(&id) = self.plan.outgoing(node).get(position as usize) else { return };
+        let Some(&(position, _)) = self.s.cursor.get(n) else { return };
         let best = self.s.best_label.get(n).copied().unwrap_or(NONE);
-        if let (Some(c), Some(&label)) = (self.plan.contact(id), self.s.labels.get(best as usize)) {
-            self.relax(best, &label, id, c);
+        if let (Some(e), Some(&label)) = (self.plan.edge(position as usize), self.s.labels.get(best as usize)) {
+            let e = *e;
+            self.relax(best, &label, &e);
         }
         if let Some(cursor) = self.s.cursor.get_mut(n) {
-            *cursor = position + 1;
+            cursor.0 = position + 1;
         }
         self.push_cursor(node);
     }
 
-    fn relax(&mut self, parent: u32, label: &Label, id: ContactId, c: &Contact) {
-        let to = self.plan.to_index(id);
+    fn relax(&mut self, parent: u32, label: &Label, e: &Edge) {
         let hops = label.hops.saturating_add(1);
-        if self.s.best_hops.get(to as usize).is_none_or(|&h| hops >= h) || self.state.suppressed(id) {
-            return;
-        }
-        if label.node == self.source && self.query.excluded_first_hops.contains(&c.to) {
-            return;
-        }
-        let booked = self.state.booked_bytes(id);
-        if self.plan.volume(id).saturating_sub(booked) < self.query.size {
-            return;
-        }
-        let backlog = transmission_nanos(booked, c.rate_bytes_per_sec);
-        let tx = label.arrival.max(c.start.plus(backlog));
-        let done = tx.plus(c.transmission_nanos(self.query.size));
-        if done > c.end {
-            return;
-        }
-        let arrival = done.plus(c.owlt_nanos);
-        if arrival > self.query.deadline {
+        if self.s.best_hops.get(e.to as usize).is_none_or(|&h| hops >= h) || self.state.suppressed(e.id) {
             return;
         }
         let first_hop = label.node == self.source;
+        if first_hop && self.query.excluded_first_hops.contains(&self.plan.node_id(e.to)) {
+            return;
+        }
+        let booked = self.state.booked_bytes(e.id);
+        if e.volume.saturating_sub(booked) < self.query.size {
+            return;
+        }
+        let backlog = transmission_nanos(booked, e.rate_bytes_per_sec);
+        let tx = label.arrival.max(e.start.plus(backlog));
+        let done = tx.plus(e.transmission_nanos(self.query.size));
+        if done > e.end {
+            return;
+        }
+        let arrival = done.plus(e.owlt_nanos);
+        if arrival > self.query.deadline {
+            return;
+        }
         self.push_label(Label {
-            node: to,
+            node: e.to,
             arrival,
             hops,
-            termination: label.termination.min(c.end),
-            entry: if first_hop { c.to } else { label.entry },
+            termination: label.termination.min(e.end),
+            entry: if first_hop { e.to } else { label.entry },
             parent,
-            via: id,
+            via: e.id,
         });
     }
 
@@ -355,7 +361,7 @@ impl<S: ContactState> Search<'_, S> {
         }
         contacts.reverse();
         let (arrival, termination, entry_node) =
-            last.map_or((PlanTime(0), PlanTime(0), 0), |l| (l.arrival, l.termination, l.entry));
+            last.map_or((PlanTime(0), PlanTime(0), 0), |l| (l.arrival, l.termination, self.plan.node_id(l.entry)));
         Route { contacts, arrival, termination, entry_node }
     }
 }
