@@ -41,6 +41,16 @@ impl Edge {
     }
 }
 
+/// Node `n`'s contacts are `edges[first..end]`, its persistent ones `persistent[p_first..p_end]`:
+/// one 16-byte record read per visit.
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeSpan {
+    first: u32,
+    end: u32,
+    p_first: u32,
+    p_end: u32,
+}
+
 /// A contact plan ready for routing.
 #[derive(Debug, Clone, Default)]
 pub struct ContactPlan {
@@ -50,11 +60,10 @@ pub struct ContactPlan {
     edges: Vec<Edge>,
     /// `starts[i]` = `edges[i].start`, for searching by time in a dense array.
     starts: Vec<PlanTime>,
-    /// Node `n`'s edges are `edges[edge_offsets[n]..edge_offsets[n + 1]]`.
-    edge_offsets: Vec<u32>,
-    /// Positions in `edges` of persistent contacts, grouped by node like `edges`.
-    persistent: Vec<u32>,
-    persistent_offsets: Vec<u32>,
+    /// Where each node's edges and persistent edges lie.
+    spans: Vec<NodeSpan>,
+    /// Copies of the persistent contacts' edges, grouped by node: checked on every visit.
+    persistent: Vec<Edge>,
     /// `position[id]` = where contact `id` sits in `edges`.
     position: Vec<u32>,
     reference: Option<DtnTime>,
@@ -69,36 +78,34 @@ impl ContactPlan {
         let index_of = |n: NodeId| nodes.binary_search(&n).map_or(0, |i| i as NodeIndex);
         let mut order: Vec<ContactId> = (0..contacts.len() as ContactId).collect();
         order.sort_unstable_by_key(|&id| contacts.get(id as usize).map(|c| (index_of(c.from), c.start, c.end, id)));
-        let mut edges = Vec::with_capacity(contacts.len());
+        let mut edges: Vec<Edge> = Vec::with_capacity(contacts.len());
         let mut position = alloc::vec![0u32; contacts.len()];
-        let mut edge_offsets = alloc::vec![0u32; nodes.len() + 1];
+        let mut spans = alloc::vec![NodeSpan::default(); nodes.len()];
         let mut persistent = Vec::new();
-        let mut persistent_offsets = alloc::vec![0u32; nodes.len() + 1];
         let mut max_end = PlanTime(i64::MIN);
         let mut current = NodeIndex::MAX;
         for id in order {
             let Some(c) = contacts.get(id as usize) else { continue };
             let from = index_of(c.from);
+            let Some(span) = spans.get_mut(from as usize) else { continue };
             if from != current {
                 current = from;
                 max_end = PlanTime(i64::MIN);
+                *span = NodeSpan {
+                    first: edges.len() as u32,
+                    end: edges.len() as u32,
+                    p_first: persistent.len() as u32,
+                    p_end: persistent.len() as u32,
+                };
             }
             let is_persistent = c.duration_nanos() >= PERSISTENT_NANOS;
-            if is_persistent {
-                persistent.push(edges.len() as u32);
-                if let Some(o) = persistent_offsets.get_mut(from as usize + 1) {
-                    *o += 1;
-                }
-            } else {
+            if !is_persistent {
                 max_end = max_end.max(c.end);
             }
             if let Some(p) = position.get_mut(id as usize) {
                 *p = edges.len() as u32;
             }
-            if let Some(o) = edge_offsets.get_mut(from as usize + 1) {
-                *o += 1;
-            }
-            edges.push(Edge {
+            let edge = Edge {
                 id,
                 to: index_of(c.to),
                 start: c.start,
@@ -107,18 +114,16 @@ impl ContactPlan {
                 owlt_nanos: c.owlt_nanos,
                 volume: c.volume(),
                 short_max_end: if is_persistent { PlanTime(i64::MIN) } else { max_end },
-            });
-        }
-        for offsets in [&mut edge_offsets, &mut persistent_offsets] {
-            for i in 1..offsets.len() {
-                let previous = offsets.get(i - 1).copied().unwrap_or(0);
-                if let Some(o) = offsets.get_mut(i) {
-                    *o += previous;
-                }
+            };
+            edges.push(edge);
+            span.end += 1;
+            if is_persistent {
+                persistent.push(edge);
+                span.p_end += 1;
             }
         }
         let starts = edges.iter().map(|e| e.start).collect();
-        ContactPlan { contacts, nodes, edges, starts, edge_offsets, persistent, persistent_offsets, position, reference }
+        ContactPlan { contacts, nodes, edges, starts, spans, persistent, position, reference }
     }
 
     /// All contacts; a contact's [`ContactId`] is its index.
@@ -165,39 +170,24 @@ impl ContactPlan {
         self.nodes.len()
     }
 
-    /// The range of `edges` holding `node`'s contacts.
-    fn edge_range(&self, node: NodeIndex) -> core::ops::Range<usize> {
-        let start = self.edge_offsets.get(node as usize).copied().unwrap_or(0) as usize;
-        let end = self.edge_offsets.get(node as usize + 1).copied().unwrap_or(0) as usize;
-        start..end.max(start)
-    }
-
     /// The edge at a global position.
     pub(crate) fn edge(&self, position: usize) -> Option<&Edge> {
         self.edges.get(position)
     }
 
-    /// Global position of `node`'s first contact starting after `t`, and of its last contact + 1.
-    pub(crate) fn edges_starting_after(&self, node: NodeIndex, t: PlanTime) -> (usize, usize) {
-        let range = self.edge_range(node);
-        let starts = self.starts.get(range.clone()).unwrap_or(&[]);
-        (range.start + count_not_after(starts, t), range.end)
-    }
-
     /// Calls `f` for each outgoing contact of `node` open at `t` (start ≤ t ≤ end: a zero-byte
-    /// bundle can still go at the very end).
-    pub(crate) fn for_each_open(&self, node: NodeIndex, t: PlanTime, mut f: impl FnMut(&Edge)) {
-        let p_start = self.persistent_offsets.get(node as usize).copied().unwrap_or(0) as usize;
-        let p_end = self.persistent_offsets.get(node as usize + 1).copied().unwrap_or(0) as usize;
-        for &position in self.persistent.get(p_start..p_end).unwrap_or(&[]) {
-            if let Some(e) = self.edges.get(position as usize).filter(|e| e.start <= t && t <= e.end) {
+    /// bundle can still go at the very end), and returns the global positions of the node's
+    /// first contact starting after `t` and of the end of its contacts.
+    pub(crate) fn visit(&self, node: NodeIndex, t: PlanTime, mut f: impl FnMut(&Edge)) -> (usize, usize) {
+        let Some(span) = self.spans.get(node as usize) else { return (0, 0) };
+        for e in self.persistent.get(span.p_first as usize..span.p_end as usize).unwrap_or(&[]) {
+            if e.start <= t && t <= e.end {
                 f(e);
             }
         }
-        let range = self.edge_range(node);
-        let starts = self.starts.get(range.clone()).unwrap_or(&[]);
-        let upto = range.start + count_not_after(starts, t);
-        for position in (range.start..upto).rev() {
+        let (first, end) = (span.first as usize, span.end as usize);
+        let upto = first + count_not_after(self.starts.get(first..end).unwrap_or(&[]), t);
+        for position in (first..upto).rev() {
             let Some(e) = self.edges.get(position) else { break };
             if e.short_max_end.0 == i64::MIN {
                 continue;
@@ -209,6 +199,7 @@ impl ContactPlan {
                 f(e);
             }
         }
+        (upto, end)
     }
 }
 
@@ -291,7 +282,7 @@ mod tests {
         let node = plan.node_index(1).unwrap();
         let open = |t: i64| {
             let mut ids = Vec::new();
-            plan.for_each_open(node, PlanTime::from_secs(t), |e| ids.push(e.id));
+            plan.visit(node, PlanTime::from_secs(t), |e| ids.push(e.id));
             ids.sort_unstable();
             ids
         };
@@ -301,7 +292,7 @@ mod tests {
         assert_eq!(open(21), [0, 2]);
         assert_eq!(open(35), [0, 2, 3]);
         assert_eq!(open(101), [0]);
-        assert_eq!(plan.edges_starting_after(node, PlanTime::from_secs(15)), (3, 4));
+        assert_eq!(plan.visit(node, PlanTime::from_secs(15), |_| {}), (3, 4));
         assert_eq!(plan.volume(3), 10_000);
         assert_eq!(plan.nodes(), [1, 2, 3, 4, 5]);
         assert_eq!(plan.span(), Some((PlanTime::from_secs(0), PlanTime::from_secs(86_400))));

@@ -335,7 +335,7 @@ impl CgrRouter {
                 *slot = slot.saturating_add(request.size);
             }
             // Overbooked: displace the most recent lower-priority bookings until it fits.
-            let volume = self.plan.contact(c).map_or(0, super::Contact::volume);
+            let volume = self.plan.volume(c);
             while self.booked.get(c as usize).map_or(0, |b| b.iter().sum::<u64>()) > volume {
                 let victim = self
                     .bookings

@@ -112,13 +112,26 @@ struct Label {
     via: ContactId,
 }
 
-/// Heap order: arrival, then labels before cursor events and fewer hops (`kind << 16 | hops`),
-/// later termination, lower entry node; the last field is a label index or a node index.
-/// 32 bytes an event: the heap is a third of the search's time.
-type Event = Reverse<(PlanTime, u32, Reverse<PlanTime>, NodeIndex, u32)>;
+/// A heap event packed in 16 bytes (the heap is a third of the search's time): arrival in the
+/// high half; in the low half, labels before cursor events, then fewer hops, then the label
+/// index (or, for a cursor event, the node index). Termination and entry node, SABR's last two
+/// tie-breaks, are settled through the per-node tentative best label instead.
+type Event = Reverse<u128>;
 
-const LABEL: u32 = 0;
-const CURSOR: u32 = 1 << 16;
+const CURSOR_BIT: u64 = 1 << 63;
+
+fn event(time: PlanTime, low: u64) -> Event {
+    let high = (time.0 as u64) ^ (1 << 63);
+    Reverse((u128::from(high) << 64) | u128::from(low))
+}
+
+fn label_event(label: &Label, index: u32) -> Event {
+    event(label.arrival, (u64::from(label.hops) << 32) | u64::from(index))
+}
+
+fn cursor_event(time: PlanTime, node: NodeIndex) -> Event {
+    event(time, CURSOR_BIT | u64::from(node))
+}
 
 /// Buffers reused across searches, so a router answering many queries allocates once.
 #[derive(Debug, Default)]
@@ -179,15 +192,26 @@ pub fn search_with(
         parent: NONE,
         via: 0,
     });
-    while let Some(Reverse((time, kind, _, _, index))) = search.s.heap.pop() {
-        if kind >= CURSOR {
-            search.advance_cursor(index, time);
+    while let Some(Reverse(key)) = search.s.heap.pop() {
+        let low = key as u64;
+        if low & CURSOR_BIT != 0 {
+            search.advance_cursor(low as u32);
             continue;
         }
-        let label = *search.s.labels.get(index as usize)?;
+        let mut index = low as u32;
+        let mut label = *search.s.labels.get(index as usize)?;
         let node = label.node as usize;
         if search.s.best_hops.get(node).is_none_or(|&h| label.hops >= h) {
             continue;
+        }
+        // Among labels tying on (arrival, hops), the node's tentative best wins on termination
+        // and entry node.
+        let tentative = search.s.tentative.get(node).copied().unwrap_or(NONE);
+        if let Some(best) =
+            search.s.labels.get(tentative as usize).filter(|b| (b.arrival, b.hops) == (label.arrival, label.hops))
+        {
+            index = tentative;
+            label = *best;
         }
         if let (Some(hops), Some(best)) = (search.s.best_hops.get_mut(node), search.s.best_label.get_mut(node)) {
             *hops = label.hops;
@@ -199,6 +223,11 @@ pub fn search_with(
         search.settle(index, label);
     }
     None
+}
+
+/// SABR's order of preference: earlier arrival, fewer hops, later termination, lower entry node.
+fn rank(l: &Label) -> (PlanTime, u16, Reverse<PlanTime>, NodeIndex) {
+    (l.arrival, l.hops, Reverse(l.termination), l.entry)
 }
 
 /// True when `a` is at least as good as `b` on every criterion, so `b` can never win: no later
@@ -229,22 +258,14 @@ impl<S: ContactState> Search<'_, S> {
             if dominates(&t, &label) {
                 return;
             }
-            if let Some(slot) =
-                self.s.tentative.get_mut(node).filter(|_| (label.arrival, label.hops) < (t.arrival, t.hops))
-            {
+            if let Some(slot) = self.s.tentative.get_mut(node).filter(|_| rank(&label) < rank(&t)) {
                 *slot = index;
             }
         } else if let Some(slot) = self.s.tentative.get_mut(node) {
             *slot = index;
         }
         self.s.labels.push(label);
-        self.s.heap.push(Reverse((
-            label.arrival,
-            LABEL | u32::from(label.hops),
-            Reverse(label.termination),
-            label.entry,
-            index,
-        )));
+        self.s.heap.push(label_event(&label, index));
     }
 
     /// Relaxes the contacts open at the label's arrival and starts the node's cursor.
@@ -252,17 +273,14 @@ impl<S: ContactState> Search<'_, S> {
         let plan = self.plan;
         let mut open = core::mem::take(&mut self.s.open);
         open.clear();
-        plan.for_each_open(label.node, label.arrival, |e| open.push(*e));
+        let (next, end) = plan.visit(label.node, label.arrival, |e| open.push(*e));
         for e in &open {
             self.relax(index, &label, e);
         }
         self.s.open = open;
         let node = label.node as usize;
-        if self.s.cursor.get(node).is_some_and(|c| c.0 == NONE) {
-            let (next, end) = plan.edges_starting_after(label.node, label.arrival);
-            if let Some(cursor) = self.s.cursor.get_mut(node) {
-                *cursor = (next as u32, end as u32);
-            }
+        if let Some(cursor) = self.s.cursor.get_mut(node).filter(|c| c.0 == NONE) {
+            *cursor = (next as u32, end as u32);
             self.push_cursor(label.node);
         }
     }
@@ -278,7 +296,7 @@ impl<S: ContactState> Search<'_, S> {
                 if let Some(cursor) = self.s.cursor.get_mut(node as usize) {
                     cursor.0 = position;
                 }
-                self.s.heap.push(Reverse((start, CURSOR, Reverse(PlanTime(0)), 0, node)));
+                self.s.heap.push(cursor_event(start, node));
                 return;
             }
             position += 1;
@@ -295,12 +313,14 @@ impl<S: ContactState> Search<'_, S> {
         }
         let booked = self.state.booked_bytes(e.id);
         e.volume.saturating_sub(booked) >= self.query.size
-            && e.start.plus(transmission_nanos(booked, e.rate_bytes_per_sec)).plus(e.transmission_nanos(self.query.size))
+            && e.start
+                .plus(transmission_nanos(booked, e.rate_bytes_per_sec))
+                .plus(e.transmission_nanos(self.query.size))
                 <= e.end
     }
 
     /// A contact of `node` starts now: take it with the node's best label so far.
-    fn advance_cursor(&mut self, node: NodeIndex, _now: PlanTime) {
+    fn advance_cursor(&mut self, node: NodeIndex) {
         let n = node as usize;
         let Some(&(position, _)) = self.s.cursor.get(n) else { return };
         let best = self.s.best_label.get(n).copied().unwrap_or(NONE);
@@ -363,5 +383,54 @@ impl<S: ContactState> Search<'_, S> {
         let (arrival, termination, entry_node) =
             last.map_or((PlanTime(0), PlanTime(0), 0), |l| (l.arrival, l.termination, self.plan.node_id(l.entry)));
         Route { contacts, arrival, termination, entry_node }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+    use crate::routing::contact::Contact;
+
+    fn contact(from: NodeId, to: NodeId, start: i64, end: i64) -> Contact {
+        Contact {
+            from,
+            to,
+            start: PlanTime::from_secs(start),
+            end: PlanTime::from_secs(end),
+            rate_bytes_per_sec: 0,
+            owlt_nanos: 1_000_000_000,
+            confidence: 1.0,
+        }
+    }
+
+    fn route(contacts: alloc::vec::Vec<Contact>) -> Route {
+        let plan = ContactPlan::new(contacts, None);
+        search(&plan, &RouteQuery::new(1, 9, PlanTime::from_secs(0), 10), &EmptyNetwork).unwrap()
+    }
+
+    #[test]
+    fn ties_go_to_the_later_terminating_route() {
+        // Two 2-hop routes arriving at 2 s; via 3 the route lasts until 50 s, via 2 until 20 s.
+        let r = route(vec![contact(1, 2, 0, 20), contact(2, 9, 0, 100), contact(1, 3, 0, 50), contact(3, 9, 0, 100)]);
+        assert_eq!(r.arrival, PlanTime::from_secs(2));
+        assert_eq!((r.entry_node, r.termination), (3, PlanTime::from_secs(50)));
+    }
+
+    #[test]
+    fn then_to_the_lower_entry_node() {
+        let r = route(vec![contact(1, 5, 0, 20), contact(5, 9, 0, 100), contact(1, 4, 0, 20), contact(4, 9, 0, 100)]);
+        assert_eq!(r.entry_node, 4);
+    }
+
+    #[test]
+    fn fewer_hops_win_at_equal_arrival() {
+        // Direct at 5 s (1 hop) against 2 hops arriving at 2 s: the earlier wins; then at equal
+        // arrival the direct contact wins.
+        let r = route(vec![contact(1, 9, 4, 20), contact(1, 2, 0, 20), contact(2, 9, 0, 20)]);
+        assert_eq!((r.arrival, r.hops()), (PlanTime::from_secs(2), 2));
+        let r = route(vec![contact(1, 9, 1, 20), contact(1, 2, 0, 20), contact(2, 9, 0, 20)]);
+        assert_eq!((r.arrival, r.hops()), (PlanTime::from_secs(2), 1));
     }
 }
