@@ -147,6 +147,10 @@ pub struct Scratch {
     /// Per node, the best label pushed so far (not yet settled, maybe): a new label it
     /// dominates need not enter the heap.
     tentative: Vec<u32>,
+    /// For big bundles: the nodes from which some chain of contacts big enough leads to the
+    /// destination. Empty when not computed.
+    alive: Vec<bool>,
+    queue: Vec<NodeIndex>,
 }
 
 impl Scratch {
@@ -161,6 +165,30 @@ impl Scratch {
         self.cursor.resize(nodes, (NONE, NONE));
         self.tentative.clear();
         self.tentative.resize(nodes, NONE);
+        self.alive.clear();
+    }
+
+    /// Marks the nodes that reach `destination` over sender→receiver pairs whose largest
+    /// contact carries `size` bytes (ignoring time: a superset of where a route can pass).
+    fn mark_alive(&mut self, plan: &ContactPlan, destination: NodeIndex, size: u64) {
+        self.alive.clear();
+        self.alive.resize(plan.node_count(), false);
+        self.queue.clear();
+        self.queue.push(destination);
+        if let Some(a) = self.alive.get_mut(destination as usize) {
+            *a = true;
+        }
+        while let Some(node) = self.queue.pop() {
+            for &(from, volume) in plan.senders(node) {
+                if volume < size {
+                    break;
+                }
+                if let Some(a) = self.alive.get_mut(from as usize).filter(|a| !**a) {
+                    *a = true;
+                    self.queue.push(from);
+                }
+            }
+        }
     }
 }
 
@@ -182,6 +210,14 @@ pub fn search_with(
         return None;
     }
     scratch.reset(plan.node_count());
+    // A bundle bigger than most contacts can pass through few nodes: find them first, so an
+    // unroutable 1 TB bundle costs a small graph walk, not a whole day of contacts.
+    if query.size > plan.median_volume() {
+        scratch.mark_alive(plan, destination, query.size);
+        if !scratch.alive.get(source as usize).copied().unwrap_or(false) {
+            return None;
+        }
+    }
     let mut search = Search { plan, query, state, s: scratch, source };
     search.push_label(Label {
         node: source,
@@ -335,6 +371,9 @@ impl<S: ContactState> Search<'_, S> {
     }
 
     fn relax(&mut self, parent: u32, label: &Label, e: &Edge) {
+        if !self.s.alive.is_empty() && !self.s.alive.get(e.to as usize).copied().unwrap_or(false) {
+            return;
+        }
         let hops = label.hops.saturating_add(1);
         if self.s.best_hops.get(e.to as usize).is_none_or(|&h| hops >= h) || self.state.suppressed(e.id) {
             return;

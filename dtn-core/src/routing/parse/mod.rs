@@ -125,17 +125,19 @@ pub(crate) fn finish(
 ) -> Result<LoadedPlan, PlanError> {
     // Duplicates: sort by (from, to, start, end, line) and compare neighbours; a map of
     // 600 k keys would cost more than the rest of the import.
-    let mut order: Vec<usize> = (0..raw.len()).collect();
-    let key = |i: usize| raw.get(i).map(|r| (r.contact.from, r.contact.to, r.contact.start, r.contact.end, r.line));
-    order.sort_unstable_by_key(|&i| key(i));
+    let mut keys: Vec<_> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.contact.from, r.contact.to, r.contact.start, r.contact.end, r.line, i))
+        .collect();
+    keys.sort_unstable();
     let mut duplicate_of: Vec<Option<usize>> = alloc::vec![None; raw.len()];
     let mut first_of_run: Option<usize> = None;
-    for pair in order.windows(2) {
-        let &[a, b] = pair else { continue };
-        let (Some(ka), Some(kb)) = (key(a), key(b)) else { continue };
-        if (ka.0, ka.1, ka.2, ka.3) == (kb.0, kb.1, kb.2, kb.3) {
-            let first = *first_of_run.get_or_insert(ka.4);
-            if let Some(slot) = duplicate_of.get_mut(b) {
+    for pair in keys.windows(2) {
+        let [a, b] = pair else { continue };
+        if (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3) {
+            let first = *first_of_run.get_or_insert(a.4);
+            if let Some(slot) = duplicate_of.get_mut(b.5) {
                 *slot = Some(first);
             }
         } else {
