@@ -30,6 +30,7 @@ pub mod eid;
 pub mod fragment;
 pub mod parse_mode;
 pub mod routing;
+pub mod store;
 pub mod time;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError};

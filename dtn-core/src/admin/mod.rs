@@ -1,13 +1,17 @@
 //! Administrative records (RFC 9171 6.1): the payload of a bundle whose "payload is an
 //! administrative record" flag is set, `[record type, record content]`.
 
+mod bibe;
 mod reason;
 mod status_report;
 
 use alloc::vec::Vec;
 
+pub use bibe::{Bpdu, CustodyCodes, CustodySignal, Disposition};
 pub use reason::ReasonCode;
 pub use status_report::{StatusAssertion, StatusItem, StatusReport};
+
+use bytes::Bytes;
 
 use crate::bundle::Bundle;
 use crate::cbor::{CborError, Reader, writer};
@@ -20,6 +24,10 @@ pub const RECORD_TYPE_STATUS_REPORT: u64 = 1;
 pub enum AdminRecord {
     /// Type 1: bundle status report.
     StatusReport(StatusReport),
+    /// A BIBE protocol data unit (type 3, or 7 for ION).
+    Bpdu(Bpdu),
+    /// A custody signal (type 4, or 8 for ION).
+    CustodySignal(CustodySignal),
     /// Any other type (BIBE PDUs and custody signals are decoded by the custody layer): the
     /// content as one encoded CBOR item.
     Other {
@@ -50,6 +58,22 @@ pub enum AdminError {
         /// The field or rule at fault.
         what: &'static str,
     },
+    /// A malformed BIBE PDU.
+    #[error("invalid BIBE PDU at byte {offset}: {what} (draft-ietf-dtn-bibect)")]
+    InvalidBibe {
+        /// Offset in the payload.
+        offset: usize,
+        /// The field or rule at fault.
+        what: &'static str,
+    },
+    /// A malformed custody signal.
+    #[error("invalid custody signal at byte {offset}: {what} (draft-ietf-dtn-bibect)")]
+    InvalidCustodySignal {
+        /// Offset in the payload.
+        offset: usize,
+        /// The field or rule at fault.
+        what: &'static str,
+    },
 }
 
 impl AdminError {
@@ -59,6 +83,8 @@ impl AdminError {
             AdminError::NotAdminRecord => "NotAdminRecord",
             AdminError::InvalidRecord { .. } => "InvalidRecord",
             AdminError::InvalidStatusReport { .. } => "InvalidStatusReport",
+            AdminError::InvalidBibe { .. } => "InvalidBibe",
+            AdminError::InvalidCustodySignal { .. } => "InvalidCustodySignal",
         }
     }
 }
@@ -68,8 +94,14 @@ pub(crate) fn report_err(what: &'static str) -> impl Fn(CborError) -> AdminError
 }
 
 impl AdminRecord {
-    /// Decodes an administrative record from a payload.
+    /// Decodes an administrative record from a payload. BIBE records are recognised under both
+    /// the draft's codes (3, 4) and ION's (7, 8).
     pub fn decode(payload: &[u8]) -> Result<AdminRecord, AdminError> {
+        Self::decode_bytes(&Bytes::copy_from_slice(payload))
+    }
+
+    /// [`AdminRecord::decode`] without copying: an encapsulated bundle is a slice of `payload`.
+    pub fn decode_bytes(payload: &Bytes) -> Result<AdminRecord, AdminError> {
         let mut r = Reader::new(payload);
         let invalid = |e: CborError| AdminError::InvalidRecord { offset: e.offset };
         if r.array().map_err(invalid)? != Some(2) {
@@ -78,6 +110,12 @@ impl AdminRecord {
         let record_type = r.uint().map_err(invalid)?;
         let record = match record_type {
             RECORD_TYPE_STATUS_REPORT => AdminRecord::StatusReport(StatusReport::decode(&mut r)?),
+            t if t == CustodyCodes::DRAFT.bpdu || t == CustodyCodes::ION.bpdu => {
+                AdminRecord::Bpdu(Bpdu::decode(&mut r, payload)?)
+            }
+            t if t == CustodyCodes::DRAFT.signal || t == CustodyCodes::ION.signal => {
+                AdminRecord::CustodySignal(CustodySignal::decode(&mut r)?)
+            }
             _ => {
                 let start = r.position();
                 r.skip().map_err(invalid)?;
@@ -95,17 +133,32 @@ impl AdminRecord {
         if !bundle.is_admin_record() {
             return Err(AdminError::NotAdminRecord);
         }
-        Self::decode(bundle.payload())
+        Self::decode_bytes(bundle.payload())
     }
 
-    /// Encodes the record (the payload of an admin-record bundle).
+    /// Encodes the record (the payload of an admin-record bundle), BIBE records under the
+    /// draft's codes.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with(CustodyCodes::DRAFT)
+    }
+
+    /// Encodes the record with the given BIBE record type codes.
+    pub fn encode_with(&self, codes: CustodyCodes) -> Vec<u8> {
         let mut out = Vec::with_capacity(48);
         writer::array(&mut out, 2);
         match self {
             AdminRecord::StatusReport(report) => {
                 writer::uint(&mut out, RECORD_TYPE_STATUS_REPORT);
                 report.encode(&mut out);
+            }
+            AdminRecord::Bpdu(bpdu) => {
+                out.reserve(bpdu.bundle.len() + 24);
+                writer::uint(&mut out, codes.bpdu);
+                bpdu.encode(&mut out);
+            }
+            AdminRecord::CustodySignal(signal) => {
+                writer::uint(&mut out, codes.signal);
+                signal.encode(&mut out);
             }
             AdminRecord::Other { record_type, content } => {
                 writer::uint(&mut out, *record_type);

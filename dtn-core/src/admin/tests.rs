@@ -106,3 +106,69 @@ proptest! {
         let _ = AdminRecord::decode(&data);
     }
 }
+
+#[test]
+fn bpdu_round_trips_under_both_code_sets() {
+    let bpdu = Bpdu {
+        transmission_id: 7,
+        retransmission_time: 757_382_460_000,
+        bundle: bytes::Bytes::from_static(b"\x9f\xff"),
+    };
+    let record = AdminRecord::Bpdu(bpdu.clone());
+    let draft = record.encode();
+    assert_eq!(&draft[..3], &[0x82, 0x03, 0x83]);
+    assert_eq!(AdminRecord::decode(&draft), Ok(record.clone()));
+    let ion = record.encode_with(CustodyCodes::ION);
+    assert_eq!(ion[1], 0x07);
+    assert_eq!(AdminRecord::decode(&ion), Ok(record));
+}
+
+#[test]
+fn custody_signal_aggregates_ranges() {
+    let signal = CustodySignal::aggregate(Disposition::Accepted, [5, 3, 4, 9, 4, 10, 0]);
+    assert_eq!(signal.ranges, vec![(3, 3), (9, 2)]);
+    assert_eq!(signal.ids().collect::<alloc::vec::Vec<_>>(), vec![3, 4, 5, 9, 10]);
+    let record = AdminRecord::CustodySignal(signal);
+    let bytes = record.encode_with(CustodyCodes::ION);
+    assert_eq!(AdminRecord::decode(&bytes), Ok(record));
+}
+
+#[test]
+fn custody_signal_rejects_overlapping_or_empty_ranges() {
+    // [4, [0, [[3, 2], [4, 1]]]]
+    let overlapping = [0x82, 0x04, 0x82, 0x00, 0x82, 0x82, 0x03, 0x02, 0x82, 0x04, 0x01];
+    assert!(matches!(AdminRecord::decode(&overlapping), Err(AdminError::InvalidCustodySignal { .. })));
+    let empty = [0x82, 0x04, 0x82, 0x00, 0x81, 0x82, 0x03, 0x00];
+    assert!(matches!(AdminRecord::decode(&empty), Err(AdminError::InvalidCustodySignal { .. })));
+    // Indefinite-length range list (ION may send it).
+    let indefinite = [0x82, 0x08, 0x82, 0x03, 0x9f, 0x82, 0x01, 0x02, 0xff];
+    let AdminRecord::CustodySignal(s) = AdminRecord::decode(&indefinite).unwrap() else { panic!("not a signal") };
+    assert_eq!((s.disposition, s.ranges), (Disposition::Redundant, vec![(1, 2)]));
+}
+
+#[test]
+fn dispositions_keep_their_codes() {
+    for code in 0..12 {
+        assert_eq!(Disposition::from_code(code).code(), code);
+    }
+    assert!(Disposition::Redundant.releases() && !Disposition::DepletedStorage.releases());
+}
+
+proptest! {
+    #[test]
+    fn custody_signals_round_trip(ids in prop::collection::vec(1u64..10_000, 0..50), code in 0u64..10) {
+        let signal = CustodySignal::aggregate(Disposition::from_code(code), ids.clone());
+        let mut expected: alloc::vec::Vec<u64> = ids;
+        expected.sort_unstable();
+        expected.dedup();
+        prop_assert_eq!(signal.ids().collect::<alloc::vec::Vec<_>>(), expected);
+        let record = AdminRecord::CustodySignal(signal);
+        prop_assert_eq!(AdminRecord::decode(&record.encode()), Ok(record));
+    }
+
+    #[test]
+    fn bpdus_round_trip(id in any::<u64>(), time in any::<u64>(), bundle in prop::collection::vec(any::<u8>(), 0..300)) {
+        let record = AdminRecord::Bpdu(Bpdu { transmission_id: id, retransmission_time: time, bundle: bytes::Bytes::from(bundle) });
+        prop_assert_eq!(AdminRecord::decode(&record.encode()), Ok(record));
+    }
+}

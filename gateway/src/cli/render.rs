@@ -53,6 +53,17 @@ fn admin_json(bundle: &Bundle) -> Value {
             "subject_sequence": r.creation.sequence,
             "subject_fragment": r.fragment.map(|(o, l)| json!({ "offset": o, "length": l })),
         }),
+        Ok(AdminRecord::Bpdu(bpdu)) => json!({
+            "type": "bibe_pdu",
+            "transmission_id": bpdu.transmission_id,
+            "retransmission_time_ms": bpdu.retransmission_time,
+            "encapsulated_bundle_length": bpdu.bundle.len(),
+        }),
+        Ok(AdminRecord::CustodySignal(signal)) => json!({
+            "type": "custody_signal",
+            "disposition": signal.disposition.code(),
+            "ranges": signal.ranges.iter().map(|(first, count)| json!([first, count])).collect::<Vec<_>>(),
+        }),
         Ok(AdminRecord::Other { record_type, content }) => {
             json!({ "type": record_type, "content_hex": encode_hex(&content) })
         }

@@ -1,0 +1,206 @@
+//! An in-memory [`BundleStore`]: committed state plus staged changes, so tests can "crash" it
+//! ([`MemoryStore::after_crash`]) and rebuild an agent from what a real store would have kept.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use super::{BundleId, BundleStore, StoreError, StoredBundle};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Staged {
+    Put(Bytes, Vec<u8>),
+    Meta(Vec<u8>),
+    Remove,
+}
+
+/// Bundles in memory, with a byte budget and commit semantics.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    capacity: u64,
+    committed: BTreeMap<BundleId, (Bytes, Vec<u8>)>,
+    staged: BTreeMap<BundleId, Staged>,
+    used: u64,
+    commits: u64,
+}
+
+impl MemoryStore {
+    /// A store that holds up to `capacity_bytes` of bundles.
+    pub fn new(capacity_bytes: u64) -> Self {
+        MemoryStore { capacity: capacity_bytes, ..Default::default() }
+    }
+
+    /// What survives a crash: the committed state only.
+    #[must_use]
+    pub fn after_crash(&self) -> MemoryStore {
+        let used = self.committed.values().map(|(b, _)| b.len() as u64).sum();
+        MemoryStore {
+            capacity: self.capacity,
+            committed: self.committed.clone(),
+            staged: BTreeMap::new(),
+            used,
+            commits: 0,
+        }
+    }
+
+    /// Number of successful commits (to measure group commit).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Number of bundles (committed, minus staged removals, plus staged inserts).
+    pub fn len(&self) -> usize {
+        let mut n = self.committed.len();
+        for (id, s) in &self.staged {
+            match (s, self.committed.contains_key(id)) {
+                (Staged::Put(..), false) => n += 1,
+                (Staged::Remove, true) => n -= 1,
+                _ => {}
+            }
+        }
+        n
+    }
+
+    /// True when no bundle is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn exists(&self, id: BundleId) -> bool {
+        match self.staged.get(&id) {
+            Some(Staged::Remove) => false,
+            Some(_) => true,
+            None => self.committed.contains_key(&id),
+        }
+    }
+
+    fn size_of(&self, id: BundleId) -> u64 {
+        match self.staged.get(&id) {
+            Some(Staged::Put(b, _)) => b.len() as u64,
+            Some(Staged::Remove) => 0,
+            _ => self.committed.get(&id).map_or(0, |(b, _)| b.len() as u64),
+        }
+    }
+}
+
+impl BundleStore for MemoryStore {
+    fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
+        let needed = bytes.len() as u64;
+        let free = self.free_bytes() + self.size_of(id);
+        if needed > free {
+            return Err(StoreError::Full { needed, free });
+        }
+        self.used = self.used - self.size_of(id) + needed;
+        self.staged.insert(id, Staged::Put(bytes, meta));
+        Ok(())
+    }
+
+    fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
+        if !self.exists(id) {
+            return Err(StoreError::Unknown(id));
+        }
+        let staged = match self.staged.remove(&id) {
+            Some(Staged::Put(bytes, _)) => Staged::Put(bytes, meta),
+            _ => Staged::Meta(meta),
+        };
+        self.staged.insert(id, staged);
+        Ok(())
+    }
+
+    fn remove(&mut self, id: BundleId) -> Result<(), StoreError> {
+        if !self.exists(id) {
+            return Err(StoreError::Unknown(id));
+        }
+        self.used -= self.size_of(id);
+        self.staged.insert(id, Staged::Remove);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        for (id, change) in core::mem::take(&mut self.staged) {
+            match change {
+                Staged::Put(bytes, meta) => {
+                    self.committed.insert(id, (bytes, meta));
+                }
+                Staged::Meta(meta) => {
+                    if let Some(entry) = self.committed.get_mut(&id) {
+                        entry.1 = meta;
+                    }
+                }
+                Staged::Remove => {
+                    self.committed.remove(&id);
+                }
+            }
+        }
+        self.commits += 1;
+        Ok(())
+    }
+
+    fn bytes(&self, id: BundleId) -> Option<Bytes> {
+        match self.staged.get(&id) {
+            Some(Staged::Put(b, _)) => Some(b.clone()),
+            Some(Staged::Remove) => None,
+            _ => self.committed.get(&id).map(|(b, _)| b.clone()),
+        }
+    }
+
+    fn recover(&self) -> Vec<StoredBundle> {
+        self.committed
+            .iter()
+            .map(|(&id, (bytes, meta))| StoredBundle { id, bytes: bytes.clone(), meta: meta.clone() })
+            .collect()
+    }
+
+    fn used_bytes(&self) -> u64 {
+        self.used
+    }
+
+    fn capacity_bytes(&self) -> u64 {
+        self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_changes_survive_only_after_commit() {
+        let mut store = MemoryStore::new(100);
+        store.insert(1, Bytes::from_static(b"abc"), alloc::vec![1]).unwrap();
+        assert!(store.after_crash().is_empty());
+        store.commit().unwrap();
+        store.update(1, alloc::vec![2]).unwrap();
+        store.insert(2, Bytes::from_static(b"de"), alloc::vec![]).unwrap();
+        let crashed = store.after_crash();
+        assert_eq!(
+            crashed.recover(),
+            [StoredBundle { id: 1, bytes: Bytes::from_static(b"abc"), meta: alloc::vec![1] }]
+        );
+        assert_eq!(crashed.used_bytes(), 3);
+        store.remove(1).unwrap();
+        store.commit().unwrap();
+        assert_eq!(store.recover().len(), 1);
+        assert_eq!(store.used_bytes(), 2);
+        assert_eq!(store.commits(), 2);
+    }
+
+    #[test]
+    fn refuses_inserts_beyond_the_budget() {
+        let mut store = MemoryStore::new(5);
+        store.insert(1, Bytes::from_static(b"abcd"), alloc::vec![]).unwrap();
+        assert_eq!(
+            store.insert(2, Bytes::from_static(b"xy"), alloc::vec![]),
+            Err(StoreError::Full { needed: 2, free: 1 })
+        );
+        store.remove(1).unwrap();
+        store.insert(2, Bytes::from_static(b"xy"), alloc::vec![]).unwrap();
+        assert_eq!(store.free_bytes(), 3);
+        assert_eq!(store.update(9, alloc::vec![]), Err(StoreError::Unknown(9)));
+        assert_eq!(store.remove(9), Err(StoreError::Unknown(9)));
+    }
+}
