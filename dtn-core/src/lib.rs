@@ -23,6 +23,7 @@
 extern crate alloc;
 
 pub mod admin;
+pub mod bpa;
 pub mod bundle;
 pub mod cbor;
 pub mod crc;

@@ -90,6 +90,9 @@ pub trait Router {
 
     /// The transmission for `booking` failed: give its volume back.
     fn release(&mut self, booking: BookingId);
+
+    /// New contacts joined the plan. Static routers ignore them.
+    fn add_contacts(&mut self, _contacts: &[super::contact::Contact]) {}
 }
 
 /// A fixed next-hop table with an optional default route.
@@ -401,6 +404,10 @@ impl Router for CgrRouter {
             booking: Some(booking),
             bumped,
         })
+    }
+
+    fn add_contacts(&mut self, contacts: &[super::contact::Contact]) {
+        CgrRouter::add_contacts(self, contacts);
     }
 
     fn release(&mut self, booking: BookingId) {

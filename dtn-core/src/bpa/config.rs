@@ -1,0 +1,71 @@
+//! Node configuration: who this node is and what its policies are.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+
+use crate::eid::Eid;
+use crate::routing::NodeId;
+use crate::time::DtnTime;
+
+/// Which status reports this node sends (RFC 9171 5.1: off by default, enableable by policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportPolicy {
+    /// Send "received" reports when a bundle asks for them.
+    pub reception: bool,
+    /// Send "forwarded" reports when asked.
+    pub forwarding: bool,
+    /// Send "delivered" reports when asked.
+    pub delivery: bool,
+    /// Send "deleted" reports when asked.
+    pub deletion: bool,
+}
+
+impl ReportPolicy {
+    /// Every kind of report, when the bundle asks.
+    pub const ALL: ReportPolicy = ReportPolicy { reception: true, forwarding: true, delivery: true, deletion: true };
+}
+
+/// A node's identity and policies.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This node's number (`ipn:N.0` is its administrative endpoint).
+    pub node: NodeId,
+    /// Status reports this node is willing to send.
+    pub reports: ReportPolicy,
+    /// The DTN time that the contact plan's time 0 corresponds to.
+    pub plan_epoch: DtnTime,
+    /// Hop limit for bundles this node creates (a Hop Count block is added when set).
+    pub hop_limit: Option<u64>,
+    /// How long a bundle without a route waits before the agent asks the router again (ms).
+    pub retry_interval_ms: u64,
+    /// Node numbers of `dtn` scheme node names, so bundles to `dtn://name/...` can be routed.
+    pub dtn_nodes: BTreeMap<String, NodeId>,
+}
+
+impl NodeConfig {
+    /// A node with default policies: no status reports, hop limit 64, retry every 10 s.
+    pub fn new(node: NodeId) -> Self {
+        NodeConfig {
+            node,
+            reports: ReportPolicy::default(),
+            plan_epoch: DtnTime(0),
+            hop_limit: Some(64),
+            retry_interval_ms: 10_000,
+            dtn_nodes: BTreeMap::new(),
+        }
+    }
+
+    /// This node's administrative endpoint, `ipn:N.0`.
+    pub fn admin_endpoint(&self) -> Eid {
+        Eid::Ipn(crate::eid::IpnEid::new((self.node >> 32) as u32, self.node as u32, 0))
+    }
+
+    /// The node an endpoint belongs to, if it can be routed to.
+    pub fn node_of(&self, eid: &Eid) -> Option<NodeId> {
+        match eid {
+            Eid::Ipn(ipn) => Some(ipn.fqnn()),
+            Eid::Dtn(dtn) => self.dtn_nodes.get(dtn.node_name()).copied(),
+            _ => None,
+        }
+    }
+}

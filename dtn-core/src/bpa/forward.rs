@@ -1,0 +1,191 @@
+//! Forwarding (RFC 9171 5.4): route, queue for the next hop's link, update the per-hop blocks,
+//! transmit; hold bundles without a route until a contact appears or they expire.
+
+use bytes::Bytes;
+
+use super::entry::BundleState;
+use super::{Action, Bpa, BpaError, LinkId, Timer};
+use crate::admin::{ReasonCode, StatusAssertion};
+use crate::bundle::Bundle;
+use crate::routing::{NodeId, PlanTime, RouteRequest, Router};
+use crate::store::{BundleId, BundleStore};
+use crate::time::DtnTime;
+
+impl<S: BundleStore, R: Router> Bpa<S, R> {
+    /// Time on the contact plan's clock.
+    pub(crate) fn plan_time(&self, t: DtnTime) -> PlanTime {
+        let ms =
+            i64::try_from(t.0).unwrap_or(i64::MAX).saturating_sub(i64::try_from(self.config.plan_epoch.0).unwrap_or(0));
+        PlanTime::from_millis(ms)
+    }
+
+    /// Delivers a bundle destined here, or routes it on.
+    pub(crate) fn dispatch(&mut self, id: BundleId, bundle: &Bundle) -> Result<(), BpaError> {
+        let destination = self.bundles.get(&id).and_then(|e| e.destination);
+        if destination == Some(self.config.node) {
+            return self.deliver_local(id, bundle);
+        }
+        self.route(id)
+    }
+
+    /// Asks the router for a next hop and sends or queues the bundle.
+    pub(crate) fn route(&mut self, id: BundleId) -> Result<(), BpaError> {
+        let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
+        let Some(destination) = entry.destination else {
+            return self.delete(id, ReasonCode::DestinationUnavailable);
+        };
+        let request = RouteRequest {
+            local: self.config.node,
+            destination,
+            now: self.plan_time(self.now),
+            size: u64::from(entry.size),
+            priority: entry.priority,
+            expiry: self.plan_time(entry.expiry),
+            previous_hop: entry.previous_hop,
+        };
+        match self.router.route(&request) {
+            Ok(forwarding) => {
+                if let Some(e) = self.bundles.get_mut(&id) {
+                    e.booking = forwarding.booking;
+                    e.state = BundleState::Waiting;
+                }
+                self.unrouted.remove(&id);
+                for bumped in forwarding.bumped {
+                    let victim = self.bundles.iter().find(|(_, e)| e.booking == Some(bumped)).map(|(id, _)| *id);
+                    if let Some(victim) = victim {
+                        self.requeue(victim);
+                    }
+                }
+                self.send_or_queue(id, forwarding.next_hop)
+            }
+            Err(why) => {
+                self.hold(id, why);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes a bundle out of its next hop's queue so it is routed again.
+    fn requeue(&mut self, id: BundleId) {
+        for queue in self.waiting_for.values_mut() {
+            queue.retain(|b| *b != id);
+        }
+        if let Some(e) = self.bundles.get_mut(&id).filter(|e| e.state == BundleState::Waiting) {
+            e.booking = None;
+            self.unrouted.insert(id, crate::routing::NoRoute::NoTimelyContact);
+        }
+    }
+
+    fn send_or_queue(&mut self, id: BundleId, next_hop: NodeId) -> Result<(), BpaError> {
+        match self.links.iter().find(|(_, peer)| **peer == next_hop).map(|(link, _)| *link) {
+            Some(link) => self.transmit(id, link),
+            None => {
+                self.waiting_for.entry(next_hop).or_default().push_back(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Updates previous node, bundle age and hop count, and hands the bundle to the link.
+    fn transmit(&mut self, id: BundleId, link: LinkId) -> Result<(), BpaError> {
+        let (Some(bytes), Some(entry)) = (self.store.bytes(id), self.bundles.get(&id)) else { return Ok(()) };
+        let received_at = entry.received_at;
+        let Ok(bundle) = Bundle::parse(bytes, crate::parse_mode::ParseMode::Relaxed) else {
+            return self.delete(id, ReasonCode::BlockUnintelligible);
+        };
+        let mut editor = bundle.edit();
+        editor.set_previous_node(&self.config.admin_endpoint());
+        if let Some(age) = bundle.bundle_age_ms() {
+            editor.set_bundle_age_ms(age.saturating_add(self.now.0.saturating_sub(received_at.0)));
+        }
+        editor.increment_hop_count();
+        let chunks = editor.chunks();
+        let mut out = alloc::vec::Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+        for chunk in &chunks {
+            out.extend_from_slice(chunk);
+        }
+        if let Some(e) = self.bundles.get_mut(&id) {
+            e.state = BundleState::InFlight;
+        }
+        self.actions.push_back(Action::Transmit { link, bundle: id, bytes: Bytes::from(out) });
+        Ok(())
+    }
+
+    pub(crate) fn transmitted(&mut self, _link: LinkId, id: BundleId, ok: bool) -> Result<(), BpaError> {
+        let Some(entry) = self.bundles.get(&id).filter(|e| e.state == BundleState::InFlight) else { return Ok(()) };
+        if ok {
+            if let Some(bundle) = self.stored_bundle(id) {
+                self.report(&bundle, StatusAssertion::Forwarded, ReasonCode::NoInformation)?;
+            }
+            return self.forget(id);
+        }
+        // Failed: give the volume back and route again after the retry interval (a link that
+        // fails at once must not make the agent spin).
+        if let Some(booking) = entry.booking {
+            self.router.release(booking);
+        }
+        if let Some(e) = self.bundles.get_mut(&id) {
+            e.booking = None;
+            e.state = BundleState::Waiting;
+        }
+        self.hold(id, crate::routing::NoRoute::NoTimelyContact);
+        Ok(())
+    }
+
+    /// Keeps a bundle without a next hop until plan updates, link changes or the retry timer.
+    fn hold(&mut self, id: BundleId, why: crate::routing::NoRoute) {
+        self.unrouted.insert(id, why);
+        if !self.retry_scheduled {
+            self.retry_scheduled = true;
+            let at = self.now.saturating_add_millis(self.config.retry_interval_ms);
+            self.schedule(at, Timer::Retry);
+        }
+    }
+
+    pub(crate) fn link_up(&mut self, link: LinkId, peer: NodeId) -> Result<(), BpaError> {
+        self.links.insert(link, peer);
+        if let Some(queue) = self.waiting_for.remove(&peer) {
+            for id in queue {
+                self.transmit(id, link)?;
+            }
+        }
+        self.retry_unrouted()
+    }
+
+    pub(crate) fn link_down(&mut self, link: LinkId) {
+        self.links.remove(&link);
+    }
+
+    pub(crate) fn contacts_added(&mut self, contacts: &[crate::routing::Contact]) -> Result<(), BpaError> {
+        self.router.add_contacts(contacts);
+        self.retry_unrouted()
+    }
+
+    /// Routes again every bundle that had no route.
+    pub(crate) fn retry_unrouted(&mut self) -> Result<(), BpaError> {
+        let ids: alloc::vec::Vec<BundleId> = self.unrouted.keys().copied().collect();
+        for id in ids {
+            self.unrouted.remove(&id);
+            self.route(id)?;
+        }
+        Ok(())
+    }
+
+    /// A bundle's lifetime ran out here.
+    pub(crate) fn expire(&mut self, id: BundleId) -> Result<(), BpaError> {
+        match self.bundles.get(&id) {
+            Some(e) if e.expiry <= self.now && e.state != BundleState::InFlight => {
+                // Held without a route until the end: say why (RFC 9171 5.4.1).
+                let reason = self.unrouted.get(&id).map_or(ReasonCode::LifetimeExpired, |why| why.reason_code());
+                self.delete(id, reason)
+            }
+            Some(e) if e.expiry <= self.now => {
+                // In flight: decide when the link reports back.
+                let at = self.now.saturating_add_millis(1_000);
+                self.schedule(at, Timer::Expiry(id));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The application side: submissions, registrations, delivery and reassembly (RFC 9171 5.2,
+//! 5.7, 5.9).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::entry::BundleState;
+use super::{Action, Bpa, BpaError, Delivery, DeliveryMode, Submission};
+use crate::admin::{ReasonCode, StatusAssertion};
+use crate::bundle::Bundle;
+use crate::eid::Eid;
+use crate::fragment::Reassembly;
+use crate::routing::Router;
+use crate::store::{BundleId, BundleStore};
+
+impl<S: BundleStore, R: Router> Bpa<S, R> {
+    pub(crate) fn submit(&mut self, s: Submission) -> Result<(), BpaError> {
+        let source = s.source.unwrap_or_else(|| self.config.admin_endpoint());
+        if self.config.node_of(&source) != Some(self.config.node) {
+            self.actions.push_back(Action::Refused { token: s.token, reason: ReasonCode::NoInformation });
+            return Ok(());
+        }
+        let bundle = match self.make_bundle(source, s.destination, s.payload, s.flags, s.lifetime_ms) {
+            Ok(bundle) => bundle,
+            Err(_) => {
+                self.actions.push_back(Action::Refused { token: s.token, reason: ReasonCode::BlockUnintelligible });
+                return Ok(());
+            }
+        };
+        self.seen.insert(super::receive::key_of(&bundle), super::receive::expiry_of(&bundle, self.now));
+        self.accept(bundle, None, s.priority, Some(s.token)).map(|_| ())
+    }
+
+    pub(crate) fn register(&mut self, endpoint: Eid, mode: DeliveryMode) -> Result<(), BpaError> {
+        if self.config.node_of(&endpoint) != Some(self.config.node) {
+            return Err(BpaError::NotLocal(endpoint));
+        }
+        self.registrations.insert(endpoint.clone(), mode);
+        // Bundles that arrived before the registration are delivered now.
+        let pending: Vec<BundleId> =
+            self.bundles.iter().filter(|(_, e)| e.state == BundleState::AwaitingDelivery).map(|(id, _)| *id).collect();
+        for id in pending {
+            if let Some(bundle) = self.stored_bundle(id).filter(|b| b.destination() == &endpoint) {
+                self.deliver_local(id, &bundle)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next delivery waiting for a passive registration.
+    pub fn take_delivery(&mut self, endpoint: &Eid) -> Option<Delivery> {
+        self.passive.get_mut(endpoint).and_then(VecDeque::pop_front)
+    }
+
+    /// A bundle for this node: reassemble if it is a fragment, then deliver.
+    pub(crate) fn deliver_local(&mut self, id: BundleId, bundle: &Bundle) -> Result<(), BpaError> {
+        if bundle.is_fragment() {
+            return self.reassemble(id, bundle);
+        }
+        self.deliver(&[id], bundle)
+    }
+
+    fn reassemble(&mut self, id: BundleId, fragment: &Bundle) -> Result<(), BpaError> {
+        let key = (fragment.source().clone(), fragment.creation());
+        if let Some(e) = self.bundles.get_mut(&id) {
+            e.state = BundleState::AwaitingReassembly;
+        }
+        let complete = match self.reassembly.get_mut(&key) {
+            Some((r, ids)) => {
+                if r.add(fragment.clone()).is_err() {
+                    return self.delete(id, ReasonCode::BlockUnintelligible);
+                }
+                ids.push(id);
+                r.is_complete()
+            }
+            None => match Reassembly::new(fragment.clone()) {
+                Ok(r) => {
+                    let complete = r.is_complete();
+                    self.reassembly.insert(key.clone(), (r, alloc::vec![id]));
+                    complete
+                }
+                Err(_) => return self.delete(id, ReasonCode::BlockUnintelligible),
+            },
+        };
+        if !complete {
+            return Ok(());
+        }
+        let Some((r, ids)) = self.reassembly.remove(&key) else { return Ok(()) };
+        match r.finish() {
+            Ok(whole) => self.deliver(&ids, &whole),
+            Err(_) => {
+                for id in ids {
+                    self.delete(id, ReasonCode::BlockUnintelligible)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands an ADU to its registration; the stored bundles (fragments) are released with the
+    /// same commit that releases the delivery, so a restart never delivers twice.
+    fn deliver(&mut self, ids: &[BundleId], bundle: &Bundle) -> Result<(), BpaError> {
+        let endpoint = bundle.destination().clone();
+        let Some(mode) = self.registrations.get(&endpoint).copied() else {
+            for id in ids {
+                if let Some(e) = self.bundles.get_mut(id) {
+                    e.state = BundleState::AwaitingDelivery;
+                }
+            }
+            return Ok(());
+        };
+        let delivery = Delivery {
+            endpoint: endpoint.clone(),
+            source: bundle.source().clone(),
+            creation: bundle.creation(),
+            payload: bundle.payload().clone(),
+        };
+        for &id in ids {
+            self.forget(id)?;
+        }
+        self.report(bundle, StatusAssertion::Delivered, ReasonCode::NoInformation)?;
+        match mode {
+            DeliveryMode::Active => self.after_commit.push(Action::Deliver(delivery)),
+            DeliveryMode::Passive => self.passive.entry(endpoint).or_default().push_back(delivery),
+        }
+        Ok(())
+    }
+}

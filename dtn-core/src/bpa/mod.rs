@@ -1,0 +1,343 @@
+//! The Bundle Protocol Agent (RFC 9171 section 5), sans-I/O.
+//!
+//! The host feeds [`Event`]s with [`Bpa::handle`] and the time with
+//! [`Bpa::handle_timeout`], then drains [`Action`]s with [`Bpa::poll_action`] and sleeps until
+//! [`Bpa::poll_timeout`]. The agent owns a [`BundleStore`] (every bundle it holds is in it,
+//! committed before the agent acknowledges anything that depends on it) and a [`Router`]
+//! (contact graph routing or static routes). No globals: any number of agents can run in one
+//! process, which the simulator does.
+
+mod config;
+mod entry;
+mod forward;
+mod local;
+mod receive;
+mod report;
+
+use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+use bytes::Bytes;
+
+pub use config::{NodeConfig, ReportPolicy};
+pub use entry::{BundleEntry, BundleState, PersistedMeta};
+
+use crate::admin::ReasonCode;
+use crate::bundle::BundleFlags;
+use crate::eid::Eid;
+use crate::fragment::Reassembly;
+use crate::routing::{NodeId, Priority, Router};
+use crate::store::{BundleId, BundleStore};
+use crate::time::CreationTimestamp;
+use crate::time::DtnTime;
+
+/// A convergence-layer link to one neighbour, numbered by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u32);
+
+/// How an application collects deliveries for an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// Each delivery becomes an [`Action::Deliver`] at once.
+    Active,
+    /// Deliveries wait in the agent until [`Bpa::take_delivery`].
+    Passive,
+}
+
+/// An application data unit to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The application's reference, echoed in [`Action::Accepted`] / [`Action::Refused`].
+    pub token: u64,
+    /// Sending endpoint (must be on this node); `None` for this node's admin endpoint.
+    pub source: Option<Eid>,
+    /// Destination endpoint.
+    pub destination: Eid,
+    /// The ADU.
+    pub payload: Bytes,
+    /// Milliseconds until the bundle expires.
+    pub lifetime_ms: u64,
+    /// Bundle flags (reports requested, must not fragment, …).
+    pub flags: BundleFlags,
+    /// Routing priority.
+    pub priority: Priority,
+}
+
+/// Something that happened, told to the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Bytes of one bundle arrived on a link.
+    Received {
+        /// The link.
+        link: LinkId,
+        /// The bundle.
+        bytes: Bytes,
+    },
+    /// An application submits an ADU.
+    Submit(Submission),
+    /// A link to `peer` is up.
+    LinkUp {
+        /// The link.
+        link: LinkId,
+        /// The neighbour's node number.
+        peer: NodeId,
+    },
+    /// A link went down.
+    LinkDown {
+        /// The link.
+        link: LinkId,
+    },
+    /// The convergence layer finished (or gave up on) a transmission.
+    Transmitted {
+        /// The link.
+        link: LinkId,
+        /// The bundle, as in [`Action::Transmit`].
+        bundle: BundleId,
+        /// Whether the peer got it.
+        ok: bool,
+    },
+    /// New contacts joined the plan (a plan update).
+    ContactsAdded(Vec<crate::routing::Contact>),
+    /// An application registers an endpoint.
+    Register {
+        /// The endpoint (on this node).
+        endpoint: Eid,
+        /// Active or passive delivery.
+        mode: DeliveryMode,
+    },
+}
+
+/// A delivery to an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The registered endpoint.
+    pub endpoint: Eid,
+    /// Who sent it.
+    pub source: Eid,
+    /// Its creation timestamp (with the source, it identifies the ADU).
+    pub creation: CreationTimestamp,
+    /// The ADU (reassembled if it came in fragments).
+    pub payload: Bytes,
+}
+
+/// Something the host must do, or learn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send a bundle on a link; answer with [`Event::Transmitted`].
+    Transmit {
+        /// The link.
+        link: LinkId,
+        /// The agent's id for the bundle.
+        bundle: BundleId,
+        /// The encoded bundle (per-hop blocks updated).
+        bytes: Bytes,
+    },
+    /// Hand an ADU to an active registration.
+    Deliver(Delivery),
+    /// A submission is stored durably and will be forwarded.
+    Accepted {
+        /// The application's token.
+        token: u64,
+        /// The bundle's id here.
+        bundle: BundleId,
+    },
+    /// A submission was refused.
+    Refused {
+        /// The application's token.
+        token: u64,
+        /// Why, as a status-report reason.
+        reason: ReasonCode,
+    },
+    /// Bytes that arrived on a link were not a valid bundle and were dropped.
+    Rejected {
+        /// The link.
+        link: LinkId,
+        /// What was wrong.
+        error: crate::bundle::BundleError,
+    },
+    /// A bundle was deleted here (for logs and oracles: no bundle is dropped silently).
+    Deleted {
+        /// Its source.
+        source: Eid,
+        /// Its creation timestamp.
+        creation: CreationTimestamp,
+        /// Why.
+        reason: ReasonCode,
+    },
+}
+
+/// Why an event could not be handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BpaError {
+    /// The store failed; the agent's state is unchanged since its last commit.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A registration for an endpoint of another node.
+    #[error("endpoint {0} is not on this node")]
+    NotLocal(Eid),
+}
+
+/// Identifies a bundle across nodes: source, creation timestamp, fragment extent.
+pub(crate) type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
+
+/// Timers the agent keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// The bundle expires.
+    Expiry(BundleId),
+    /// Ask the router again for bundles waiting without a route.
+    Retry,
+}
+
+/// The Bundle Protocol Agent of one node.
+#[derive(Debug)]
+pub struct Bpa<S, R> {
+    pub(crate) config: NodeConfig,
+    pub(crate) store: S,
+    pub(crate) router: R,
+    pub(crate) bundles: BTreeMap<BundleId, BundleEntry>,
+    pub(crate) next_id: BundleId,
+    pub(crate) sequence: u64,
+    /// Bundles seen, with when this node may forget them (duplicate suppression).
+    pub(crate) seen: BTreeMap<BundleKey, DtnTime>,
+    pub(crate) registrations: BTreeMap<Eid, DeliveryMode>,
+    pub(crate) passive: BTreeMap<Eid, VecDeque<Delivery>>,
+    pub(crate) links: BTreeMap<LinkId, NodeId>,
+    /// Bundles waiting for a link to their next hop.
+    pub(crate) waiting_for: BTreeMap<NodeId, VecDeque<BundleId>>,
+    /// Bundles without a route (and why), retried on plan updates, link changes and a timer.
+    pub(crate) unrouted: BTreeMap<BundleId, crate::routing::NoRoute>,
+    pub(crate) reassembly: BTreeMap<(Eid, CreationTimestamp), (Reassembly, Vec<BundleId>)>,
+    pub(crate) timers: BinaryHeap<Reverse<(DtnTime, Timer)>>,
+    /// Whether a [`Timer::Retry`] is pending.
+    pub(crate) retry_scheduled: bool,
+    pub(crate) actions: VecDeque<Action>,
+    /// Acknowledgements waiting for the store's next commit.
+    pub(crate) after_commit: Vec<Action>,
+    pub(crate) now: DtnTime,
+}
+
+impl<S: BundleStore, R: Router> Bpa<S, R> {
+    /// A fresh agent (an empty store).
+    pub fn new(config: NodeConfig, store: S, router: R) -> Self {
+        Bpa {
+            config,
+            store,
+            router,
+            bundles: BTreeMap::new(),
+            next_id: 1,
+            sequence: 0,
+            seen: BTreeMap::new(),
+            registrations: BTreeMap::new(),
+            passive: BTreeMap::new(),
+            links: BTreeMap::new(),
+            waiting_for: BTreeMap::new(),
+            unrouted: BTreeMap::new(),
+            reassembly: BTreeMap::new(),
+            timers: BinaryHeap::new(),
+            retry_scheduled: false,
+            actions: VecDeque::new(),
+            after_commit: Vec::new(),
+            now: DtnTime(0),
+        }
+    }
+
+    /// An agent rebuilt from a store after a restart: every stored bundle is queued again.
+    /// Links start down and registrations empty; the host re-announces them.
+    pub fn recover(config: NodeConfig, store: S, router: R, now: DtnTime) -> Result<Self, BpaError> {
+        let stored = store.recover();
+        let mut bpa = Bpa::new(config, store, router);
+        bpa.now = now;
+        for b in stored {
+            bpa.next_id = bpa.next_id.max(b.id + 1);
+            bpa.restore(b.id, b.bytes, &b.meta);
+        }
+        bpa.flush_commit()?;
+        Ok(bpa)
+    }
+
+    /// This node's configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The router.
+    pub fn router(&self) -> &R {
+        &self.router
+    }
+
+    /// Bundles held, with their in-RAM metadata.
+    pub fn bundles(&self) -> impl Iterator<Item = (BundleId, &BundleEntry)> {
+        self.bundles.iter().map(|(id, e)| (*id, e))
+    }
+
+    /// Handles one event at `now`.
+    pub fn handle(&mut self, event: Event, now: DtnTime) -> Result<(), BpaError> {
+        self.now = self.now.max(now);
+        match event {
+            Event::Received { link, bytes } => self.receive(link, bytes)?,
+            Event::Submit(submission) => self.submit(submission)?,
+            Event::LinkUp { link, peer } => self.link_up(link, peer)?,
+            Event::LinkDown { link } => self.link_down(link),
+            Event::Transmitted { link, bundle, ok } => self.transmitted(link, bundle, ok)?,
+            Event::ContactsAdded(contacts) => self.contacts_added(&contacts)?,
+            Event::Register { endpoint, mode } => self.register(endpoint, mode)?,
+        }
+        self.flush_commit()
+    }
+
+    /// Handles every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: DtnTime) -> Result<(), BpaError> {
+        self.now = self.now.max(now);
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Expiry(id) => self.expire(id)?,
+                Timer::Retry => {
+                    self.retry_scheduled = false;
+                    self.retry_unrouted()?;
+                }
+            }
+        }
+        self.forget_old_keys();
+        self.flush_commit()
+    }
+
+    /// The next action for the host.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When the agent next needs [`Bpa::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<DtnTime> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Commits the store if anything waits on it, then releases the acknowledgements.
+    pub(crate) fn flush_commit(&mut self) -> Result<(), BpaError> {
+        self.store.commit()?;
+        self.actions.extend(self.after_commit.drain(..));
+        Ok(())
+    }
+
+    pub(crate) fn schedule(&mut self, at: DtnTime, timer: Timer) {
+        self.timers.push(Reverse((at, timer)));
+    }
+
+    fn forget_old_keys(&mut self) {
+        let now = self.now;
+        self.seen.retain(|_, until| *until > now);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,200 @@
+//! Bundle reception (RFC 9171 5.6): checks in the RFC's order, then storage and dispatch.
+
+use bytes::Bytes;
+
+use super::entry::{BundleEntry, BundleState, PersistedMeta};
+use super::{Action, Bpa, BpaError, BundleKey, LinkId, Timer};
+use crate::admin::{ReasonCode, StatusAssertion};
+use crate::bundle::{Bundle, BundleFlags, block_type};
+use crate::routing::{NodeId, Priority, Router};
+use crate::store::{BundleId, BundleStore, StoreError};
+use crate::time::DtnTime;
+
+/// The key that identifies a bundle (RFC 9171 5.6 / 5.9: source, timestamp, fragment extent).
+pub(crate) fn key_of(bundle: &Bundle) -> BundleKey {
+    let fragment = bundle.primary().fragment.map(|f| (f.offset, bundle.payload().len() as u64));
+    (bundle.source().clone(), bundle.creation(), fragment)
+}
+
+/// When the bundle expires: creation time + lifetime, or — without a clock at the source —
+/// lifetime minus the age it already had when it reached this node (RFC 9171 4.2.7, 4.4.2).
+pub(crate) fn expiry_of(bundle: &Bundle, received_at: DtnTime) -> DtnTime {
+    let p = bundle.primary();
+    match p.expiry() {
+        Some(at) => at,
+        None => received_at.saturating_add_millis(p.lifetime_ms.saturating_sub(bundle.bundle_age_ms().unwrap_or(0))),
+    }
+}
+
+impl<S: BundleStore, R: Router> Bpa<S, R> {
+    pub(crate) fn receive(&mut self, link: LinkId, bytes: Bytes) -> Result<(), BpaError> {
+        let previous_hop = self.links.get(&link).copied();
+        let bundle = match Bundle::parse(bytes, crate::parse_mode::ParseMode::Strict) {
+            Ok(bundle) => bundle,
+            // Not identifiable, so no status report is possible (RFC 9171 5.6 step 3).
+            Err(error) => {
+                self.actions.push_back(Action::Rejected { link, error });
+                return Ok(());
+            }
+        };
+        let key = key_of(&bundle);
+        if self.seen.contains_key(&key) {
+            return Ok(());
+        }
+        self.report(&bundle, StatusAssertion::Received, ReasonCode::NoInformation)?;
+        let expiry = expiry_of(&bundle, self.now);
+        if expiry <= self.now {
+            return self.discard(&bundle, ReasonCode::LifetimeExpired);
+        }
+        if bundle.check_hop_limit().is_err() {
+            return self.discard(&bundle, ReasonCode::HopLimitExceeded);
+        }
+        let mut bundle = bundle;
+        let unprocessable = bundle.unprocessable_blocks(block_type::is_known);
+        if !unprocessable.is_empty() {
+            if unprocessable.iter().any(|b| b.report) {
+                self.report(&bundle, StatusAssertion::Received, ReasonCode::BlockUnsupported)?;
+            }
+            if unprocessable.iter().any(|b| b.delete_bundle) {
+                return self.discard(&bundle, ReasonCode::BlockUnsupported);
+            }
+            let mut editor = bundle.edit();
+            let mut changed = false;
+            for b in unprocessable.iter().filter(|b| b.discard_block) {
+                changed |= editor.remove_block(b.number);
+            }
+            if changed {
+                match editor.build() {
+                    Ok(edited) => bundle = edited,
+                    Err(_) => return self.discard(&bundle, ReasonCode::BlockUnintelligible),
+                }
+            }
+        }
+        self.seen.insert(key, expiry);
+        self.accept(bundle, previous_hop, Priority::Normal, None).map(|_| ())
+    }
+
+    /// Stores a bundle and dispatches it. Returns its id, or `None` when it was deleted
+    /// (storage full).
+    pub(crate) fn accept(
+        &mut self,
+        bundle: Bundle,
+        previous_hop: Option<NodeId>,
+        priority: Priority,
+        token: Option<u64>,
+    ) -> Result<Option<BundleId>, BpaError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let meta =
+            PersistedMeta { received_at: self.now, previous_hop: previous_hop.unwrap_or(0), priority: priority as u8 };
+        match self.store.insert(id, bundle.to_bytes(), meta.encode()) {
+            Ok(()) => {}
+            Err(StoreError::Full { .. }) => {
+                match token {
+                    Some(token) => {
+                        self.actions.push_back(Action::Refused { token, reason: ReasonCode::DepletedStorage })
+                    }
+                    None => self.discard(&bundle, ReasonCode::DepletedStorage)?,
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(token) = token {
+            self.after_commit.push(Action::Accepted { token, bundle: id });
+        }
+        self.track(id, &bundle, meta);
+        self.dispatch(id, &bundle)?;
+        Ok(Some(id))
+    }
+
+    /// Creates the RAM entry and expiry timer of a stored bundle.
+    pub(crate) fn track(&mut self, id: BundleId, bundle: &Bundle, meta: PersistedMeta) {
+        let expiry = expiry_of(bundle, meta.received_at);
+        let entry = BundleEntry {
+            destination: self.config.node_of(bundle.destination()),
+            expiry,
+            size: u32::try_from(bundle.raw().len()).unwrap_or(u32::MAX),
+            received_at: meta.received_at,
+            previous_hop: (meta.previous_hop != 0).then_some(meta.previous_hop),
+            priority: super::entry::priority_from(meta.priority),
+            state: BundleState::Waiting,
+            booking: None,
+        };
+        self.bundles.insert(id, entry);
+        self.schedule(expiry, Timer::Expiry(id));
+    }
+
+    /// Re-creates a stored bundle's state after a restart.
+    pub(crate) fn restore(&mut self, id: BundleId, bytes: Bytes, meta: &[u8]) {
+        let Ok(bundle) = Bundle::parse(bytes, crate::parse_mode::ParseMode::Relaxed) else {
+            // Unreadable after a restart: the store is damaged; drop the record rather than
+            // crash, and say so.
+            let _ = self.store.remove(id);
+            return;
+        };
+        let meta = PersistedMeta::decode(meta).unwrap_or(PersistedMeta {
+            received_at: self.now,
+            previous_hop: 0,
+            priority: Priority::Normal as u8,
+        });
+        self.seen.insert(key_of(&bundle), expiry_of(&bundle, meta.received_at));
+        self.track(id, &bundle, meta);
+        if self.dispatch(id, &bundle).is_err() {
+            self.unrouted.insert(id, crate::routing::NoRoute::NoKnownRoute);
+        }
+    }
+
+    /// Deletes a bundle that was never stored, with a report if asked.
+    pub(crate) fn discard(&mut self, bundle: &Bundle, reason: ReasonCode) -> Result<(), BpaError> {
+        self.report(bundle, StatusAssertion::Deleted, reason)?;
+        self.actions.push_back(Action::Deleted {
+            source: bundle.source().clone(),
+            creation: bundle.creation(),
+            reason,
+        });
+        Ok(())
+    }
+
+    /// Deletes a stored bundle: store, queues, RAM; with a report if asked.
+    pub(crate) fn delete(&mut self, id: BundleId, reason: ReasonCode) -> Result<(), BpaError> {
+        let bundle = self.stored_bundle(id);
+        self.forget(id)?;
+        match bundle {
+            Some(bundle) => self.discard(&bundle, reason),
+            None => Ok(()),
+        }
+    }
+
+    /// A stored bundle, parsed (it was validated when it arrived).
+    pub(crate) fn stored_bundle(&self, id: BundleId) -> Option<Bundle> {
+        Bundle::parse(self.store.bytes(id)?, crate::parse_mode::ParseMode::Relaxed).ok()
+    }
+
+    /// Removes a bundle from the store and every queue, without reports (done with it).
+    pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {
+        let booking = self.bundles.remove(&id).and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));
+        if let Some(booking) = booking {
+            self.router.release(booking);
+        }
+        self.unrouted.remove(&id);
+        for queue in self.waiting_for.values_mut() {
+            queue.retain(|b| *b != id);
+        }
+        match self.store.remove(id) {
+            Ok(()) | Err(StoreError::Unknown(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// True when the bundle asks for reports of this kind and policy allows them.
+    pub(crate) fn wants_report(&self, flags: BundleFlags, assertion: StatusAssertion) -> bool {
+        let policy = self.config.reports;
+        match assertion {
+            StatusAssertion::Received => policy.reception && flags.contains(BundleFlags::REPORT_RECEPTION),
+            StatusAssertion::Forwarded => policy.forwarding && flags.contains(BundleFlags::REPORT_FORWARDING),
+            StatusAssertion::Delivered => policy.delivery && flags.contains(BundleFlags::REPORT_DELIVERY),
+            StatusAssertion::Deleted => policy.deletion && flags.contains(BundleFlags::REPORT_DELETION),
+        }
+    }
+}

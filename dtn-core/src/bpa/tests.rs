@@ -1,0 +1,325 @@
+//! The agent in small in-memory networks: delivery, forwarding, expiry, reports, reassembly,
+//! storage limits and restarts.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::admin::AdminRecord;
+use crate::bundle::{BlockFlags, BundleBuilder};
+use crate::routing::StaticRouter;
+use crate::store::MemoryStore;
+
+type Agent = Bpa<MemoryStore, StaticRouter>;
+
+const T0: DtnTime = DtnTime(757_382_400_000);
+
+fn agent(node: NodeId, routes: &[(NodeId, NodeId)]) -> Agent {
+    let mut router = StaticRouter::new();
+    for &(dst, hop) in routes {
+        router.add(dst, hop);
+    }
+    let mut config = NodeConfig::new(node);
+    config.reports = ReportPolicy::ALL;
+    Bpa::new(config, MemoryStore::new(1 << 20), router)
+}
+
+/// Agents joined by links; link `LinkId(j)` at agent `i` leads to agent `j`.
+struct Net {
+    agents: Vec<Agent>,
+    delivered: Vec<(usize, Delivery)>,
+    other: Vec<(usize, Action)>,
+    /// Links that drop what is sent on them: (from, to).
+    broken: Vec<(usize, usize)>,
+}
+
+impl Net {
+    fn new(agents: Vec<Agent>) -> Self {
+        Net { agents, delivered: Vec::new(), other: Vec::new(), broken: Vec::new() }
+    }
+
+    fn node(&self, i: usize) -> NodeId {
+        self.agents[i].config().node
+    }
+
+    fn connect(&mut self, a: usize, b: usize, now: DtnTime) {
+        let (na, nb) = (self.node(a), self.node(b));
+        self.agents[a].handle(Event::LinkUp { link: LinkId(b as u32), peer: nb }, now).unwrap();
+        self.agents[b].handle(Event::LinkUp { link: LinkId(a as u32), peer: na }, now).unwrap();
+    }
+
+    fn run(&mut self, now: DtnTime) {
+        loop {
+            let mut progressed = false;
+            for i in 0..self.agents.len() {
+                while let Some(action) = self.agents[i].poll_action() {
+                    progressed = true;
+                    match action {
+                        Action::Transmit { link, bundle, bytes } => {
+                            let j = link.0 as usize;
+                            let ok = !self.broken.contains(&(i, j));
+                            if ok {
+                                self.agents[j].handle(Event::Received { link: LinkId(i as u32), bytes }, now).unwrap();
+                            }
+                            self.agents[i].handle(Event::Transmitted { link, bundle, ok }, now).unwrap();
+                        }
+                        Action::Deliver(d) => self.delivered.push((i, d)),
+                        other => self.other.push((i, other)),
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn tick(&mut self, now: DtnTime) {
+        for a in &mut self.agents {
+            a.handle_timeout(now).unwrap();
+        }
+        self.run(now);
+    }
+}
+
+fn submit(token: u64, to: Eid, payload: &'static [u8]) -> Event {
+    Event::Submit(Submission {
+        token,
+        source: None,
+        destination: to,
+        payload: Bytes::from_static(payload),
+        lifetime_ms: 60_000,
+        flags: BundleFlags::default(),
+        priority: Priority::Normal,
+    })
+}
+
+fn register(endpoint: Eid) -> Event {
+    Event::Register { endpoint, mode: DeliveryMode::Active }
+}
+
+#[test]
+fn delivers_locally_after_acknowledging_the_submit() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(register(Eid::ipn(1, 7)), T0).unwrap();
+    net.agents[0].handle(submit(42, Eid::ipn(1, 7), b"hi"), T0).unwrap();
+    net.run(T0);
+    assert!(matches!(net.other[0].1, Action::Accepted { token: 42, .. }));
+    assert_eq!(net.delivered.len(), 1);
+    assert_eq!(&net.delivered[0].1.payload[..], b"hi");
+    assert!(net.agents[0].store().is_empty(), "delivered bundles are released");
+}
+
+#[test]
+fn forwards_through_a_chain_updating_per_hop_blocks() {
+    let mut net = Net::new(vec![agent(1, &[(3, 2)]), agent(2, &[(3, 3)]), agent(3, &[])]);
+    net.connect(0, 1, T0);
+    net.connect(1, 2, T0);
+    net.agents[2].handle(register(Eid::ipn(3, 1)), T0).unwrap();
+    net.agents[0].handle(submit(1, Eid::ipn(3, 1), b"checkpoint"), T0).unwrap();
+    net.run(T0);
+    assert_eq!(net.delivered.len(), 1);
+    assert_eq!(net.delivered[0].0, 2);
+    assert!(net.agents.iter().all(|a| a.store().is_empty()));
+}
+
+#[test]
+fn queues_until_the_link_comes_up() {
+    let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
+    net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+    net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"later"), T0).unwrap();
+    net.run(T0);
+    assert!(net.delivered.is_empty());
+    assert_eq!(net.agents[0].store().len(), 1);
+    net.connect(0, 1, T0.saturating_add_millis(5_000));
+    net.run(T0.saturating_add_millis(5_000));
+    assert_eq!(net.delivered.len(), 1);
+}
+
+#[test]
+fn failed_transmission_is_retried_later_not_in_a_loop() {
+    let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
+    net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+    net.broken.push((0, 1));
+    net.connect(0, 1, T0);
+    net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+    net.run(T0);
+    assert!(net.delivered.is_empty());
+    assert_eq!(net.agents[0].store().len(), 1, "nothing is lost on failure");
+    net.broken.clear();
+    net.tick(T0.saturating_add_millis(10_000));
+    assert_eq!(net.delivered.len(), 1);
+    assert!(net.agents[0].store().is_empty());
+}
+
+#[test]
+fn passive_registration_and_late_registration() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(submit(1, Eid::ipn(1, 9), b"early"), T0).unwrap();
+    net.run(T0);
+    assert_eq!(net.agents[0].store().len(), 1, "kept until someone registers");
+    net.agents[0].handle(Event::Register { endpoint: Eid::ipn(1, 9), mode: DeliveryMode::Passive }, T0).unwrap();
+    let d = net.agents[0].take_delivery(&Eid::ipn(1, 9)).unwrap();
+    assert_eq!(&d.payload[..], b"early");
+    assert!(net.agents[0].take_delivery(&Eid::ipn(1, 9)).is_none());
+    assert!(net.agents[0].handle(register(Eid::ipn(5, 1)), T0).is_err(), "not this node's endpoint");
+}
+
+fn received(net: &mut Net, at: usize, bundle: &crate::bundle::Bundle) {
+    net.agents[at].handle(Event::Received { link: LinkId(99), bytes: bundle.raw().clone() }, T0).unwrap();
+    net.run(T0);
+}
+
+fn deleted_reasons(net: &Net) -> Vec<ReasonCode> {
+    net.other
+        .iter()
+        .filter_map(|(_, a)| if let Action::Deleted { reason, .. } = a { Some(*reason) } else { None })
+        .collect()
+}
+
+fn bundle_to(dst: Eid) -> BundleBuilder {
+    BundleBuilder::new(Eid::ipn(5, 1), dst).creation(CreationTimestamp::new(T0, 1)).lifetime_ms(60_000)
+}
+
+#[test]
+fn expires_by_clock_and_reports_deletion() {
+    let mut net = Net::new(vec![agent(1, &[]), agent(5, &[])]);
+    let b = bundle_to(Eid::ipn(7, 1)).flags(BundleFlags::REPORT_DELETION).report_to(Eid::ipn(5, 0)).build().unwrap();
+    received(&mut net, 0, &b);
+    assert!(deleted_reasons(&net).is_empty());
+    net.tick(T0.saturating_add_millis(61_000));
+    assert_eq!(deleted_reasons(&net), [ReasonCode::NoKnownRoute], "held without a route, then expired");
+    // The deletion report waits for a route to node 5; it is a status report about our bundle.
+    let (report_id, _) = net.agents[0].bundles().next().unwrap();
+    let bytes = net.agents[0].store().bytes(report_id).unwrap();
+    let report = crate::bundle::Bundle::parse(bytes, crate::parse_mode::ParseMode::Strict).unwrap();
+    let AdminRecord::StatusReport(r) = AdminRecord::from_bundle(&report).unwrap() else { panic!("not a report") };
+    assert!(r.deleted.asserted);
+    assert_eq!(r.reason, ReasonCode::NoKnownRoute);
+    assert_eq!(r.creation, b.creation());
+}
+
+#[test]
+fn expires_by_age_without_a_clock() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    let b =
+        BundleBuilder::new(Eid::ipn(5, 1), Eid::ipn(7, 1)).lifetime_ms(10_000).bundle_age_ms(9_000).build().unwrap();
+    received(&mut net, 0, &b);
+    net.tick(T0.saturating_add_millis(999));
+    assert!(deleted_reasons(&net).is_empty());
+    net.tick(T0.saturating_add_millis(1_000));
+    assert_eq!(deleted_reasons(&net).len(), 1);
+    let old =
+        BundleBuilder::new(Eid::ipn(5, 1), Eid::ipn(7, 1)).lifetime_ms(10_000).bundle_age_ms(10_000).build().unwrap();
+    received(&mut net, 0, &old);
+    assert_eq!(deleted_reasons(&net)[1], ReasonCode::LifetimeExpired);
+}
+
+#[test]
+fn deletes_on_hop_limit() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    received(&mut net, 0, &bundle_to(Eid::ipn(7, 1)).hop_count(2, 3).build().unwrap());
+    assert_eq!(deleted_reasons(&net), [ReasonCode::HopLimitExceeded]);
+}
+
+#[test]
+fn applies_unknown_block_flags() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(register(Eid::ipn(1, 1)), T0).unwrap();
+    let delete =
+        bundle_to(Eid::ipn(1, 1)).block(200, BlockFlags::DELETE_BUNDLE_IF_UNPROCESSABLE, vec![1]).build().unwrap();
+    received(&mut net, 0, &delete);
+    assert_eq!(deleted_reasons(&net), [ReasonCode::BlockUnsupported]);
+    let discard = bundle_to(Eid::ipn(1, 1))
+        .creation(CreationTimestamp::new(T0, 2))
+        .block(201, BlockFlags::DISCARD_IF_UNPROCESSABLE, vec![1])
+        .build()
+        .unwrap();
+    received(&mut net, 0, &discard);
+    assert_eq!(net.delivered.len(), 1, "the block is dropped, the bundle kept");
+}
+
+#[test]
+fn suppresses_duplicates() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(register(Eid::ipn(1, 1)), T0).unwrap();
+    let b = bundle_to(Eid::ipn(1, 1)).build().unwrap();
+    received(&mut net, 0, &b);
+    received(&mut net, 0, &b);
+    assert_eq!(net.delivered.len(), 1);
+}
+
+#[test]
+fn reassembles_out_of_order() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(register(Eid::ipn(1, 1)), T0).unwrap();
+    let whole = bundle_to(Eid::ipn(1, 1)).payload(&b"0123456789abcdefghij0123456789abcdefghij"[..]).build().unwrap();
+    let pieces = crate::fragment::fragment_by_size(&whole, whole.raw().len() - 25).unwrap();
+    assert!(pieces.len() >= 2, "{} pieces", pieces.len());
+    for f in pieces.iter().rev() {
+        received(&mut net, 0, f);
+    }
+    assert_eq!(net.delivered.len(), 1);
+    assert_eq!(&net.delivered[0].1.payload[..], b"0123456789abcdefghij0123456789abcdefghij");
+    assert!(net.agents[0].store().is_empty());
+}
+
+#[test]
+fn refuses_when_storage_is_full() {
+    let mut config = NodeConfig::new(1);
+    config.reports = ReportPolicy::ALL;
+    let mut a: Agent = Bpa::new(config, MemoryStore::new(100), StaticRouter::new());
+    a.handle(submit(1, Eid::ipn(2, 1), &[0u8; 200]), T0).unwrap();
+    assert_eq!(a.poll_action(), Some(Action::Refused { token: 1, reason: ReasonCode::DepletedStorage }));
+    let big = bundle_to(Eid::ipn(2, 1)).payload(vec![0u8; 200]).build().unwrap();
+    a.handle(Event::Received { link: LinkId(0), bytes: big.raw().clone() }, T0).unwrap();
+    assert!(matches!(a.poll_action(), Some(Action::Deleted { reason: ReasonCode::DepletedStorage, .. })));
+}
+
+#[test]
+fn rejects_garbage_with_the_rule_broken() {
+    let mut a = agent(1, &[]);
+    a.handle(Event::Received { link: LinkId(3), bytes: Bytes::from_static(b"\x9f\x00") }, T0).unwrap();
+    assert!(matches!(a.poll_action(), Some(Action::Rejected { link: LinkId(3), .. })));
+}
+
+#[test]
+fn restart_from_store_resumes_queued_bundles() {
+    let mut a = agent(1, &[(2, 2)]);
+    a.handle(submit(1, Eid::ipn(2, 1), b"survives"), T0).unwrap();
+    assert!(matches!(a.poll_action(), Some(Action::Accepted { .. })));
+    let store = a.store().after_crash();
+    drop(a);
+    let mut router = StaticRouter::new();
+    router.add(2, 2);
+    let mut b = Bpa::recover(NodeConfig::new(1), store, router, T0).unwrap();
+    assert_eq!(b.bundles().count(), 1);
+    b.handle(Event::LinkUp { link: LinkId(7), peer: 2 }, T0).unwrap();
+    let Some(Action::Transmit { bytes, .. }) = b.poll_action() else { panic!("not resumed") };
+    let sent = crate::bundle::Bundle::parse(bytes, crate::parse_mode::ParseMode::Strict).unwrap();
+    assert_eq!(&sent.payload()[..], b"survives");
+    assert_eq!(sent.previous_node(), Some(&Eid::ipn(1, 0)));
+}
+
+#[test]
+fn status_reports_go_to_report_to_when_asked() {
+    let mut net = Net::new(vec![agent(1, &[(5, 5)]), agent(5, &[])]);
+    net.connect(0, 1, T0);
+    net.agents[1].handle(register(Eid::ipn(5, 0)), T0).unwrap();
+    net.agents[0].handle(register(Eid::ipn(1, 1)), T0).unwrap();
+    let b = bundle_to(Eid::ipn(1, 1))
+        .flags(BundleFlags::REPORT_DELIVERY | BundleFlags::REPORT_RECEPTION | BundleFlags::STATUS_TIME_REQUESTED)
+        .report_to(Eid::ipn(5, 0))
+        .build()
+        .unwrap();
+    received(&mut net, 0, &b);
+    let reports: Vec<_> = net.delivered.iter().filter(|(i, _)| *i == 1).collect();
+    assert_eq!(reports.len(), 2, "received and delivered");
+    for (_, d) in reports {
+        let AdminRecord::StatusReport(r) = AdminRecord::decode(&d.payload).unwrap() else { panic!() };
+        assert_eq!(r.creation, b.creation());
+        assert!(r.received.time.is_some() || r.delivered.time.is_some(), "status time requested");
+    }
+}
