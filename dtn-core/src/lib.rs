@@ -27,6 +27,7 @@ pub mod bpa;
 pub mod bundle;
 pub mod cbor;
 pub mod crc;
+pub mod custody;
 pub mod eid;
 pub mod fragment;
 pub mod parse_mode;

@@ -40,6 +40,8 @@ pub struct NodeConfig {
     pub retry_interval_ms: u64,
     /// Node numbers of `dtn` scheme node names, so bundles to `dtn://name/...` can be routed.
     pub dtn_nodes: BTreeMap<String, NodeId>,
+    /// Custody transfer towards BIBE peers; `None` turns custody off.
+    pub custody: Option<crate::custody::CustodyConfig>,
 }
 
 impl NodeConfig {
@@ -52,6 +54,7 @@ impl NodeConfig {
             hop_limit: Some(64),
             retry_interval_ms: 10_000,
             dtn_nodes: BTreeMap::new(),
+            custody: None,
         }
     }
 

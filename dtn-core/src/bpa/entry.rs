@@ -17,6 +17,19 @@ pub enum BundleState {
     AwaitingDelivery,
     /// A fragment destined here, waiting for the rest of its ADU.
     AwaitingReassembly,
+    /// Sent to a custodial peer; kept until its custody signal (or the timer) says what next.
+    AwaitingCustody,
+}
+
+/// This node holds a bundle in custody and has handed it to a peer under a transmission ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustodyTransmission {
+    /// The BIBE transmission ID.
+    pub transmission_id: u64,
+    /// The custodial peer.
+    pub peer: NodeId,
+    /// When to send it again if no signal came.
+    pub deadline: DtnTime,
 }
 
 /// Per-bundle metadata held in RAM (kept small: see BENCHMARKS.md for its measured size).
@@ -38,6 +51,8 @@ pub struct BundleEntry {
     pub state: BundleState,
     /// Volume booked for it by the router, to release on a failed transmission.
     pub booking: Option<crate::routing::router::BookingId>,
+    /// The custodial transmission awaiting a custody signal.
+    pub custody: Option<CustodyTransmission>,
 }
 
 /// The persisted part of an entry: enough to resume after a restart.
@@ -49,29 +64,46 @@ pub struct PersistedMeta {
     pub previous_hop: NodeId,
     /// Priority code.
     pub priority: u8,
+    /// The pending custodial transmission, if any.
+    pub custody: Option<CustodyTransmission>,
 }
 
 impl PersistedMeta {
     /// Encodes as a CBOR array.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16);
-        writer::array(&mut out, 3);
+        let mut out = Vec::with_capacity(40);
+        writer::array(&mut out, if self.custody.is_some() { 6 } else { 3 });
         writer::uint(&mut out, self.received_at.0);
         writer::uint(&mut out, self.previous_hop);
         writer::uint(&mut out, u64::from(self.priority));
+        if let Some(c) = self.custody {
+            writer::uint(&mut out, c.transmission_id);
+            writer::uint(&mut out, c.peer);
+            writer::uint(&mut out, c.deadline.0);
+        }
         out
     }
 
     /// Decodes what [`Self::encode`] wrote; `None` if it is not that.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let mut r = Reader::new(bytes);
-        if r.array().ok()? != Some(3) {
+        let n = r.array().ok()?;
+        if !matches!(n, Some(3 | 6)) {
             return None;
         }
         let received_at = DtnTime(r.uint().ok()?);
         let previous_hop = r.uint().ok()?;
         let priority = u8::try_from(r.uint().ok()?).ok()?;
-        r.is_empty().then_some(PersistedMeta { received_at, previous_hop, priority })
+        let custody = if n == Some(6) {
+            Some(CustodyTransmission {
+                transmission_id: r.uint().ok()?,
+                peer: r.uint().ok()?,
+                deadline: DtnTime(r.uint().ok()?),
+            })
+        } else {
+            None
+        };
+        r.is_empty().then_some(PersistedMeta { received_at, previous_hop, priority, custody })
     }
 }
 
@@ -90,7 +122,15 @@ mod tests {
 
     #[test]
     fn persisted_meta_round_trips() {
-        let m = PersistedMeta { received_at: DtnTime(757_382_400_123), previous_hop: 4_000_000_000, priority: 2 };
+        let m = PersistedMeta {
+            received_at: DtnTime(757_382_400_123),
+            previous_hop: 4_000_000_000,
+            priority: 2,
+            custody: None,
+        };
+        assert_eq!(PersistedMeta::decode(&m.encode()), Some(m));
+        let c = CustodyTransmission { transmission_id: 9, peer: 3, deadline: DtnTime(5) };
+        let m = PersistedMeta { custody: Some(c), ..m };
         assert_eq!(PersistedMeta::decode(&m.encode()), Some(m));
         assert_eq!(PersistedMeta::decode(&[0x80]), None);
     }

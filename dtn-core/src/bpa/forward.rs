@@ -89,7 +89,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Updates previous node, bundle age and hop count, and hands the bundle to the link.
     fn transmit(&mut self, id: BundleId, link: LinkId) -> Result<(), BpaError> {
         let (Some(bytes), Some(entry)) = (self.store.bytes(id), self.bundles.get(&id)) else { return Ok(()) };
-        let received_at = entry.received_at;
+        let (received_at, entry_expiry) = (entry.received_at, entry.expiry);
         let Ok(bundle) = Bundle::parse(bytes, crate::parse_mode::ParseMode::Relaxed) else {
             return self.delete(id, ReasonCode::BlockUnintelligible);
         };
@@ -104,15 +104,34 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         for chunk in &chunks {
             out.extend_from_slice(chunk);
         }
+        let mut bytes = Bytes::from(out);
+        let peer = self.links.get(&link).copied();
+        if let Some(peer) = peer.filter(|&p| self.is_custodial_peer(p) && !bundle.is_admin_record()) {
+            let remaining = entry_expiry.0.saturating_sub(self.now.0);
+            match self.encapsulate(id, peer, bytes.clone(), remaining)? {
+                Some(outer) => bytes = outer,
+                None => return self.delete(id, ReasonCode::BlockUnintelligible),
+            }
+        }
         if let Some(e) = self.bundles.get_mut(&id) {
             e.state = BundleState::InFlight;
         }
-        self.actions.push_back(Action::Transmit { link, bundle: id, bytes: Bytes::from(out) });
+        self.actions.push_back(Action::Transmit { link, bundle: id, bytes });
         Ok(())
     }
 
     pub(crate) fn transmitted(&mut self, _link: LinkId, id: BundleId, ok: bool) -> Result<(), BpaError> {
         let Some(entry) = self.bundles.get(&id).filter(|e| e.state == BundleState::InFlight) else { return Ok(()) };
+        if ok && entry.custody.is_some() {
+            // Custody goes with it only when the peer's signal says so.
+            if let Some(e) = self.bundles.get_mut(&id) {
+                e.state = BundleState::AwaitingCustody;
+            }
+            return Ok(());
+        }
+        if let Some(c) = entry.custody {
+            self.custody_ids.remove(&c.transmission_id);
+        }
         if ok {
             if let Some(bundle) = self.stored_bundle(id) {
                 self.report(&bundle, StatusAssertion::Forwarded, ReasonCode::NoInformation)?;
@@ -124,16 +143,21 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if let Some(booking) = entry.booking {
             self.router.release(booking);
         }
+        let custodial = entry.custody.is_some();
         if let Some(e) = self.bundles.get_mut(&id) {
             e.booking = None;
             e.state = BundleState::Waiting;
+            e.custody = None;
+        }
+        if custodial {
+            self.persist(id)?;
         }
         self.hold(id, crate::routing::NoRoute::NoTimelyContact);
         Ok(())
     }
 
     /// Keeps a bundle without a next hop until plan updates, link changes or the retry timer.
-    fn hold(&mut self, id: BundleId, why: crate::routing::NoRoute) {
+    pub(crate) fn hold(&mut self, id: BundleId, why: crate::routing::NoRoute) {
         self.unrouted.insert(id, why);
         if !self.retry_scheduled {
             self.retry_scheduled = true;
@@ -174,7 +198,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// A bundle's lifetime ran out here.
     pub(crate) fn expire(&mut self, id: BundleId) -> Result<(), BpaError> {
         match self.bundles.get(&id) {
-            Some(e) if e.expiry <= self.now && e.state != BundleState::InFlight => {
+            Some(e)
+                if e.expiry <= self.now && !matches!(e.state, BundleState::InFlight | BundleState::AwaitingCustody) =>
+            {
                 // Held without a route until the end: say why (RFC 9171 5.4.1).
                 let reason = self.unrouted.get(&id).map_or(ReasonCode::LifetimeExpired, |why| why.reason_code());
                 self.delete(id, reason)

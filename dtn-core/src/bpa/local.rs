@@ -27,8 +27,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(());
             }
         };
-        self.seen.insert(super::receive::key_of(&bundle), super::receive::expiry_of(&bundle, self.now));
-        self.accept(bundle, None, s.priority, Some(s.token)).map(|_| ())
+        let (key, expiry) = (super::receive::key_of(&bundle), super::receive::expiry_of(&bundle, self.now));
+        if self.accept(bundle, None, s.priority, Some(s.token))?.is_some() {
+            self.seen.insert(key, expiry);
+        }
+        Ok(())
     }
 
     pub(crate) fn register(&mut self, endpoint: Eid, mode: DeliveryMode) -> Result<(), BpaError> {

@@ -8,6 +8,7 @@
 //! process, which the simulator does.
 
 mod config;
+mod custody;
 mod entry;
 mod forward;
 mod local;
@@ -21,7 +22,7 @@ use core::cmp::Reverse;
 use bytes::Bytes;
 
 pub use config::{NodeConfig, ReportPolicy};
-pub use entry::{BundleEntry, BundleState, PersistedMeta};
+pub use entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta};
 
 use crate::admin::ReasonCode;
 use crate::bundle::BundleFlags;
@@ -188,6 +189,8 @@ pub(crate) enum Timer {
     Expiry(BundleId),
     /// Ask the router again for bundles waiting without a route.
     Retry,
+    /// A custodial transmission's signal is due.
+    Custody(BundleId, u64),
 }
 
 /// The Bundle Protocol Agent of one node.
@@ -215,6 +218,12 @@ pub struct Bpa<S, R> {
     pub(crate) actions: VecDeque<Action>,
     /// Acknowledgements waiting for the store's next commit.
     pub(crate) after_commit: Vec<Action>,
+    /// Transmission IDs for custodial transmissions.
+    pub(crate) tids: crate::custody::TransmissionIds,
+    /// Pending custodial transmissions: transmission ID → bundle.
+    pub(crate) custody_ids: BTreeMap<u64, BundleId>,
+    /// Custody dispositions to signal after the next commit.
+    pub(crate) signals: crate::custody::SignalBatch,
     pub(crate) now: DtnTime,
 }
 
@@ -239,6 +248,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             retry_scheduled: false,
             actions: VecDeque::new(),
             after_commit: Vec::new(),
+            tids: crate::custody::TransmissionIds::default(),
+            custody_ids: BTreeMap::new(),
+            signals: crate::custody::SignalBatch::default(),
             now: DtnTime(0),
         }
     }
@@ -250,6 +262,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let mut bpa = Bpa::new(config, store, router);
         bpa.now = now;
         for b in stored {
+            if b.id == custody::NODE_STATE_ID {
+                let mark = crate::custody::TransmissionIds::decode_mark(&b.meta).unwrap_or(0);
+                bpa.tids = crate::custody::TransmissionIds::resume(mark);
+                continue;
+            }
             bpa.next_id = bpa.next_id.max(b.id + 1);
             bpa.restore(b.id, b.bytes, &b.meta);
         }
@@ -306,6 +323,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                     self.retry_scheduled = false;
                     self.retry_unrouted()?;
                 }
+                Timer::Custody(id, transmission_id) => self.custody_timeout(id, transmission_id)?,
             }
         }
         self.forget_old_keys();
@@ -325,6 +343,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Commits the store if anything waits on it, then releases the acknowledgements.
     pub(crate) fn flush_commit(&mut self) -> Result<(), BpaError> {
         self.store.commit()?;
+        if !self.signals.is_empty() {
+            // Custody is acknowledged only for bundles the commit above made durable.
+            self.send_signals()?;
+            self.store.commit()?;
+        }
         self.actions.extend(self.after_commit.drain(..));
         Ok(())
     }

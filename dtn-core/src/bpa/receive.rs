@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::custody::Reception;
 use super::entry::{BundleEntry, BundleState, PersistedMeta};
 use super::{Action, Bpa, BpaError, BundleKey, LinkId, Timer};
 use crate::admin::{ReasonCode, StatusAssertion};
@@ -37,17 +38,32 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(());
             }
         };
+        let for_me = bundle.destination() == &self.config.admin_endpoint();
+        if for_me && bundle.is_admin_record() && self.custody_record(link, &bundle)? {
+            return Ok(());
+        }
+        self.receive_bundle(bundle, previous_hop).map(|_| ())
+    }
+
+    /// Reception checks in the RFC's order, then storage and dispatch.
+    pub(crate) fn receive_bundle(
+        &mut self,
+        bundle: Bundle,
+        previous_hop: Option<NodeId>,
+    ) -> Result<Reception, BpaError> {
         let key = key_of(&bundle);
         if self.seen.contains_key(&key) {
-            return Ok(());
+            return Ok(Reception::Duplicate);
         }
         self.report(&bundle, StatusAssertion::Received, ReasonCode::NoInformation)?;
         let expiry = expiry_of(&bundle, self.now);
         if expiry <= self.now {
-            return self.discard(&bundle, ReasonCode::LifetimeExpired);
+            self.discard(&bundle, ReasonCode::LifetimeExpired)?;
+            return Ok(Reception::Deleted);
         }
         if bundle.check_hop_limit().is_err() {
-            return self.discard(&bundle, ReasonCode::HopLimitExceeded);
+            self.discard(&bundle, ReasonCode::HopLimitExceeded)?;
+            return Ok(Reception::Deleted);
         }
         let mut bundle = bundle;
         let unprocessable = bundle.unprocessable_blocks(block_type::is_known);
@@ -56,7 +72,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 self.report(&bundle, StatusAssertion::Received, ReasonCode::BlockUnsupported)?;
             }
             if unprocessable.iter().any(|b| b.delete_bundle) {
-                return self.discard(&bundle, ReasonCode::BlockUnsupported);
+                self.discard(&bundle, ReasonCode::BlockUnsupported)?;
+                return Ok(Reception::Deleted);
             }
             let mut editor = bundle.edit();
             let mut changed = false;
@@ -66,12 +83,20 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             if changed {
                 match editor.build() {
                     Ok(edited) => bundle = edited,
-                    Err(_) => return self.discard(&bundle, ReasonCode::BlockUnintelligible),
+                    Err(_) => {
+                        self.discard(&bundle, ReasonCode::BlockUnintelligible)?;
+                        return Ok(Reception::Deleted);
+                    }
                 }
             }
         }
-        self.seen.insert(key, expiry);
-        self.accept(bundle, previous_hop, Priority::Normal, None).map(|_| ())
+        match self.accept(bundle, previous_hop, Priority::Normal, None)? {
+            Some(id) => {
+                self.seen.insert(key, expiry);
+                Ok(Reception::Stored(id))
+            }
+            None => Ok(Reception::StorageFull),
+        }
     }
 
     /// Stores a bundle and dispatches it. Returns its id, or `None` when it was deleted
@@ -85,8 +110,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     ) -> Result<Option<BundleId>, BpaError> {
         let id = self.next_id;
         self.next_id += 1;
-        let meta =
-            PersistedMeta { received_at: self.now, previous_hop: previous_hop.unwrap_or(0), priority: priority as u8 };
+        let meta = PersistedMeta {
+            received_at: self.now,
+            previous_hop: previous_hop.unwrap_or(0),
+            priority: priority as u8,
+            custody: None,
+        };
         match self.store.insert(id, bundle.to_bytes(), meta.encode()) {
             Ok(()) => {}
             Err(StoreError::Full { .. }) => {
@@ -120,9 +149,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             priority: super::entry::priority_from(meta.priority),
             state: BundleState::Waiting,
             booking: None,
+            custody: meta.custody,
         };
         self.bundles.insert(id, entry);
         self.schedule(expiry, Timer::Expiry(id));
+        if let Some(c) = meta.custody {
+            self.custody_ids.insert(c.transmission_id, id);
+        }
     }
 
     /// Re-creates a stored bundle's state after a restart.
@@ -137,9 +170,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             received_at: self.now,
             previous_hop: 0,
             priority: Priority::Normal as u8,
+            custody: None,
         });
         self.seen.insert(key_of(&bundle), expiry_of(&bundle, meta.received_at));
         self.track(id, &bundle, meta);
+        if let Some(c) = meta.custody {
+            // Handed to a peer before the restart: wait for its signal until the deadline.
+            if let Some(e) = self.bundles.get_mut(&id) {
+                e.state = BundleState::AwaitingCustody;
+            }
+            self.schedule(c.deadline, Timer::Custody(id, c.transmission_id));
+            return;
+        }
         if self.dispatch(id, &bundle).is_err() {
             self.unrouted.insert(id, crate::routing::NoRoute::NoKnownRoute);
         }
@@ -178,6 +220,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.router.release(booking);
         }
         self.unrouted.remove(&id);
+        self.custody_ids.retain(|_, b| *b != id);
         for queue in self.waiting_for.values_mut() {
             queue.retain(|b| *b != id);
         }

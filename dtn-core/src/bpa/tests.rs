@@ -31,13 +31,15 @@ struct Net {
     agents: Vec<Agent>,
     delivered: Vec<(usize, Delivery)>,
     other: Vec<(usize, Action)>,
-    /// Links that drop what is sent on them: (from, to).
+    /// Links that fail what is sent on them (the CLA says so): (from, to).
     broken: Vec<(usize, usize)>,
+    /// Links that lose what is sent on them silently (the CLA thinks it went): (from, to).
+    lossy: Vec<(usize, usize)>,
 }
 
 impl Net {
     fn new(agents: Vec<Agent>) -> Self {
-        Net { agents, delivered: Vec::new(), other: Vec::new(), broken: Vec::new() }
+        Net { agents, delivered: Vec::new(), other: Vec::new(), broken: Vec::new(), lossy: Vec::new() }
     }
 
     fn node(&self, i: usize) -> NodeId {
@@ -60,7 +62,7 @@ impl Net {
                         Action::Transmit { link, bundle, bytes } => {
                             let j = link.0 as usize;
                             let ok = !self.broken.contains(&(i, j));
-                            if ok {
+                            if ok && !self.lossy.contains(&(i, j)) {
                                 self.agents[j].handle(Event::Received { link: LinkId(i as u32), bytes }, now).unwrap();
                             }
                             self.agents[i].handle(Event::Transmitted { link, bundle, ok }, now).unwrap();
@@ -321,5 +323,136 @@ fn status_reports_go_to_report_to_when_asked() {
         let AdminRecord::StatusReport(r) = AdminRecord::decode(&d.payload).unwrap() else { panic!() };
         assert_eq!(r.creation, b.creation());
         assert!(r.received.time.is_some() || r.delivered.time.is_some(), "status time requested");
+    }
+}
+
+mod custody {
+    use super::*;
+    use crate::custody::CustodyConfig;
+
+    fn custodial(node: NodeId, routes: &[(NodeId, NodeId)], peers: &[NodeId]) -> Agent {
+        let mut a = agent(node, routes);
+        a.config.custody = Some(CustodyConfig::with_peers(peers.iter().copied()));
+        a
+    }
+
+    /// Bundles an agent holds (the store also keeps the node's own state record).
+    fn held(net: &Net, i: usize) -> usize {
+        net.agents[i].bundles().count()
+    }
+
+    fn pair() -> Net {
+        let mut net = Net::new(vec![custodial(1, &[(2, 2)], &[2]), custodial(2, &[(1, 1)], &[])]);
+        net.connect(0, 1, T0);
+        net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        net
+    }
+
+    #[test]
+    fn custodian_releases_only_after_acceptance() {
+        let mut net = pair();
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"checkpoint"), T0).unwrap();
+        // Hand-run: the BPDU leaves, but hold the signal back.
+        let actions: Vec<Action> = core::iter::from_fn(|| net.agents[0].poll_action()).collect();
+        assert!(actions.iter().any(|a| matches!(a, Action::Accepted { token: 1, .. })));
+        let Some(Action::Transmit { link, bundle, bytes }) =
+            actions.into_iter().find(|a| matches!(a, Action::Transmit { .. }))
+        else {
+            panic!("no transmit")
+        };
+        net.agents[0].handle(Event::Transmitted { link, bundle, ok: true }, T0).unwrap();
+        assert_eq!(held(&net, 0), 1, "kept until the peer accepts");
+        net.agents[1].handle(Event::Received { link: LinkId(0), bytes }, T0).unwrap();
+        net.run(T0);
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(held(&net, 0), 0, "released on the accepting signal");
+    }
+
+    #[test]
+    fn lost_bpdu_is_sent_again_under_a_new_id() {
+        let mut net = pair();
+        net.lossy.push((0, 1));
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        net.run(T0);
+        assert_eq!(held(&net, 0), 1);
+        net.lossy.clear();
+        net.tick(T0.saturating_add_millis(4_000));
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(held(&net, 0), 0);
+    }
+
+    #[test]
+    fn lost_signal_ends_in_redundant_and_one_delivery() {
+        let mut net = pair();
+        net.lossy.push((1, 0));
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        net.run(T0);
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(held(&net, 0), 1, "no signal yet");
+        net.lossy.clear();
+        net.tick(T0.saturating_add_millis(4_000));
+        assert_eq!(net.delivered.len(), 1, "the retransmission is a duplicate");
+        assert_eq!(held(&net, 0), 0, "redundant releases too");
+    }
+
+    #[test]
+    fn depleted_storage_refuses_custody() {
+        let mut net = pair();
+        net.agents[1].store = MemoryStore::new(10);
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"too big for the peer"), T0).unwrap();
+        net.run(T0);
+        assert!(net.delivered.is_empty());
+        assert_eq!(held(&net, 0), 1, "refused: the custodian keeps it");
+        net.agents[1].store = MemoryStore::new(1 << 20);
+        net.tick(T0.saturating_add_millis(10_000));
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(held(&net, 0), 0);
+    }
+
+    #[test]
+    fn restart_resumes_custody_timers() {
+        let mut net = pair();
+        net.lossy.push((0, 1));
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        net.run(T0);
+        let (id, entry) = net.agents[0].bundles().next().map(|(id, e)| (id, e.clone())).unwrap();
+        assert_eq!(entry.state, BundleState::AwaitingCustody);
+        let deadline = entry.custody.unwrap().deadline;
+        // Crash and rebuild the custodian from its store.
+        let store = net.agents[0].store().after_crash();
+        let mut router = StaticRouter::new();
+        router.add(2, 2);
+        let mut config = NodeConfig::new(1);
+        config.custody = Some(CustodyConfig::with_peers([2]));
+        net.agents[0] = Bpa::recover(config, store, router, T0).unwrap();
+        let restored = net.agents[0].bundles().find(|(i, _)| *i == id).map(|(_, e)| e.clone()).unwrap();
+        assert_eq!(restored.state, BundleState::AwaitingCustody);
+        assert_eq!(net.agents[0].poll_timeout(), Some(deadline.min(restored.expiry)));
+        net.lossy.clear();
+        net.agents[0].handle(Event::LinkUp { link: LinkId(1), peer: 2 }, T0).unwrap();
+        net.tick(deadline);
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(held(&net, 0), 0);
+    }
+
+    #[test]
+    fn ion_record_codes_interoperate() {
+        let mut net = pair();
+        for a in &mut net.agents {
+            if let Some(c) = a.config.custody.as_mut() {
+                c.codes = crate::admin::CustodyCodes::ION;
+            }
+        }
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        let actions: Vec<Action> = core::iter::from_fn(|| net.agents[0].poll_action()).collect();
+        let Some(Action::Transmit { bytes, .. }) = actions.into_iter().find(|a| matches!(a, Action::Transmit { .. }))
+        else {
+            panic!()
+        };
+        let outer = crate::bundle::Bundle::parse(bytes.clone(), crate::parse_mode::ParseMode::Strict).unwrap();
+        assert_eq!(outer.payload()[1], 7, "BPDU under ION's record type");
+        net.agents[1].handle(Event::Received { link: LinkId(0), bytes }, T0).unwrap();
+        net.run(T0);
+        assert_eq!(net.delivered.len(), 1);
     }
 }

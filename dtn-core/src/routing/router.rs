@@ -93,6 +93,12 @@ pub trait Router {
 
     /// New contacts joined the plan. Static routers ignore them.
     fn add_contacts(&mut self, _contacts: &[super::contact::Contact]) {}
+
+    /// One-way light time from `from` to `to` in milliseconds, if the router knows it (for
+    /// custody retransmission timers).
+    fn light_time_ms(&self, _from: NodeId, _to: NodeId) -> Option<u64> {
+        None
+    }
 }
 
 /// A fixed next-hop table with an optional default route.
@@ -408,6 +414,15 @@ impl Router for CgrRouter {
 
     fn add_contacts(&mut self, contacts: &[super::contact::Contact]) {
         CgrRouter::add_contacts(self, contacts);
+    }
+
+    fn light_time_ms(&self, from: NodeId, to: NodeId) -> Option<u64> {
+        self.plan
+            .contacts()
+            .iter()
+            .filter(|c| c.from == from && c.to == to)
+            .map(|c| u64::try_from(c.owlt_nanos).unwrap_or(0).div_ceil(1_000_000))
+            .max()
     }
 
     fn release(&mut self, booking: BookingId) {

@@ -1,0 +1,196 @@
+//! Custody transfer in the agent (draft-ietf-dtn-bibect; see [`crate::custody`]): BIBE
+//! encapsulation towards custodial peers, acceptance or refusal of custody, custody signals and
+//! retransmission timers.
+
+use bytes::Bytes;
+
+use super::entry::{BundleState, CustodyTransmission};
+use super::{Bpa, BpaError, LinkId, Timer};
+use crate::admin::{AdminRecord, Bpdu, CustodySignal, Disposition};
+use crate::bundle::{Bundle, BundleFlags};
+use crate::custody::TransmissionIds;
+use crate::eid::Eid;
+use crate::routing::{NoRoute, NodeId, Priority, Router};
+use crate::store::{BundleId, BundleStore};
+
+/// Store id reserved for the node's own state (the transmission-ID reservation mark).
+pub(crate) const NODE_STATE_ID: BundleId = 0;
+
+/// What became of a received bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reception {
+    /// Stored under this id.
+    Stored(BundleId),
+    /// Seen before.
+    Duplicate,
+    /// Deleted on reception (expired, hop limit, unsupported block); reported.
+    Deleted,
+    /// No room.
+    StorageFull,
+}
+
+impl<S: BundleStore, R: Router> Bpa<S, R> {
+    /// True when bundles sent to `peer` go with custody.
+    pub(crate) fn is_custodial_peer(&self, peer: NodeId) -> bool {
+        self.config.custody.as_ref().is_some_and(|c| c.peers.contains(&peer))
+    }
+
+    /// Wraps a bundle in a BIBE PDU with a new transmission ID for `peer`, records the pending
+    /// custody durably and arms the retransmission timer. Returns the outer bundle's bytes.
+    pub(crate) fn encapsulate(
+        &mut self,
+        id: BundleId,
+        peer: NodeId,
+        inner: Bytes,
+        lifetime_ms: u64,
+    ) -> Result<Option<Bytes>, BpaError> {
+        let (transmission_id, mark) = self.tids.allocate();
+        if let Some(mark) = mark {
+            let meta = TransmissionIds::encode_mark(mark);
+            if self.store.update(NODE_STATE_ID, meta.clone()).is_err() {
+                self.store.insert(NODE_STATE_ID, Bytes::new(), meta)?;
+            }
+        }
+        let Some(config) = self.config.custody.clone() else { return Ok(None) };
+        let owlt = self.router.light_time_ms(self.config.node, peer).unwrap_or(config.default_owlt_ms);
+        let deadline = self.now.saturating_add_millis(2 * owlt + config.margin_ms);
+        let record = AdminRecord::Bpdu(Bpdu { transmission_id, retransmission_time: deadline.0, bundle: inner });
+        let outer = self.make_bundle(
+            self.config.admin_endpoint(),
+            admin_endpoint_of(peer),
+            Bytes::from(record.encode_with(config.codes)),
+            BundleFlags::ADMIN_RECORD,
+            lifetime_ms.max(1),
+        );
+        let Ok(outer) = outer else { return Ok(None) };
+        let transmission = CustodyTransmission { transmission_id, peer, deadline };
+        if let Some(e) = self.bundles.get_mut(&id) {
+            e.custody = Some(transmission);
+        }
+        self.custody_ids.insert(transmission_id, id);
+        self.persist(id)?;
+        self.schedule(deadline, Timer::Custody(id, transmission_id));
+        Ok(Some(outer.raw().clone()))
+    }
+
+    /// Writes a bundle's current record to the store.
+    pub(crate) fn persist(&mut self, id: BundleId) -> Result<(), BpaError> {
+        let Some(e) = self.bundles.get(&id) else { return Ok(()) };
+        let meta = super::PersistedMeta {
+            received_at: e.received_at,
+            previous_hop: e.previous_hop.unwrap_or(0),
+            priority: e.priority as u8,
+            custody: e.custody,
+        };
+        self.store.update(id, meta.encode())?;
+        Ok(())
+    }
+
+    /// Handles an administrative record addressed to this node's admin endpoint. Returns false
+    /// when it is not one this layer consumes (status reports go to a registration).
+    pub(crate) fn custody_record(&mut self, link: LinkId, outer: &Bundle) -> Result<bool, BpaError> {
+        match AdminRecord::from_bundle(outer) {
+            Ok(AdminRecord::Bpdu(bpdu)) => {
+                self.decapsulate(link, outer, bpdu)?;
+                Ok(true)
+            }
+            Ok(AdminRecord::CustodySignal(signal)) => {
+                self.custody_signal(&signal)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn decapsulate(&mut self, link: LinkId, outer: &Bundle, bpdu: Bpdu) -> Result<(), BpaError> {
+        let custodian = self.config.node_of(outer.source());
+        let previous_hop = self.links.get(&link).copied().or(custodian);
+        let inner = Bundle::parse(bpdu.bundle, crate::parse_mode::ParseMode::Strict);
+        let reception = match inner {
+            Ok(inner) => self.receive_bundle(inner, previous_hop)?,
+            Err(error) => {
+                self.actions.push_back(super::Action::Rejected { link, error });
+                if let Some(c) = custodian.filter(|_| bpdu.transmission_id != 0) {
+                    self.signals.add(c, Disposition::BlockUnintelligible, bpdu.transmission_id);
+                }
+                return Ok(());
+            }
+        };
+        let (Some(custodian), true) = (custodian, bpdu.transmission_id != 0) else { return Ok(()) };
+        let disposition = match reception {
+            // Accepted only once committed: signals leave after the store's commit.
+            Reception::Stored(_) | Reception::Deleted => Disposition::Accepted,
+            Reception::Duplicate => Disposition::Redundant,
+            Reception::StorageFull => Disposition::DepletedStorage,
+        };
+        self.signals.add(custodian, disposition, bpdu.transmission_id);
+        Ok(())
+    }
+
+    fn custody_signal(&mut self, signal: &CustodySignal) -> Result<(), BpaError> {
+        for transmission_id in signal.ids() {
+            let Some(id) = self.custody_ids.remove(&transmission_id) else { continue };
+            if signal.disposition.releases() {
+                // Downstream holds it durably now: this custodian may forget it.
+                self.forget(id)?;
+            } else {
+                // Refused: take custody back and route again later.
+                if let Some(e) = self.bundles.get_mut(&id) {
+                    e.custody = None;
+                    e.state = BundleState::Waiting;
+                }
+                self.persist(id)?;
+                self.hold(id, NoRoute::NoTimelyContact);
+            }
+        }
+        Ok(())
+    }
+
+    /// No custody signal by the deadline: forward again under a new ID — unless the link to
+    /// the peer is down, in which case the timer waits for the contact.
+    pub(crate) fn custody_timeout(&mut self, id: BundleId, transmission_id: u64) -> Result<(), BpaError> {
+        let Some(c) = self.bundles.get(&id).and_then(|e| e.custody).filter(|c| c.transmission_id == transmission_id)
+        else {
+            return Ok(());
+        };
+        if self.bundles.get(&id).is_some_and(|e| e.state == BundleState::InFlight)
+            || !self.links.values().any(|p| *p == c.peer)
+        {
+            let at = self.now.saturating_add_millis(self.config.retry_interval_ms);
+            self.schedule(at, Timer::Custody(id, transmission_id));
+            return Ok(());
+        }
+        self.custody_ids.remove(&transmission_id);
+        if let Some(e) = self.bundles.get_mut(&id) {
+            e.custody = None;
+            e.state = BundleState::Waiting;
+        }
+        self.persist(id)?;
+        self.route(id)
+    }
+
+    /// Sends the custody signals gathered since the last commit (the bundles they accept are
+    /// committed by now).
+    pub(crate) fn send_signals(&mut self) -> Result<(), BpaError> {
+        let codes = self.config.custody.as_ref().map(|c| c.codes).unwrap_or_default();
+        for (custodian, signal) in self.signals.drain() {
+            let record = AdminRecord::CustodySignal(signal);
+            let bundle = self.make_bundle(
+                self.config.admin_endpoint(),
+                admin_endpoint_of(custodian),
+                Bytes::from(record.encode_with(codes)),
+                BundleFlags::ADMIN_RECORD,
+                3_600_000,
+            );
+            if let Ok(bundle) = bundle {
+                self.accept(bundle, None, Priority::Expedited, None)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `ipn:N.0`.
+pub(crate) fn admin_endpoint_of(node: NodeId) -> Eid {
+    Eid::Ipn(crate::eid::IpnEid::new((node >> 32) as u32, node as u32, 0))
+}
