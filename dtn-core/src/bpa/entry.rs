@@ -107,6 +107,60 @@ impl PersistedMeta {
     }
 }
 
+/// What remains in the store of a bundle delivered here: its key, until it would have
+/// expired, so a copy arriving after a restart is still known as a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    /// Source, creation timestamp and fragment extent of the delivered bundle.
+    pub key: crate::bpa::BundleKey,
+    /// When it may be forgotten.
+    pub until: DtnTime,
+}
+
+/// Marks a record as a tombstone (a persisted entry's record starts with an array head).
+const TOMBSTONE: u64 = 1;
+
+impl Tombstone {
+    /// Encodes as `1, until, source, [time, seq], [offset, length]?` (a CBOR sequence).
+    pub fn encode(&self) -> Vec<u8> {
+        let (source, creation, fragment) = &self.key;
+        let mut out = Vec::with_capacity(48);
+        writer::uint(&mut out, TOMBSTONE);
+        writer::uint(&mut out, self.until.0);
+        source.encode(&mut out);
+        writer::array(&mut out, 2);
+        writer::uint(&mut out, creation.time.0);
+        writer::uint(&mut out, creation.sequence);
+        writer::array(&mut out, if fragment.is_some() { 2 } else { 0 });
+        if let Some((offset, length)) = fragment {
+            writer::uint(&mut out, *offset);
+            writer::uint(&mut out, *length);
+        }
+        out
+    }
+
+    /// Decodes what [`Self::encode`] wrote.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(bytes);
+        if r.uint().ok()? != TOMBSTONE {
+            return None;
+        }
+        let until = DtnTime(r.uint().ok()?);
+        let mode = crate::parse_mode::ParseMode::Relaxed;
+        let source = crate::eid::Eid::decode(&mut r, mode, &mut crate::parse_mode::Relaxations::default()).ok()?;
+        if r.array().ok()? != Some(2) {
+            return None;
+        }
+        let creation = crate::time::CreationTimestamp::new(DtnTime(r.uint().ok()?), r.uint().ok()?);
+        let fragment = match r.array().ok()? {
+            Some(0) => None,
+            Some(2) => Some((r.uint().ok()?, r.uint().ok()?)),
+            _ => return None,
+        };
+        r.is_empty().then_some(Tombstone { key: (source, creation, fragment), until })
+    }
+}
+
 /// Priority from its code (unknown codes are Normal).
 pub fn priority_from(code: u8) -> Priority {
     match code {
@@ -129,6 +183,13 @@ mod tests {
             custody: None,
         };
         assert_eq!(PersistedMeta::decode(&m.encode()), Some(m));
+        let t = Tombstone {
+            key: (crate::eid::Eid::ipn(4, 1), crate::time::CreationTimestamp::new(DtnTime(9), 2), Some((8, 12))),
+            until: DtnTime(77),
+        };
+        assert_eq!(Tombstone::decode(&t.encode()), Some(t.clone()));
+        assert_eq!(PersistedMeta::decode(&t.encode()), None);
+        assert_eq!(Tombstone::decode(&m.encode()), None);
         let c = CustodyTransmission { transmission_id: 9, peer: 3, deadline: DtnTime(5) };
         let m = PersistedMeta { custody: Some(c), ..m };
         assert_eq!(PersistedMeta::decode(&m.encode()), Some(m));

@@ -100,6 +100,21 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
+    /// Replaces a delivered bundle by a tombstone in the store (same commit as the delivery),
+    /// so that a copy retransmitted after a restart is still recognised as a duplicate.
+    fn bury(&mut self, id: BundleId) -> Result<(), BpaError> {
+        let stone = self.stored_bundle(id).map(|b| super::entry::Tombstone {
+            key: super::receive::key_of(&b),
+            until: self.bundles.get(&id).map_or(self.now, |e| e.expiry),
+        });
+        self.forget(id)?;
+        if let Some(stone) = stone {
+            self.store.insert(id, bytes::Bytes::new(), stone.encode())?;
+            self.schedule(stone.until, super::Timer::Tombstone(id));
+        }
+        Ok(())
+    }
+
     /// Hands an ADU to its registration; the stored bundles (fragments) are released with the
     /// same commit that releases the delivery, so a restart never delivers twice.
     fn deliver(&mut self, ids: &[BundleId], bundle: &Bundle) -> Result<(), BpaError> {
@@ -119,7 +134,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             payload: bundle.payload().clone(),
         };
         for &id in ids {
-            self.forget(id)?;
+            self.bury(id)?;
         }
         self.report(bundle, StatusAssertion::Delivered, ReasonCode::NoInformation)?;
         match mode {

@@ -180,7 +180,7 @@ pub enum BpaError {
 }
 
 /// Identifies a bundle across nodes: source, creation timestamp, fragment extent.
-pub(crate) type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
+pub type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
 
 /// Timers the agent keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -191,6 +191,8 @@ pub(crate) enum Timer {
     Retry,
     /// A custodial transmission's signal is due.
     Custody(BundleId, u64),
+    /// A delivered bundle's tombstone may go.
+    Tombstone(BundleId),
 }
 
 /// The Bundle Protocol Agent of one node.
@@ -268,6 +270,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 continue;
             }
             bpa.next_id = bpa.next_id.max(b.id + 1);
+            if let Some(stone) = entry::Tombstone::decode(&b.meta) {
+                bpa.seen.insert(stone.key, stone.until);
+                bpa.schedule(stone.until, Timer::Tombstone(b.id));
+                continue;
+            }
             bpa.restore(b.id, b.bytes, &b.meta);
         }
         bpa.flush_commit()?;
@@ -324,6 +331,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                     self.retry_unrouted()?;
                 }
                 Timer::Custody(id, transmission_id) => self.custody_timeout(id, transmission_id)?,
+                Timer::Tombstone(id) => {
+                    if !self.bundles.contains_key(&id) {
+                        let _ = self.store.remove(id);
+                    }
+                }
             }
         }
         self.forget_old_keys();
