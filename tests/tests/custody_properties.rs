@@ -169,10 +169,9 @@ impl Sim {
         let mut held = Vec::new();
         for agent in &self.agents {
             for stored in agent.store().after_crash().recover() {
-                if let Ok(b) = Bundle::parse(stored.bytes, ParseMode::Relaxed) {
-                    if b.payload().len() == 8 && !b.is_admin_record() {
-                        held.push(u64::from_be_bytes(b.payload()[..8].try_into().unwrap()));
-                    }
+                let bundle = Bundle::parse(stored.bytes, ParseMode::Relaxed).ok();
+                if let Some(b) = bundle.filter(|b| b.payload().len() == 8 && !b.is_admin_record()) {
+                    held.push(u64::from_be_bytes(b.payload()[..8].try_into().unwrap()));
                 }
             }
         }
