@@ -65,7 +65,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let Ok(outer) = outer else { return Ok(None) };
         let transmission = CustodyTransmission { transmission_id, peer, deadline };
         if let Some(e) = self.bundles.get_mut(&id) {
-            e.custody = Some(transmission);
+            e.custody = Some(alloc::boxed::Box::new(transmission));
         }
         self.custody_ids.insert(transmission_id, id);
         self.persist(id)?;
@@ -78,9 +78,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let Some(e) = self.bundles.get(&id) else { return Ok(()) };
         let meta = super::PersistedMeta {
             received_at: e.received_at,
-            previous_hop: e.previous_hop.unwrap_or(0),
+            previous_hop: e.previous_hop.map_or(0, u64::from),
             priority: e.priority as u8,
-            custody: e.custody,
+            custody: e.custody.as_deref().copied(),
         };
         self.store.update(id, meta.encode())?;
         Ok(())
@@ -149,7 +149,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// No custody signal by the deadline: forward again under a new ID — unless the link to
     /// the peer is down, in which case the timer waits for the contact.
     pub(crate) fn custody_timeout(&mut self, id: BundleId, transmission_id: u64) -> Result<(), BpaError> {
-        let Some(c) = self.bundles.get(&id).and_then(|e| e.custody).filter(|c| c.transmission_id == transmission_id)
+        let Some(c) = self
+            .bundles
+            .get(&id)
+            .and_then(|e| e.custody.as_deref().copied())
+            .filter(|c| c.transmission_id == transmission_id)
         else {
             return Ok(());
         };

@@ -21,17 +21,22 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Delivers a bundle destined here, or routes it on.
     pub(crate) fn dispatch(&mut self, id: BundleId, bundle: &Bundle) -> Result<(), BpaError> {
-        let destination = self.bundles.get(&id).and_then(|e| e.destination);
+        let destination = self.bundles.get(&id).and_then(|e| e.destination).map(u64::from);
         if destination == Some(self.config.node) {
             return self.deliver_local(id, bundle);
         }
-        self.route(id)
+        self.route_with(id, Some(bundle))
     }
 
     /// Asks the router for a next hop and sends or queues the bundle.
     pub(crate) fn route(&mut self, id: BundleId) -> Result<(), BpaError> {
+        self.route_with(id, None)
+    }
+
+    /// [`Self::route`] with the parsed bundle at hand, if the caller has it (saves a parse).
+    fn route_with(&mut self, id: BundleId, bundle: Option<&Bundle>) -> Result<(), BpaError> {
         let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
-        let Some(destination) = entry.destination else {
+        let Some(destination) = entry.destination.map(u64::from) else {
             return self.delete(id, ReasonCode::DestinationUnavailable);
         };
         let request = RouteRequest {
@@ -41,7 +46,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             size: u64::from(entry.size),
             priority: entry.priority,
             expiry: self.plan_time(entry.expiry),
-            previous_hop: entry.previous_hop,
+            previous_hop: entry.previous_hop.map(u64::from),
         };
         match self.router.route(&request) {
             Ok(forwarding) => {
@@ -56,7 +61,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                         self.requeue(victim);
                     }
                 }
-                self.send_or_queue(id, forwarding.next_hop)
+                self.send_or_queue(id, forwarding.next_hop, bundle)
             }
             Err(why) => {
                 self.hold(id, why);
@@ -76,9 +81,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
-    fn send_or_queue(&mut self, id: BundleId, next_hop: NodeId) -> Result<(), BpaError> {
+    fn send_or_queue(&mut self, id: BundleId, next_hop: NodeId, bundle: Option<&Bundle>) -> Result<(), BpaError> {
         match self.links.iter().find(|(_, peer)| **peer == next_hop).map(|(link, _)| *link) {
-            Some(link) => self.transmit(id, link),
+            Some(link) => self.transmit(id, link, bundle),
             None => {
                 self.waiting_for.entry(next_hop).or_default().push_back(id);
                 Ok(())
@@ -87,11 +92,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// Updates previous node, bundle age and hop count, and hands the bundle to the link.
-    fn transmit(&mut self, id: BundleId, link: LinkId) -> Result<(), BpaError> {
-        let (Some(bytes), Some(entry)) = (self.store.bytes(id), self.bundles.get(&id)) else { return Ok(()) };
+    fn transmit(&mut self, id: BundleId, link: LinkId, parsed: Option<&Bundle>) -> Result<(), BpaError> {
+        let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
         let (received_at, entry_expiry) = (entry.received_at, entry.expiry);
-        let Ok(bundle) = Bundle::parse(bytes, crate::parse_mode::ParseMode::Relaxed) else {
-            return self.delete(id, ReasonCode::BlockUnintelligible);
+        let stored;
+        let bundle = match parsed {
+            Some(b) => b,
+            None => match self.stored_bundle(id) {
+                Some(b) => {
+                    stored = b;
+                    &stored
+                }
+                None => return self.delete(id, ReasonCode::BlockUnintelligible),
+            },
         };
         let mut editor = bundle.edit();
         editor.set_previous_node(&self.config.admin_endpoint());
@@ -129,11 +142,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             return Ok(());
         }
-        if let Some(c) = entry.custody {
+        if let Some(c) = entry.custody.as_deref() {
             self.custody_ids.remove(&c.transmission_id);
         }
         if ok {
-            if let Some(bundle) = self.stored_bundle(id) {
+            let subject = if entry.reports_forwarding { self.stored_bundle(id) } else { None };
+            if let Some(bundle) = subject {
                 self.report(&bundle, StatusAssertion::Forwarded, ReasonCode::NoInformation)?;
             }
             return self.forget(id);
@@ -170,7 +184,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.links.insert(link, peer);
         if let Some(queue) = self.waiting_for.remove(&peer) {
             for id in queue {
-                self.transmit(id, link)?;
+                self.transmit(id, link, None)?;
             }
         }
         self.retry_unrouted()
@@ -208,7 +222,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Some(e) if e.expiry <= self.now => {
                 // In flight: decide when the link reports back.
                 let at = self.now.saturating_add_millis(1_000);
-                self.schedule(at, Timer::Expiry(id));
+                self.expiries.insert((at, id));
                 Ok(())
             }
             _ => Ok(()),

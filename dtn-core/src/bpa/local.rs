@@ -27,7 +27,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(());
             }
         };
-        let (key, expiry) = (super::receive::key_of(&bundle), super::receive::expiry_of(&bundle, self.now));
+        let key = super::receive::digest(&super::receive::key_of(&bundle));
+        let expiry = super::receive::expiry_of(&bundle, self.now);
         if self.accept(bundle, None, s.priority, Some(s.token))?.is_some() {
             self.seen.insert(key, expiry);
         }

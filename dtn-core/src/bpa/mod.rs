@@ -185,8 +185,6 @@ pub type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
 /// Timers the agent keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
-    /// The bundle expires.
-    Expiry(BundleId),
     /// Ask the router again for bundles waiting without a route.
     Retry,
     /// A custodial transmission's signal is due.
@@ -204,8 +202,9 @@ pub struct Bpa<S, R> {
     pub(crate) bundles: BTreeMap<BundleId, BundleEntry>,
     pub(crate) next_id: BundleId,
     pub(crate) sequence: u64,
-    /// Bundles seen, with when this node may forget them (duplicate suppression).
-    pub(crate) seen: BTreeMap<BundleKey, DtnTime>,
+    /// Bundles seen, by the 128-bit digest of their key, with when this node may forget them
+    /// (duplicate suppression; 24 bytes a bundle instead of a full key).
+    pub(crate) seen: BTreeMap<u128, DtnTime>,
     pub(crate) registrations: BTreeMap<Eid, DeliveryMode>,
     pub(crate) passive: BTreeMap<Eid, VecDeque<Delivery>>,
     pub(crate) links: BTreeMap<LinkId, NodeId>,
@@ -215,6 +214,8 @@ pub struct Bpa<S, R> {
     pub(crate) unrouted: BTreeMap<BundleId, crate::routing::NoRoute>,
     pub(crate) reassembly: BTreeMap<(Eid, CreationTimestamp), (Reassembly, Vec<BundleId>)>,
     pub(crate) timers: BinaryHeap<Reverse<(DtnTime, Timer)>>,
+    /// Bundle expiry times, kept apart from `timers`: one 16-byte entry a bundle.
+    pub(crate) expiries: alloc::collections::BTreeSet<(DtnTime, BundleId)>,
     /// Whether a [`Timer::Retry`] is pending.
     pub(crate) retry_scheduled: bool,
     pub(crate) actions: VecDeque<Action>,
@@ -247,6 +248,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             unrouted: BTreeMap::new(),
             reassembly: BTreeMap::new(),
             timers: BinaryHeap::new(),
+            expiries: alloc::collections::BTreeSet::new(),
             retry_scheduled: false,
             actions: VecDeque::new(),
             after_commit: Vec::new(),
@@ -271,7 +273,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             bpa.next_id = bpa.next_id.max(b.id + 1);
             if let Some(stone) = entry::Tombstone::decode(&b.meta) {
-                bpa.seen.insert(stone.key, stone.until);
+                bpa.seen.insert(receive::digest(&stone.key), stone.until);
                 bpa.schedule(stone.until, Timer::Tombstone(b.id));
                 continue;
             }
@@ -319,13 +321,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Handles every timer due at `now`.
     pub fn handle_timeout(&mut self, now: DtnTime) -> Result<(), BpaError> {
         self.now = self.now.max(now);
+        while let Some(&(at, id)) = self.expiries.first() {
+            if at > self.now {
+                break;
+            }
+            self.expiries.pop_first();
+            self.expire(id)?;
+        }
         while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
             if at > self.now {
                 break;
             }
             self.timers.pop();
             match timer {
-                Timer::Expiry(id) => self.expire(id)?,
                 Timer::Retry => {
                     self.retry_scheduled = false;
                     self.retry_unrouted()?;
@@ -349,7 +357,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// When the agent next needs [`Bpa::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<DtnTime> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        let expiry = self.expiries.first().map(|(at, _)| *at);
+        match (timer, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Commits the store if anything waits on it, then releases the acknowledgements.

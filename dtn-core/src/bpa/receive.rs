@@ -17,6 +17,28 @@ pub(crate) fn key_of(bundle: &Bundle) -> BundleKey {
     (bundle.source().clone(), bundle.creation(), fragment)
 }
 
+/// A 128-bit digest of a bundle key for the duplicate table: two FNV-1a passes with different
+/// bases over the key's CBOR form, each finished with a SplitMix64 avalanche. Not
+/// cryptographic; a false match needs two keys colliding in 128 bits.
+pub(crate) fn digest(key: &BundleKey) -> u128 {
+    let (source, creation, fragment) = key;
+    let mut bytes = source.to_cbor();
+    bytes.extend_from_slice(&creation.time.0.to_be_bytes());
+    bytes.extend_from_slice(&creation.sequence.to_be_bytes());
+    if let Some((offset, length)) = fragment {
+        bytes.extend_from_slice(&offset.to_be_bytes());
+        bytes.extend_from_slice(&length.to_be_bytes());
+    }
+    let fnv = |basis: u64| {
+        let h = bytes.iter().fold(basis, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
+        let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x6c62_272e_07bb_0142))
+}
+
 /// When the bundle expires: creation time + lifetime, or — without a clock at the source —
 /// lifetime minus the age it already had when it reached this node (RFC 9171 4.2.7, 4.4.2).
 pub(crate) fn expiry_of(bundle: &Bundle, received_at: DtnTime) -> DtnTime {
@@ -51,7 +73,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         bundle: Bundle,
         previous_hop: Option<NodeId>,
     ) -> Result<Reception, BpaError> {
-        let key = key_of(&bundle);
+        let key = digest(&key_of(&bundle));
         if self.seen.contains_key(&key) {
             return Ok(Reception::Duplicate);
         }
@@ -141,18 +163,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn track(&mut self, id: BundleId, bundle: &Bundle, meta: PersistedMeta) {
         let expiry = expiry_of(bundle, meta.received_at);
         let entry = BundleEntry {
-            destination: self.config.node_of(bundle.destination()),
+            destination: self.config.node_of(bundle.destination()).and_then(core::num::NonZeroU64::new),
             expiry,
             size: u32::try_from(bundle.raw().len()).unwrap_or(u32::MAX),
             received_at: meta.received_at,
-            previous_hop: (meta.previous_hop != 0).then_some(meta.previous_hop),
+            previous_hop: core::num::NonZeroU64::new(meta.previous_hop),
             priority: super::entry::priority_from(meta.priority),
             state: BundleState::Waiting,
             booking: None,
-            custody: meta.custody,
+            custody: meta.custody.map(alloc::boxed::Box::new),
+            reports_forwarding: self.wants_report(bundle.flags(), StatusAssertion::Forwarded),
         };
         self.bundles.insert(id, entry);
-        self.schedule(expiry, Timer::Expiry(id));
+        self.expiries.insert((expiry, id));
         if let Some(c) = meta.custody {
             self.custody_ids.insert(c.transmission_id, id);
         }
@@ -172,7 +195,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             priority: Priority::Normal as u8,
             custody: None,
         });
-        self.seen.insert(key_of(&bundle), expiry_of(&bundle, meta.received_at));
+        self.seen.insert(digest(&key_of(&bundle)), expiry_of(&bundle, meta.received_at));
         self.track(id, &bundle, meta);
         if let Some(c) = meta.custody {
             // Handed to a peer before the restart: wait for its signal until the deadline.
@@ -215,7 +238,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Removes a bundle from the store and every queue, without reports (done with it).
     pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {
-        let booking = self.bundles.remove(&id).and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));
+        let entry = self.bundles.remove(&id);
+        if let Some(e) = &entry {
+            self.expiries.remove(&(e.expiry, id));
+        }
+        let booking = entry.and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));
         if let Some(booking) = booking {
             self.router.release(booking);
         }

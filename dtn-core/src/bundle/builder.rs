@@ -188,11 +188,21 @@ impl BundleBuilder {
     }
 
     /// Encodes the bundle canonically (indefinite outer array, shortest heads, CRCs filled in).
-    /// The payload is copied once, into the output.
+    /// The payload is copied once, into an output of exactly the bundle's size (a stored bundle
+    /// pins no slack).
     pub fn encode(&self) -> Vec<u8> {
-        let extension_len: usize = self.extensions.iter().map(|e| e.data.len() + 16).sum();
-        let mut out = Vec::with_capacity(self.payload.len() + extension_len + 96);
+        let payload_block = 1
+            + 1
+            + 1
+            + writer::head_len(self.payload_flags.0)
+            + 1
+            + writer::head_len(self.payload.len() as u64)
+            + self.payload.len()
+            + if self.block_crc == CrcType::None { 0 } else { 1 + self.block_crc.value_len() };
+        let extension_len: usize = self.extensions.iter().map(|e| e.data.len() + 32).sum();
+        let mut out = Vec::with_capacity(1 + 160 + extension_len + payload_block + 1);
         self.encode_into(&mut out);
+        out.shrink_to_fit();
         out
     }
 

@@ -44,7 +44,7 @@ pub struct RouteRequest {
 
 /// Identifies a volume booking, to release it if the transmission fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BookingId(u64);
+pub struct BookingId(core::num::NonZeroU64);
 
 /// The router's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,7 +334,7 @@ impl CgrRouter {
     }
 
     fn book(&mut self, route: &Route, request: &RouteRequest) -> (BookingId, Vec<BookingId>) {
-        let id = BookingId(self.next_booking);
+        let id = BookingId(core::num::NonZeroU64::new(self.next_booking).unwrap_or(core::num::NonZeroU64::MIN));
         self.next_booking += 1;
         let p = request.priority as usize;
         let mut bumped = Vec::new();
