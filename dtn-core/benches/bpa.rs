@@ -48,23 +48,30 @@ fn chain(custody: bool) -> Vec<Agent> {
         .collect()
 }
 
-/// Moves every frame until the chain is idle; returns the number of deliveries.
+/// Moves every frame until the chain is idle, one batch of events per agent per round (as a
+/// convergence layer hands over what it read); returns the number of deliveries.
 fn pump(agents: &mut [Agent]) -> u64 {
     let mut delivered = 0;
     loop {
+        let mut inbox: Vec<Vec<Event>> = (0..agents.len()).map(|_| Vec::new()).collect();
         let mut busy = false;
-        for i in 0..agents.len() {
-            while let Some(action) = agents[i].poll_action() {
+        for (i, agent) in agents.iter_mut().enumerate() {
+            while let Some(action) = agent.poll_action() {
                 busy = true;
                 match action {
                     Action::Transmit { link, bundle, bytes } => {
                         let to = link.0 as usize - 1;
-                        agents[to].handle(Event::Received { link: LinkId(i as u32 + 1), bytes }, NOW).unwrap();
-                        agents[i].handle(Event::Transmitted { link, bundle, ok: true }, NOW).unwrap();
+                        inbox[to].push(Event::Received { link: LinkId(i as u32 + 1), bytes });
+                        inbox[i].push(Event::Transmitted { link, bundle, ok: true });
                     }
                     Action::Deliver(_) => delivered += 1,
                     _ => {}
                 }
+            }
+        }
+        for (agent, events) in agents.iter_mut().zip(inbox) {
+            if !events.is_empty() {
+                agent.handle_batch(events, NOW).unwrap();
             }
         }
         if !busy {

@@ -306,16 +306,34 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Handles one event at `now`.
     pub fn handle(&mut self, event: Event, now: DtnTime) -> Result<(), BpaError> {
         self.now = self.now.max(now);
-        match event {
-            Event::Received { link, bytes } => self.receive(link, bytes)?,
-            Event::Submit(submission) => self.submit(submission)?,
-            Event::LinkUp { link, peer } => self.link_up(link, peer)?,
-            Event::LinkDown { link } => self.link_down(link),
-            Event::Transmitted { link, bundle, ok } => self.transmitted(link, bundle, ok)?,
-            Event::ContactsAdded(contacts) => self.contacts_added(&contacts)?,
-            Event::Register { endpoint, mode } => self.register(endpoint, mode)?,
+        self.apply(event)?;
+        self.flush_commit()
+    }
+
+    /// Handles several events at `now` with one store commit and one round of custody signals
+    /// for all of them (group commit; signals aggregate every transmission ID the batch
+    /// accepted). Acknowledgements still follow the commit.
+    pub fn handle_batch(&mut self, events: impl IntoIterator<Item = Event>, now: DtnTime) -> Result<(), BpaError> {
+        self.now = self.now.max(now);
+        for event in events {
+            self.apply(event)?;
         }
         self.flush_commit()
+    }
+
+    fn apply(&mut self, event: Event) -> Result<(), BpaError> {
+        match event {
+            Event::Received { link, bytes } => self.receive(link, bytes),
+            Event::Submit(submission) => self.submit(submission),
+            Event::LinkUp { link, peer } => self.link_up(link, peer),
+            Event::LinkDown { link } => {
+                self.link_down(link);
+                Ok(())
+            }
+            Event::Transmitted { link, bundle, ok } => self.transmitted(link, bundle, ok),
+            Event::ContactsAdded(contacts) => self.contacts_added(&contacts),
+            Event::Register { endpoint, mode } => self.register(endpoint, mode),
+        }
     }
 
     /// Handles every timer due at `now`.

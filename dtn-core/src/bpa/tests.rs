@@ -445,6 +445,35 @@ mod custody {
     }
 
     #[test]
+    fn a_batch_is_acknowledged_with_one_aggregated_signal() {
+        let mut net = pair();
+        for token in 0..5 {
+            net.agents[0].handle(submit(token, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        }
+        let bpdus: Vec<Event> = core::iter::from_fn(|| net.agents[0].poll_action())
+            .filter_map(|a| match a {
+                Action::Transmit { bytes, .. } => Some(Event::Received { link: LinkId(0), bytes }),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bpdus.len(), 5);
+        net.agents[1].handle_batch(bpdus, T0).unwrap();
+        let signals: Vec<Bytes> = core::iter::from_fn(|| net.agents[1].poll_action())
+            .filter_map(|a| match a {
+                Action::Transmit { bytes, .. } => Some(bytes),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(signals.len(), 1, "one signal for the whole batch");
+        let outer = crate::bundle::Bundle::parse(signals[0].clone(), crate::parse_mode::ParseMode::Strict).unwrap();
+        let AdminRecord::CustodySignal(signal) = AdminRecord::from_bundle(&outer).unwrap() else {
+            panic!("not a signal")
+        };
+        assert_eq!(signal.ids().count(), 5);
+        assert_eq!(signal.ranges.len(), 1);
+    }
+
+    #[test]
     fn ion_record_codes_interoperate() {
         let mut net = pair();
         for a in &mut net.agents {
