@@ -11,6 +11,9 @@ use crate::routing::{NodeId, PlanTime, RouteRequest, Router};
 use crate::store::{BundleId, BundleStore};
 use crate::time::DtnTime;
 
+/// Bytes a bundle may grow by on a hop when the agent adds or rewrites per-hop blocks.
+const PER_HOP_GROWTH: u64 = 64;
+
 impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Time on the contact plan's clock.
     pub(crate) fn plan_time(&self, t: DtnTime) -> PlanTime {
@@ -64,10 +67,57 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 self.send_or_queue(id, forwarding.next_hop, bundle)
             }
             Err(why) => {
+                if why == crate::routing::NoRoute::NoTimelyContact && self.fragment_to_fit(id, &request, bundle)? {
+                    return Ok(());
+                }
                 self.hold(id, why);
                 Ok(())
             }
         }
+    }
+
+    /// Proactive fragmentation (RFC 9171 5.8): a bundle too big for every route, but allowed to
+    /// be fragmented, is split into fragments the earliest route can carry; each is stored and
+    /// routed on its own, and the original goes in the same commit. Returns whether it did.
+    fn fragment_to_fit(
+        &mut self,
+        id: BundleId,
+        request: &RouteRequest,
+        parsed: Option<&Bundle>,
+    ) -> Result<bool, BpaError> {
+        let Some(capacity) = self.router.transferable_bytes(request) else { return Ok(false) };
+        if capacity >= request.size {
+            return Ok(false);
+        }
+        let stored;
+        let bundle = match parsed {
+            Some(b) => b,
+            None => match self.stored_bundle(id) {
+                Some(b) => {
+                    stored = b;
+                    &stored
+                }
+                None => return Ok(false),
+            },
+        };
+        if bundle.flags().contains(crate::bundle::BundleFlags::MUST_NOT_FRAGMENT) || bundle.is_admin_record() {
+            return Ok(false);
+        }
+        // Room for the per-hop blocks each hop adds (previous node, bundle age, hop count).
+        let Ok(limit) = usize::try_from(capacity.saturating_sub(PER_HOP_GROWTH)) else { return Ok(false) };
+        let Ok(fragments) = crate::fragment::fragment_by_size(bundle, limit) else { return Ok(false) };
+        if fragments.len() < 2 {
+            return Ok(false);
+        }
+        let (previous_hop, priority) = match self.bundles.get(&id) {
+            Some(e) => (e.previous_hop.map(u64::from), e.priority),
+            None => return Ok(false),
+        };
+        self.forget(id)?;
+        for fragment in fragments {
+            self.accept(fragment, previous_hop, priority, None)?;
+        }
+        Ok(true)
     }
 
     /// Takes a bundle out of its next hop's queue so it is routed again.

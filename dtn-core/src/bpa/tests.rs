@@ -494,3 +494,75 @@ mod custody {
         assert_eq!(net.delivered.len(), 1);
     }
 }
+
+mod proactive_fragmentation {
+    use super::*;
+    use crate::routing::{CgrRouter, Contact, ContactPlan, PlanTime};
+
+    fn cgr_agent(node: NodeId, contacts: &[Contact]) -> Bpa<MemoryStore, CgrRouter> {
+        let mut config = NodeConfig::new(node);
+        config.plan_epoch = T0;
+        Bpa::new(config, MemoryStore::new(1 << 20), CgrRouter::new(ContactPlan::new(contacts.to_vec(), None)))
+    }
+
+    fn contact(start: i64, end: i64) -> Contact {
+        Contact {
+            from: 1,
+            to: 2,
+            start: PlanTime::from_secs(start),
+            end: PlanTime::from_secs(end),
+            rate_bytes_per_sec: 100,
+            owlt_nanos: 0,
+            confidence: 1.0,
+        }
+    }
+
+    #[test]
+    fn splits_a_bundle_no_single_contact_can_carry() {
+        // Two 1,000-byte contacts; a 1,500-byte bundle fits neither.
+        let plan = [contact(0, 10), contact(20, 30)];
+        let mut a = cgr_agent(1, &plan);
+        let mut b = cgr_agent(2, &plan);
+        b.handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        a.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, T0).unwrap();
+        let s = Submission {
+            token: 1,
+            source: None,
+            destination: Eid::ipn(2, 1),
+            payload: Bytes::from(vec![9u8; 1_500]),
+            lifetime_ms: 3_600_000,
+            flags: BundleFlags::default(),
+            priority: Priority::Normal,
+        };
+        a.handle(Event::Submit(s), T0).unwrap();
+        let sent: Vec<Bytes> = core::iter::from_fn(|| a.poll_action())
+            .filter_map(|x| if let Action::Transmit { bytes, .. } = x { Some(bytes) } else { None })
+            .collect();
+        assert!(sent.len() >= 2, "sent as {} fragments", sent.len());
+        assert!(sent.iter().all(|f| f.len() <= 1_000));
+        for bytes in sent {
+            b.handle(Event::Received { link: LinkId(1), bytes }, T0).unwrap();
+        }
+        let delivered: Vec<Delivery> = core::iter::from_fn(|| b.poll_action())
+            .filter_map(|x| if let Action::Deliver(d) = x { Some(d) } else { None })
+            .collect();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].payload.len(), 1_500);
+    }
+
+    #[test]
+    fn never_fragments_a_must_not_fragment_bundle() {
+        let mut a = cgr_agent(1, &[contact(0, 10)]);
+        let s = Submission {
+            token: 1,
+            source: None,
+            destination: Eid::ipn(2, 1),
+            payload: Bytes::from(vec![9u8; 1_500]),
+            lifetime_ms: 3_600_000,
+            flags: BundleFlags::MUST_NOT_FRAGMENT,
+            priority: Priority::Normal,
+        };
+        a.handle(Event::Submit(s), T0).unwrap();
+        assert_eq!(a.bundles().count(), 1, "held whole, waiting for a bigger contact");
+    }
+}

@@ -99,6 +99,13 @@ pub trait Router {
     fn light_time_ms(&self, _from: NodeId, _to: NodeId) -> Option<u64> {
         None
     }
+
+    /// For a bundle too big for any route: the most bytes the earliest route (ignoring size)
+    /// can still carry, so the agent can fragment proactively. `None` when the router does not
+    /// know volumes or there is no route at all.
+    fn transferable_bytes(&mut self, _request: &RouteRequest) -> Option<u64> {
+        None
+    }
 }
 
 /// A fixed next-hop table with an optional default route.
@@ -414,6 +421,21 @@ impl Router for CgrRouter {
 
     fn add_contacts(&mut self, contacts: &[super::contact::Contact]) {
         CgrRouter::add_contacts(self, contacts);
+    }
+
+    fn transferable_bytes(&mut self, request: &RouteRequest) -> Option<u64> {
+        let mut query = RouteQuery::new(request.local, request.destination, request.now, 0);
+        query.deadline = request.expiry;
+        query.excluded_first_hops.extend(request.previous_hop.filter(|&p| p != request.destination));
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let view = PriorityView { router: self, priority: request.priority };
+        let route = search_with(&self.plan, &query, &view, &mut scratch);
+        self.scratch = scratch;
+        route?
+            .contacts
+            .iter()
+            .map(|&c| self.plan.volume(c).saturating_sub(self.booked_at_or_above(c, request.priority)))
+            .min()
     }
 
     fn light_time_ms(&self, from: NodeId, to: NodeId) -> Option<u64> {
