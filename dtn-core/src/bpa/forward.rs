@@ -143,7 +143,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Updates previous node, bundle age and hop count, and hands the bundle to the link.
     fn transmit(&mut self, id: BundleId, link: LinkId, parsed: Option<&Bundle>) -> Result<(), BpaError> {
-        let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
+        let Some(entry) = self.bundles.get(&id).filter(|e| e.state == BundleState::Waiting) else { return Ok(()) };
         let (received_at, entry_expiry) = (entry.received_at, entry.expiry);
         let stored;
         let bundle = match parsed {

@@ -238,19 +238,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Removes a bundle from the store and every queue, without reports (done with it).
     pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {
+        // Queues may keep the id; `transmit` skips ids that are gone, so no queue is scanned.
         let entry = self.bundles.remove(&id);
         if let Some(e) = &entry {
             self.expiries.remove(&(e.expiry, id));
+            if let Some(c) = e.custody.as_deref() {
+                self.custody_ids.remove(&c.transmission_id);
+            }
         }
         let booking = entry.and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));
         if let Some(booking) = booking {
             self.router.release(booking);
         }
         self.unrouted.remove(&id);
-        self.custody_ids.retain(|_, b| *b != id);
-        for queue in self.waiting_for.values_mut() {
-            queue.retain(|b| *b != id);
-        }
         match self.store.remove(id) {
             Ok(()) | Err(StoreError::Unknown(_)) => Ok(()),
             Err(e) => Err(e.into()),

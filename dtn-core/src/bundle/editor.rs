@@ -21,15 +21,20 @@ static STOP: [u8; 1] = [0xff];
 /// Edits a bundle's blocks; only changed blocks are re-encoded.
 #[derive(Debug, Clone)]
 pub struct BundleEditor {
-    bundle: Bundle,
+    /// The primary block, forwarded as received.
+    primary_raw: Bytes,
+    hop_count: Option<HopCount>,
     /// Blocks in wire order; an empty `raw` marks a block to re-encode.
     blocks: Vec<CanonicalBlock>,
 }
 
 impl BundleEditor {
-    pub(super) fn new(bundle: Bundle) -> Self {
-        let blocks = bundle.blocks.clone();
-        BundleEditor { bundle, blocks }
+    pub(super) fn new(bundle: &Bundle) -> Self {
+        BundleEditor {
+            primary_raw: bundle.primary_raw.clone(),
+            hop_count: bundle.hop_count,
+            blocks: bundle.blocks.clone(),
+        }
     }
 
     /// Replaces the data of the first block of `block_type`, or adds such a block before the
@@ -59,11 +64,11 @@ impl BundleEditor {
     /// value. The caller deletes the bundle if [`HopCount::exceeded`].
     pub fn increment_hop_count(&mut self) -> Option<HopCount> {
         let block = self.blocks.iter_mut().find(|b| b.block_type == block_type::HOP_COUNT)?;
-        let mut hc = self.bundle.hop_count?;
+        let mut hc = self.hop_count?;
         hc.count = hc.count.saturating_add(1);
         block.data = Bytes::from(hc.to_data());
         block.raw = Bytes::new();
-        self.bundle.hop_count = Some(hc);
+        self.hop_count = Some(hc);
         Some(hc)
     }
 
@@ -87,7 +92,7 @@ impl BundleEditor {
     pub fn chunks(&self) -> Vec<Bytes> {
         let mut chunks = Vec::with_capacity(self.blocks.len() + 3);
         chunks.push(Bytes::from_static(&START));
-        chunks.push(self.bundle.primary_raw.clone());
+        chunks.push(self.primary_raw.clone());
         for block in &self.blocks {
             if block.raw.is_empty() {
                 let mut out = Vec::with_capacity(block.data.len() + 16);

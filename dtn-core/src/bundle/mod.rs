@@ -195,7 +195,7 @@ impl Bundle {
 
     /// An editor for the per-hop blocks of this bundle.
     pub fn edit(&self) -> BundleEditor {
-        BundleEditor::new(self.clone())
+        BundleEditor::new(self)
     }
 }
 
