@@ -1,5 +1,6 @@
-//! An in-memory [`BundleStore`]: committed state plus staged changes, so tests can "crash" it
-//! ([`MemoryStore::after_crash`]) and rebuild an agent from what a real store would have kept.
+//! An in-memory [`BundleStore`]: the live state, a log of changes since the last commit and the
+//! committed state, so tests can "crash" it ([`MemoryStore::after_crash`]) and rebuild an agent
+//! from what a real store would have kept.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -9,18 +10,21 @@ use bytes::Bytes;
 use super::{BundleId, BundleStore, StoreError, StoredBundle};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Staged {
+enum Change {
     Put(Bytes, Vec<u8>),
     Meta(Vec<u8>),
     Remove,
 }
 
-/// Bundles in memory, with a byte budget and commit semantics.
+/// Bundles in memory, with a byte budget and commit semantics: `live` is the current state
+/// (what reads see), `log` the changes since the last commit, `committed` what survives a
+/// crash. Each mutation is one map operation plus a log entry; a commit replays the log.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     capacity: u64,
+    live: BTreeMap<BundleId, (Bytes, Vec<u8>)>,
+    log: Vec<(BundleId, Change)>,
     committed: BTreeMap<BundleId, (Bytes, Vec<u8>)>,
-    staged: BTreeMap<BundleId, Staged>,
     used: u64,
     commits: u64,
 }
@@ -37,8 +41,9 @@ impl MemoryStore {
         let used = self.committed.values().map(|(b, _)| b.len() as u64).sum();
         MemoryStore {
             capacity: self.capacity,
+            live: self.committed.clone(),
+            log: Vec::new(),
             committed: self.committed.clone(),
-            staged: BTreeMap::new(),
             used,
             commits: 0,
         }
@@ -49,89 +54,60 @@ impl MemoryStore {
         self.commits
     }
 
-    /// Number of bundles (committed, minus staged removals, plus staged inserts).
+    /// Number of records (bundles, tombstones and the agent's own state).
     pub fn len(&self) -> usize {
-        let mut n = self.committed.len();
-        for (id, s) in &self.staged {
-            match (s, self.committed.contains_key(id)) {
-                (Staged::Put(..), false) => n += 1,
-                (Staged::Remove, true) => n -= 1,
-                _ => {}
-            }
-        }
-        n
+        self.live.len()
     }
 
-    /// True when no bundle is stored.
+    /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn exists(&self, id: BundleId) -> bool {
-        match self.staged.get(&id) {
-            Some(Staged::Remove) => false,
-            Some(_) => true,
-            None => self.committed.contains_key(&id),
-        }
-    }
-
-    fn size_of(&self, id: BundleId) -> u64 {
-        match self.staged.get(&id) {
-            Some(Staged::Put(b, _)) => b.len() as u64,
-            Some(Staged::Remove) => 0,
-            _ => self.committed.get(&id).map_or(0, |(b, _)| b.len() as u64),
-        }
+        self.live.is_empty()
     }
 }
 
 impl BundleStore for MemoryStore {
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
         let needed = bytes.len() as u64;
-        let free = self.free_bytes() + self.size_of(id);
+        let replaced = self.live.get(&id).map_or(0, |(b, _)| b.len() as u64);
+        let free = self.free_bytes() + replaced;
         if needed > free {
             return Err(StoreError::Full { needed, free });
         }
-        self.used = self.used - self.size_of(id) + needed;
-        self.staged.insert(id, Staged::Put(bytes, meta));
+        self.used = self.used - replaced + needed;
+        self.live.insert(id, (bytes.clone(), meta.clone()));
+        self.log.push((id, Change::Put(bytes, meta)));
         Ok(())
     }
 
     fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
-        if !self.exists(id) {
-            return Err(StoreError::Unknown(id));
-        }
-        let staged = match self.staged.remove(&id) {
-            Some(Staged::Put(bytes, _)) => Staged::Put(bytes, meta),
-            _ => Staged::Meta(meta),
-        };
-        self.staged.insert(id, staged);
+        let entry = self.live.get_mut(&id).ok_or(StoreError::Unknown(id))?;
+        entry.1 = meta.clone();
+        self.log.push((id, Change::Meta(meta)));
         Ok(())
     }
 
     fn remove(&mut self, id: BundleId) -> Result<(), StoreError> {
-        if !self.exists(id) {
-            return Err(StoreError::Unknown(id));
-        }
-        self.used -= self.size_of(id);
-        self.staged.insert(id, Staged::Remove);
+        let (bytes, _) = self.live.remove(&id).ok_or(StoreError::Unknown(id))?;
+        self.used -= bytes.len() as u64;
+        self.log.push((id, Change::Remove));
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        if self.staged.is_empty() {
+        if self.log.is_empty() {
             return Ok(());
         }
-        for (id, change) in core::mem::take(&mut self.staged) {
+        for (id, change) in core::mem::take(&mut self.log) {
             match change {
-                Staged::Put(bytes, meta) => {
+                Change::Put(bytes, meta) => {
                     self.committed.insert(id, (bytes, meta));
                 }
-                Staged::Meta(meta) => {
+                Change::Meta(meta) => {
                     if let Some(entry) = self.committed.get_mut(&id) {
                         entry.1 = meta;
                     }
                 }
-                Staged::Remove => {
+                Change::Remove => {
                     self.committed.remove(&id);
                 }
             }
@@ -141,11 +117,7 @@ impl BundleStore for MemoryStore {
     }
 
     fn bytes(&self, id: BundleId) -> Option<Bytes> {
-        match self.staged.get(&id) {
-            Some(Staged::Put(b, _)) => Some(b.clone()),
-            Some(Staged::Remove) => None,
-            _ => self.committed.get(&id).map(|(b, _)| b.clone()),
-        }
+        self.live.get(&id).map(|(b, _)| b.clone())
     }
 
     fn recover(&self) -> Vec<StoredBundle> {
