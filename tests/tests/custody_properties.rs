@@ -16,29 +16,13 @@ use dtn_core::parse_mode::ParseMode;
 use dtn_core::routing::{NodeId, Priority, StaticRouter};
 use dtn_core::store::{BundleStore, MemoryStore};
 use dtn_core::time::DtnTime;
+use dtn_tests::Rng;
 use proptest::prelude::*;
 
 type Agent = Bpa<MemoryStore, StaticRouter>;
 
 const T0: DtnTime = DtnTime(757_382_400_000);
 const STEP_MS: u64 = 250;
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -202,14 +186,14 @@ impl Sim {
             if self.channel.is_empty() {
                 break;
             }
-            let k = (self.rng.next() % self.channel.len() as u64) as usize;
+            let k = (self.rng.next_u64() % self.channel.len() as u64) as usize;
             let frame = self.channel.swap_remove(k);
             let link = LinkId(frame.from as u32);
             self.agents[frame.to].handle(Event::Received { link, bytes: frame.bytes }, self.now).unwrap();
             self.drain();
         }
         if self.rng.chance(self.case.crash) {
-            let i = (self.rng.next() % self.agents.len() as u64) as usize;
+            let i = (self.rng.next_u64() % self.agents.len() as u64) as usize;
             let store = self.agents[i].store().after_crash();
             self.agents[i] = build_agent(&self.case, i, Some(store), self.now);
             // A restarted node's neighbours see its links come back too.

@@ -7,25 +7,9 @@
 
 use dtn_core::routing::search::{ContactState, EmptyNetwork, RouteQuery, search};
 use dtn_core::routing::{Contact, ContactId, ContactPlan, PlanTime};
+use dtn_tests::Rng;
 use dtn_tests::routing::{brute_force, csv_plan, ion_plan};
 use proptest::prelude::*;
-
-/// SplitMix64: a fixed, dependency-free stream of test queries.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn random_queries(plan: &ContactPlan, seed: u64, count: usize) {
     let nodes = plan.nodes();

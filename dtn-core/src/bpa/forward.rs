@@ -89,17 +89,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if capacity >= request.size {
             return Ok(false);
         }
-        let stored;
-        let bundle = match parsed {
-            Some(b) => b,
-            None => match self.stored_bundle(id) {
-                Some(b) => {
-                    stored = b;
-                    &stored
-                }
-                None => return Ok(false),
-            },
-        };
+        let Some(bundle) = self.parsed_or_stored(id, parsed) else { return Ok(false) };
+        let bundle = bundle.as_ref();
         if bundle.flags().contains(crate::bundle::BundleFlags::MUST_NOT_FRAGMENT) || bundle.is_admin_record() {
             return Ok(false);
         }
@@ -118,6 +109,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.accept(fragment, previous_hop, priority, None)?;
         }
         Ok(true)
+    }
+
+    /// The bundle as the caller parsed it, or parsed from the store.
+    fn parsed_or_stored<'a>(&self, id: BundleId, parsed: Option<&'a Bundle>) -> Option<alloc::borrow::Cow<'a, Bundle>> {
+        match parsed {
+            Some(b) => Some(alloc::borrow::Cow::Borrowed(b)),
+            None => self.stored_bundle(id).map(alloc::borrow::Cow::Owned),
+        }
     }
 
     /// Takes a bundle out of its next hop's queue so it is routed again.
@@ -145,17 +144,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     fn transmit(&mut self, id: BundleId, link: LinkId, parsed: Option<&Bundle>) -> Result<(), BpaError> {
         let Some(entry) = self.bundles.get(&id).filter(|e| e.state == BundleState::Waiting) else { return Ok(()) };
         let (received_at, entry_expiry) = (entry.received_at, entry.expiry);
-        let stored;
-        let bundle = match parsed {
-            Some(b) => b,
-            None => match self.stored_bundle(id) {
-                Some(b) => {
-                    stored = b;
-                    &stored
-                }
-                None => return self.delete(id, ReasonCode::BlockUnintelligible),
-            },
+        let Some(bundle) = self.parsed_or_stored(id, parsed) else {
+            return self.delete(id, ReasonCode::BlockUnintelligible);
         };
+        let bundle = bundle.as_ref();
         let mut editor = bundle.edit();
         editor.set_previous_node(&self.config.admin_endpoint());
         if let Some(age) = bundle.bundle_age_ms() {
