@@ -64,8 +64,7 @@ fn decode(c: &mut Criterion) {
 }
 
 /// Zero copy: with CRC-32C on the primary and hop-count blocks only, parsing does not touch the
-/// payload, so
-/// time should not grow with its size.
+/// payload, so the time should not grow with its size.
 fn decode_without_payload_crc(c: &mut Criterion) {
     decode_group(c, "decode_no_payload_crc", CrcType::None);
 }
