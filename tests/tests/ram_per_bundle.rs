@@ -1,6 +1,6 @@
 //! Measures the agent's RAM per stored bundle (issue target: at most 200 bytes; ION about
 //! 1.65 KB), counting heap bytes with a counting allocator while 20,000 bundles wait for a
-//! link. Prints the figure recorded in BENCHMARKS.md; fails if it regresses past 300 bytes.
+//! link. Prints the figure recorded in BENCHMARKS.md and fails above the target.
 
 // Test code: a broken expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -40,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn agent_metadata_per_stored_bundle() {
+fn agent_metadata_per_stored_bundle_is_at_most_200_bytes() {
     const N: u64 = 20_000;
     let mut router = StaticRouter::new();
     router.add(2, 2);
@@ -78,5 +78,5 @@ fn agent_metadata_per_stored_bundle() {
     println!(
         "RAM per stored bundle: agent metadata {agent_only} bytes; with the in-memory store and the bundle itself {total} bytes"
     );
-    assert!(agent_only <= 300, "{agent_only} bytes of agent metadata per bundle");
+    assert!(agent_only <= 200, "{agent_only} bytes of agent metadata per bundle");
 }

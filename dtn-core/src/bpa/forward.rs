@@ -59,7 +59,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 }
                 self.unrouted.remove(&id);
                 for bumped in forwarding.bumped {
-                    let victim = self.bundles.iter().find(|(_, e)| e.booking == Some(bumped)).map(|(id, _)| *id);
+                    let victim = self.bundles.iter().find(|(_, e)| e.booking == Some(bumped)).map(|(id, _)| id);
                     if let Some(victim) = victim {
                         self.requeue(victim);
                     }

@@ -42,7 +42,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.registrations.insert(endpoint.clone(), mode);
         // Bundles that arrived before the registration are delivered now.
         let pending: Vec<BundleId> =
-            self.bundles.iter().filter(|(_, e)| e.state == BundleState::AwaitingDelivery).map(|(id, _)| *id).collect();
+            self.bundles.iter().filter(|(_, e)| e.state == BundleState::AwaitingDelivery).map(|(id, _)| id).collect();
         for id in pending {
             if let Some(bundle) = self.stored_bundle(id).filter(|b| b.destination() == &endpoint) {
                 self.deliver_local(id, &bundle)?;
@@ -110,8 +110,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         });
         self.forget(id)?;
         if let Some(stone) = stone {
-            self.store.insert(id, bytes::Bytes::new(), stone.encode())?;
-            self.schedule(stone.until, super::Timer::Tombstone(id));
+            let stone_id = self.next_tombstone;
+            self.next_tombstone += 1;
+            self.store.insert(stone_id, bytes::Bytes::new(), stone.encode())?;
+            self.schedule(stone.until, super::Timer::Tombstone(stone_id));
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ mod forward;
 mod local;
 mod receive;
 mod report;
+mod slab;
 
 use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
 use alloc::vec::Vec;
@@ -182,6 +183,9 @@ pub enum BpaError {
 /// Identifies a bundle across nodes: source, creation timestamp, fragment extent.
 pub type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
 
+/// Store ids of tombstones start here, apart from bundle ids (which the agent reuses).
+pub(crate) const TOMBSTONE_IDS: BundleId = 1 << 62;
+
 /// Timers the agent keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
@@ -199,8 +203,9 @@ pub struct Bpa<S, R> {
     pub(crate) config: NodeConfig,
     pub(crate) store: S,
     pub(crate) router: R,
-    pub(crate) bundles: BTreeMap<BundleId, BundleEntry>,
-    pub(crate) next_id: BundleId,
+    pub(crate) bundles: slab::Slab,
+    /// Next id for a delivered bundle's tombstone (a separate range: bundle ids are reused).
+    pub(crate) next_tombstone: BundleId,
     pub(crate) sequence: u64,
     /// Bundles seen, by the 128-bit digest of their key, with when this node may forget them
     /// (duplicate suppression; 24 bytes a bundle instead of a full key).
@@ -237,8 +242,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             config,
             store,
             router,
-            bundles: BTreeMap::new(),
-            next_id: 1,
+            bundles: slab::Slab::default(),
+            next_tombstone: TOMBSTONE_IDS,
             sequence: 0,
             seen: BTreeMap::new(),
             registrations: BTreeMap::new(),
@@ -271,10 +276,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 bpa.tids = crate::custody::TransmissionIds::resume(mark);
                 continue;
             }
-            bpa.next_id = bpa.next_id.max(b.id + 1);
             if let Some(stone) = entry::Tombstone::decode(&b.meta) {
+                bpa.next_tombstone = bpa.next_tombstone.max(b.id.saturating_add(1));
                 bpa.seen.insert(receive::digest(&stone.key), stone.until);
                 bpa.schedule(stone.until, Timer::Tombstone(b.id));
+                continue;
+            }
+            if b.id >= TOMBSTONE_IDS {
+                // Not an id this agent hands out to bundles: a damaged record.
+                let _ = bpa.store.remove(b.id);
                 continue;
             }
             bpa.restore(b.id, b.bytes, &b.meta);
@@ -300,7 +310,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Bundles held, with their in-RAM metadata.
     pub fn bundles(&self) -> impl Iterator<Item = (BundleId, &BundleEntry)> {
-        self.bundles.iter().map(|(id, e)| (*id, e))
+        self.bundles.iter()
     }
 
     /// Handles one event at `now`.
@@ -358,9 +368,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 }
                 Timer::Custody(id, transmission_id) => self.custody_timeout(id, transmission_id)?,
                 Timer::Tombstone(id) => {
-                    if !self.bundles.contains_key(&id) {
-                        let _ = self.store.remove(id);
-                    }
+                    let _ = self.store.remove(id);
                 }
             }
         }

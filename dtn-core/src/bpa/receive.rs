@@ -130,8 +130,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         priority: Priority,
         token: Option<u64>,
     ) -> Result<Option<BundleId>, BpaError> {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.bundles.allocate();
         let meta = PersistedMeta {
             received_at: self.now,
             previous_hop: previous_hop.unwrap_or(0),
