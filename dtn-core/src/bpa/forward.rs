@@ -154,11 +154,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             editor.set_bundle_age_ms(age.saturating_add(self.now.0.saturating_sub(received_at.0)));
         }
         editor.increment_hop_count();
-        let chunks = editor.chunks();
-        let mut out = alloc::vec::Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-        for chunk in &chunks {
-            out.extend_from_slice(chunk);
-        }
+        let mut out = alloc::vec::Vec::new();
+        editor.encode_into(&mut out);
         let mut bytes = Bytes::from(out);
         let peer = self.links.get(&link).copied();
         if let Some(peer) = peer.filter(|&p| self.is_custodial_peer(p) && !bundle.is_admin_record()) {

@@ -7,6 +7,7 @@ use super::entry::{BundleEntry, BundleState, PersistedMeta};
 use super::{Action, Bpa, BpaError, BundleKey, LinkId, Timer};
 use crate::admin::{ReasonCode, StatusAssertion};
 use crate::bundle::{Bundle, BundleFlags, block_type};
+use crate::eid::Eid;
 use crate::routing::{NodeId, Priority, Router};
 use crate::store::{BundleId, BundleStore, StoreError};
 use crate::time::DtnTime;
@@ -18,25 +19,57 @@ pub(crate) fn key_of(bundle: &Bundle) -> BundleKey {
 }
 
 /// A 128-bit digest of a bundle key for the duplicate table: two FNV-1a passes with different
-/// bases over the key's CBOR form, each finished with a SplitMix64 avalanche. Not
+/// bases over the key's fields, each finished with a SplitMix64 avalanche; no allocation. Not
 /// cryptographic; a false match needs two keys colliding in 128 bits.
 pub(crate) fn digest(key: &BundleKey) -> u128 {
     let (source, creation, fragment) = key;
-    let mut bytes = source.to_cbor();
-    bytes.extend_from_slice(&creation.time.0.to_be_bytes());
-    bytes.extend_from_slice(&creation.sequence.to_be_bytes());
-    if let Some((offset, length)) = fragment {
-        bytes.extend_from_slice(&offset.to_be_bytes());
-        bytes.extend_from_slice(&length.to_be_bytes());
+    let mut a = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut b = Fnv(0x6c62_272e_07bb_0142);
+    let mut feed = |bytes: &[u8]| {
+        a.write(bytes);
+        b.write(bytes);
+    };
+    match source {
+        Eid::Null => feed(&[0]),
+        Eid::Ipn(ipn) => {
+            feed(&[2]);
+            feed(&ipn.allocator.to_be_bytes());
+            feed(&ipn.node.to_be_bytes());
+            feed(&ipn.service.to_be_bytes());
+        }
+        Eid::Dtn(dtn) => {
+            feed(&[1]);
+            feed(dtn.ssp().as_bytes());
+        }
+        Eid::Unknown { scheme, ssp } => {
+            feed(&[3]);
+            feed(&scheme.to_be_bytes());
+            feed(ssp);
+        }
     }
-    let fnv = |basis: u64| {
-        let h = bytes.iter().fold(basis, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
-        let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    feed(&creation.time.0.to_be_bytes());
+    feed(&creation.sequence.to_be_bytes());
+    if let Some((offset, length)) = fragment {
+        feed(&offset.to_be_bytes());
+        feed(&length.to_be_bytes());
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+/// FNV-1a, finished with a SplitMix64 avalanche.
+struct Fnv(u64);
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
+    }
+
+    fn finish(&self) -> u64 {
+        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
-    };
-    (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x6c62_272e_07bb_0142))
+    }
 }
 
 /// When the bundle expires: creation time + lifetime, or — without a clock at the source —

@@ -106,13 +106,28 @@ impl BundleEditor {
         chunks
     }
 
+    /// Appends the edited bundle to `out` in one pass: received bytes for unchanged blocks,
+    /// fresh encodings for changed ones (no intermediate buffers).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(
+            self.primary_raw.len() + self.blocks.iter().map(|b| b.raw.len().max(b.data.len() + 16)).sum::<usize>() + 2,
+        );
+        out.extend_from_slice(&START);
+        out.extend_from_slice(&self.primary_raw);
+        for block in &self.blocks {
+            if block.raw.is_empty() {
+                block.encode(out);
+            } else {
+                out.extend_from_slice(&block.raw);
+            }
+        }
+        out.extend_from_slice(&STOP);
+    }
+
     /// The edited bundle in one buffer.
     pub fn build(&self) -> Result<Bundle, BundleError> {
-        let chunks = self.chunks();
-        let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-        for chunk in &chunks {
-            out.extend_from_slice(chunk);
-        }
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
         Bundle::parse_own(Bytes::from(out), crate::parse_mode::ParseMode::Relaxed)
     }
 }

@@ -22,7 +22,8 @@ enum Change {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     capacity: u64,
-    live: BTreeMap<BundleId, (Bytes, Vec<u8>)>,
+    /// Current bytes of every record (metadata is only written, never read back live).
+    live: BTreeMap<BundleId, Bytes>,
     log: Vec<(BundleId, Change)>,
     committed: BTreeMap<BundleId, (Bytes, Vec<u8>)>,
     used: u64,
@@ -41,7 +42,7 @@ impl MemoryStore {
         let used = self.committed.values().map(|(b, _)| b.len() as u64).sum();
         MemoryStore {
             capacity: self.capacity,
-            live: self.committed.clone(),
+            live: self.committed.iter().map(|(id, (b, _))| (*id, b.clone())).collect(),
             log: Vec::new(),
             committed: self.committed.clone(),
             used,
@@ -68,26 +69,27 @@ impl MemoryStore {
 impl BundleStore for MemoryStore {
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
         let needed = bytes.len() as u64;
-        let replaced = self.live.get(&id).map_or(0, |(b, _)| b.len() as u64);
+        let replaced = self.live.get(&id).map_or(0, |b| b.len() as u64);
         let free = self.free_bytes() + replaced;
         if needed > free {
             return Err(StoreError::Full { needed, free });
         }
         self.used = self.used - replaced + needed;
-        self.live.insert(id, (bytes.clone(), meta.clone()));
+        self.live.insert(id, bytes.clone());
         self.log.push((id, Change::Put(bytes, meta)));
         Ok(())
     }
 
     fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
-        let entry = self.live.get_mut(&id).ok_or(StoreError::Unknown(id))?;
-        entry.1 = meta.clone();
+        if !self.live.contains_key(&id) {
+            return Err(StoreError::Unknown(id));
+        }
         self.log.push((id, Change::Meta(meta)));
         Ok(())
     }
 
     fn remove(&mut self, id: BundleId) -> Result<(), StoreError> {
-        let (bytes, _) = self.live.remove(&id).ok_or(StoreError::Unknown(id))?;
+        let bytes = self.live.remove(&id).ok_or(StoreError::Unknown(id))?;
         self.used -= bytes.len() as u64;
         self.log.push((id, Change::Remove));
         Ok(())
@@ -117,7 +119,7 @@ impl BundleStore for MemoryStore {
     }
 
     fn bytes(&self, id: BundleId) -> Option<Bytes> {
-        self.live.get(&id).map(|(b, _)| b.clone())
+        self.live.get(&id).cloned()
     }
 
     fn recover(&self) -> Vec<StoredBundle> {
