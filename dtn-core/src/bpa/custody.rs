@@ -8,13 +8,25 @@ use super::entry::{BundleState, CustodyTransmission};
 use super::{Bpa, BpaError, LinkId, Timer};
 use crate::admin::{AdminRecord, Bpdu, CustodySignal, Disposition};
 use crate::bundle::{Bundle, BundleFlags};
-use crate::custody::TransmissionIds;
 use crate::eid::Eid;
 use crate::routing::{NoRoute, NodeId, Priority, Router};
 use crate::store::{BundleId, BundleStore};
 
-/// Store id reserved for the node's own state (the transmission-ID reservation mark).
+/// Store id reserved for the node's own state (its reservation marks).
 pub(crate) const NODE_STATE_ID: BundleId = 0;
+
+/// Decodes the node-state record: `[transmission-ID mark, sequence mark]` (or, as first
+/// written, the transmission-ID mark alone).
+pub(crate) fn decode_node_state(meta: &[u8]) -> (u64, u64) {
+    let mut r = crate::cbor::Reader::new(meta);
+    match r.clone().array() {
+        Ok(Some(2)) => {
+            let _ = r.array();
+            (r.uint().unwrap_or(0), r.uint().unwrap_or(0))
+        }
+        _ => (r.uint().unwrap_or(0), 0),
+    }
+}
 
 /// What became of a received bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +58,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     ) -> Result<Option<Bytes>, BpaError> {
         let (transmission_id, mark) = self.tids.allocate();
         if let Some(mark) = mark {
-            let meta = TransmissionIds::encode_mark(mark);
-            if self.store.update(NODE_STATE_ID, meta.clone()).is_err() {
-                self.store.insert(NODE_STATE_ID, Bytes::new(), meta)?;
-            }
+            self.tid_mark = mark;
+            self.persist_node_state()?;
         }
         let Some(config) = self.config.custody.clone() else { return Ok(None) };
         let owlt = self.router.light_time_ms(self.config.node, peer).unwrap_or(config.default_owlt_ms);
@@ -71,6 +81,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.persist(id)?;
         self.schedule(deadline, Timer::Custody(id, transmission_id));
         Ok(Some(outer.raw().clone()))
+    }
+
+    /// Records the node's reservations (transmission IDs, creation sequence numbers) so that
+    /// neither is reused after a restart.
+    pub(crate) fn persist_node_state(&mut self) -> Result<(), BpaError> {
+        let mut meta = alloc::vec::Vec::with_capacity(20);
+        crate::cbor::writer::array(&mut meta, 2);
+        crate::cbor::writer::uint(&mut meta, self.tid_mark);
+        crate::cbor::writer::uint(&mut meta, self.seq_reserved);
+        if self.store.update(NODE_STATE_ID, meta.clone()).is_err() {
+            self.store.insert(NODE_STATE_ID, Bytes::new(), meta)?;
+        }
+        Ok(())
     }
 
     /// Writes a bundle's current record to the store.
@@ -95,7 +118,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 Ok(true)
             }
             Ok(AdminRecord::CustodySignal(signal)) => {
-                self.custody_signal(&signal)?;
+                let from = self.config.node_of(outer.source());
+                self.custody_signal(&signal, from)?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -127,20 +151,42 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         Ok(())
     }
 
-    fn custody_signal(&mut self, signal: &CustodySignal) -> Result<(), BpaError> {
-        for transmission_id in signal.ids() {
-            let Some(id) = self.custody_ids.remove(&transmission_id) else { continue };
-            if signal.disposition.releases() {
-                // Downstream holds it durably now: this custodian may forget it.
-                self.forget(id)?;
-            } else {
-                // Refused: take custody back and route again later.
-                if let Some(e) = self.bundles.get_mut(&id) {
-                    e.custody = None;
-                    e.state = BundleState::Waiting;
+    fn custody_signal(&mut self, signal: &CustodySignal, from: Option<NodeId>) -> Result<(), BpaError> {
+        for &(first, count) in &signal.ranges {
+            // Only the IDs pending here: a range is no licence to walk 2^64 numbers.
+            let pending: alloc::vec::Vec<(u64, BundleId)> =
+                self.custody_ids.range(first..first.saturating_add(count)).map(|(t, id)| (*t, *id)).collect();
+            for (transmission_id, id) in pending {
+                let peer = self.bundles.get(&id).and_then(|e| e.custody.as_deref()).map(|c| c.peer);
+                if peer.is_some() && peer != from {
+                    continue; // Only the peer we gave it to can take custody of it.
                 }
-                self.persist(id)?;
-                self.hold(id, NoRoute::NoTimelyContact);
+                self.custody_ids.remove(&transmission_id);
+                let in_flight = self.bundles.get(&id).is_some_and(|e| e.state == BundleState::InFlight);
+                if signal.disposition.releases() {
+                    if in_flight {
+                        // The link has not reported yet; forget it when it does, so its id is
+                        // not reused while a verdict for it is still to come.
+                        if let Some(e) = self.bundles.get_mut(&id) {
+                            e.state = BundleState::Released;
+                        }
+                    } else {
+                        // Downstream holds it durably now: this custodian may forget it.
+                        self.forget(id)?;
+                    }
+                } else {
+                    // Refused: take custody back and route again later.
+                    if let Some(e) = self.bundles.get_mut(&id) {
+                        e.custody = None;
+                        if !in_flight {
+                            e.state = BundleState::Waiting;
+                        }
+                    }
+                    self.persist(id)?;
+                    if !in_flight {
+                        self.hold(id, NoRoute::NoTimelyContact);
+                    }
+                }
             }
         }
         Ok(())
@@ -160,7 +206,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if self.bundles.get(&id).is_some_and(|e| e.state == BundleState::InFlight)
             || !self.links.values().any(|p| *p == c.peer)
         {
-            let at = self.now.saturating_add_millis(self.config.retry_interval_ms);
+            let at = self.now.saturating_add_millis(self.config.retry_interval_ms.max(1));
             self.schedule(at, Timer::Custody(id, transmission_id));
             return Ok(());
         }

@@ -20,6 +20,11 @@ pub enum BundleState {
     AwaitingReassembly,
     /// Sent to a custodial peer; kept until its custody signal (or the timer) says what next.
     AwaitingCustody,
+    /// Custody accepted downstream while the link still had it: forgotten when the link reports.
+    Released,
+    /// Destined here and queued for a passive registration; stored until the application
+    /// takes it.
+    QueuedForApplication,
 }
 
 /// This node holds a bundle in custody and has handed it to a peer under a transmission ID.
@@ -33,7 +38,7 @@ pub struct CustodyTransmission {
     pub deadline: DtnTime,
 }
 
-/// Per-bundle metadata held in RAM: 56 bytes (see BENCHMARKS.md for the measured total).
+/// Per-bundle metadata held in RAM: 64 bytes (see BENCHMARKS.md for the measured total).
 #[derive(Debug, Clone)]
 pub struct BundleEntry {
     /// The node to route towards (node numbers are never 0).
@@ -56,6 +61,8 @@ pub struct BundleEntry {
     pub custody: Option<alloc::boxed::Box<CustodyTransmission>>,
     /// Whether a "forwarded" status report is due when it leaves.
     pub reports_forwarding: bool,
+    /// The next hop it was last routed to.
+    pub next_hop: Option<NonZeroU64>,
 }
 
 /// The persisted part of an entry: enough to resume after a restart.

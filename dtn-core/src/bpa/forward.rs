@@ -100,6 +100,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if fragments.len() < 2 {
             return Ok(false);
         }
+        // All fragments must fit before the original goes, or part of an accepted bundle would
+        // be lost to a full store.
+        let needed: u64 = fragments.iter().map(|f| f.raw().len() as u64).sum();
+        if needed > self.store.free_bytes().saturating_add(request.size) {
+            return Ok(false);
+        }
         let (previous_hop, priority) = match self.bundles.get(&id) {
             Some(e) => (e.previous_hop.map(u64::from), e.priority),
             None => return Ok(false),
@@ -126,11 +132,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
         if let Some(e) = self.bundles.get_mut(&id).filter(|e| e.state == BundleState::Waiting) {
             e.booking = None;
-            self.unrouted.insert(id, crate::routing::NoRoute::NoTimelyContact);
+            self.hold(id, crate::routing::NoRoute::NoTimelyContact);
         }
     }
 
     fn send_or_queue(&mut self, id: BundleId, next_hop: NodeId, bundle: Option<&Bundle>) -> Result<(), BpaError> {
+        if let Some(e) = self.bundles.get_mut(&id) {
+            e.next_hop = core::num::NonZeroU64::new(next_hop);
+        }
         match self.links.iter().find(|(_, peer)| **peer == next_hop).map(|(link, _)| *link) {
             Some(link) => self.transmit(id, link, bundle),
             None => {
@@ -173,7 +182,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     pub(crate) fn transmitted(&mut self, _link: LinkId, id: BundleId, ok: bool) -> Result<(), BpaError> {
-        let Some(entry) = self.bundles.get(&id).filter(|e| e.state == BundleState::InFlight) else { return Ok(()) };
+        let Some(entry) =
+            self.bundles.get(&id).filter(|e| matches!(e.state, BundleState::InFlight | BundleState::Released))
+        else {
+            return Ok(());
+        };
+        if entry.state == BundleState::Released {
+            return self.forget(id);
+        }
         if ok && entry.custody.is_some() {
             // Custody goes with it only when the peer's signal says so.
             if let Some(e) = self.bundles.get_mut(&id) {
@@ -214,7 +230,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.unrouted.insert(id, why);
         if !self.retry_scheduled {
             self.retry_scheduled = true;
-            let at = self.now.saturating_add_millis(self.config.retry_interval_ms);
+            let at = self.now.saturating_add_millis(self.config.retry_interval_ms.max(1));
             self.schedule(at, Timer::Retry);
         }
     }
@@ -223,7 +239,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.links.insert(link, peer);
         if let Some(queue) = self.waiting_for.remove(&peer) {
             for id in queue {
-                self.transmit(id, link, None)?;
+                // Ids may be stale (forgotten, or reused by a bundle for another hop).
+                if self.bundles.get(&id).is_some_and(|e| e.next_hop.map(u64::from) == Some(peer)) {
+                    self.transmit(id, link, None)?;
+                }
             }
         }
         self.retry_unrouted()

@@ -12,6 +12,12 @@ use crate::eid::Eid;
 use crate::fragment::Reassembly;
 use crate::routing::Router;
 use crate::store::{BundleId, BundleStore};
+use crate::time::CreationTimestamp;
+
+/// The key of a whole ADU (no fragment extent).
+pub(crate) fn adu_key(source: &Eid, creation: CreationTimestamp) -> super::BundleKey {
+    (source.clone(), creation, None)
+}
 
 impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn submit(&mut self, s: Submission) -> Result<(), BpaError> {
@@ -51,14 +57,28 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         Ok(())
     }
 
-    /// The next delivery waiting for a passive registration.
-    pub fn take_delivery(&mut self, endpoint: &Eid) -> Option<Delivery> {
-        self.passive.get_mut(endpoint).and_then(VecDeque::pop_front)
+    /// The next delivery waiting for a passive registration. The bundles behind it leave the
+    /// store (as tombstones) in a commit before it is returned.
+    pub fn take_delivery(&mut self, endpoint: &Eid) -> Result<Option<Delivery>, BpaError> {
+        let Some((delivery, ids)) = self.passive.get_mut(endpoint).and_then(VecDeque::pop_front) else {
+            return Ok(None);
+        };
+        let until = ids.iter().filter_map(|id| self.bundles.get(id)).map(|e| e.expiry).max().unwrap_or(self.now);
+        for id in ids {
+            self.forget(id)?;
+        }
+        self.bury(adu_key(&delivery.source, delivery.creation), until)?;
+        self.flush_commit()?;
+        Ok(Some(delivery))
     }
 
     /// A bundle for this node: reassemble if it is a fragment, then deliver.
     pub(crate) fn deliver_local(&mut self, id: BundleId, bundle: &Bundle) -> Result<(), BpaError> {
         if bundle.is_fragment() {
+            // A fragment of an ADU delivered (or held whole) here already is a duplicate.
+            if self.seen.contains_key(&super::receive::digest(&adu_key(bundle.source(), bundle.creation()))) {
+                return self.forget(id);
+            }
             return self.reassemble(id, bundle);
         }
         self.deliver(&[id], bundle)
@@ -101,20 +121,16 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
-    /// Replaces a delivered bundle by a tombstone in the store (same commit as the delivery),
-    /// so that a copy retransmitted after a restart is still recognised as a duplicate.
-    fn bury(&mut self, id: BundleId) -> Result<(), BpaError> {
-        let stone = self.stored_bundle(id).map(|b| super::entry::Tombstone {
-            key: super::receive::key_of(&b),
-            until: self.bundles.get(&id).map_or(self.now, |e| e.expiry),
-        });
-        self.forget(id)?;
-        if let Some(stone) = stone {
-            let stone_id = self.next_tombstone;
-            self.next_tombstone += 1;
-            self.store.insert(stone_id, bytes::Bytes::new(), stone.encode())?;
-            self.schedule(stone.until, super::Timer::Tombstone(stone_id));
-        }
+    /// Leaves a tombstone for a delivered ADU in the store (same commit as the delivery), so a
+    /// copy retransmitted after a restart — whole or in fragments — is still a duplicate.
+    pub(crate) fn bury(&mut self, key: super::BundleKey, until: crate::time::DtnTime) -> Result<(), BpaError> {
+        let until = until.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
+        self.seen.insert(super::receive::digest(&key), until);
+        let stone = super::entry::Tombstone { key, until };
+        let stone_id = self.next_tombstone;
+        self.next_tombstone += 1;
+        self.store.insert(stone_id, bytes::Bytes::new(), stone.encode())?;
+        self.schedule(until, super::Timer::Tombstone(stone_id));
         Ok(())
     }
 
@@ -136,13 +152,35 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             creation: bundle.creation(),
             payload: bundle.payload().clone(),
         };
-        for &id in ids {
-            self.bury(id)?;
+        // Fragments of this ADU still waiting here are duplicates now.
+        let key = (bundle.source().clone(), bundle.creation());
+        let mut ids = ids.to_vec();
+        if let Some((_, waiting)) = self.reassembly.remove(&key) {
+            for w in waiting {
+                if !ids.contains(&w) {
+                    ids.push(w);
+                }
+            }
         }
         self.report(bundle, StatusAssertion::Delivered, ReasonCode::NoInformation)?;
         match mode {
-            DeliveryMode::Active => self.after_commit.push(Action::Deliver(delivery)),
-            DeliveryMode::Passive => self.passive.entry(endpoint).or_default().push_back(delivery),
+            DeliveryMode::Active => {
+                let until =
+                    ids.iter().filter_map(|id| self.bundles.get(id)).map(|e| e.expiry).max().unwrap_or(self.now);
+                for &id in &ids {
+                    self.forget(id)?;
+                }
+                self.bury(adu_key(bundle.source(), bundle.creation()), until)?;
+                self.after_commit.push(Action::Deliver(delivery));
+            }
+            DeliveryMode::Passive => {
+                for id in &ids {
+                    if let Some(e) = self.bundles.get_mut(id) {
+                        e.state = BundleState::QueuedForApplication;
+                    }
+                }
+                self.passive.entry(endpoint).or_default().push_back((delivery, ids));
+            }
         }
         Ok(())
     }

@@ -172,9 +172,13 @@ pub enum Action {
 /// Why an event could not be handled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BpaError {
-    /// The store failed; the agent's state is unchanged since its last commit.
+    /// The store failed. Changes staged by the failing event stay staged; a host should treat
+    /// this as fatal and rebuild the agent from the store (`Bpa::recover`).
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// A bundle could not be built.
+    #[error("bundle: {0}")]
+    Bundle(#[from] crate::bundle::BundleError),
     /// A registration for an endpoint of another node.
     #[error("endpoint {0} is not on this node")]
     NotLocal(Eid),
@@ -182,6 +186,10 @@ pub enum BpaError {
 
 /// Identifies a bundle across nodes: source, creation timestamp, fragment extent.
 pub type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
+
+/// Longest a node remembers a bundle it has seen, whatever lifetime its sender chose: a flood
+/// of bundles with year-long lifetimes must not grow the duplicate table for a year.
+pub(crate) const MAX_DUPLICATE_MEMORY_MS: u64 = 7 * 24 * 3_600_000;
 
 /// Store ids of tombstones start here, apart from bundle ids (which the agent reuses).
 pub(crate) const TOMBSTONE_IDS: BundleId = 1 << 62;
@@ -211,7 +219,9 @@ pub struct Bpa<S, R> {
     /// (duplicate suppression; 24 bytes a bundle instead of a full key).
     pub(crate) seen: BTreeMap<u128, DtnTime>,
     pub(crate) registrations: BTreeMap<Eid, DeliveryMode>,
-    pub(crate) passive: BTreeMap<Eid, VecDeque<Delivery>>,
+    /// Deliveries queued for passive registrations, with the stored bundles that make them up
+    /// (buried only when the application takes the delivery).
+    pub(crate) passive: BTreeMap<Eid, VecDeque<(Delivery, Vec<BundleId>)>>,
     pub(crate) links: BTreeMap<LinkId, NodeId>,
     /// Bundles waiting for a link to their next hop.
     pub(crate) waiting_for: BTreeMap<NodeId, VecDeque<BundleId>>,
@@ -228,6 +238,10 @@ pub struct Bpa<S, R> {
     pub(crate) after_commit: Vec<Action>,
     /// Transmission IDs for custodial transmissions.
     pub(crate) tids: crate::custody::TransmissionIds,
+    /// Transmission IDs reserved in the store up to here.
+    pub(crate) tid_mark: u64,
+    /// Creation sequence numbers reserved in the store up to here.
+    pub(crate) seq_reserved: u64,
     /// Pending custodial transmissions: transmission ID → bundle.
     pub(crate) custody_ids: BTreeMap<u64, BundleId>,
     /// Custody dispositions to signal after the next commit.
@@ -258,6 +272,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             actions: VecDeque::new(),
             after_commit: Vec::new(),
             tids: crate::custody::TransmissionIds::default(),
+            tid_mark: 0,
+            seq_reserved: 0,
             custody_ids: BTreeMap::new(),
             signals: crate::custody::SignalBatch::default(),
             now: DtnTime(0),
@@ -272,8 +288,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         bpa.now = now;
         for b in stored {
             if b.id == custody::NODE_STATE_ID {
-                let mark = crate::custody::TransmissionIds::decode_mark(&b.meta).unwrap_or(0);
-                bpa.tids = crate::custody::TransmissionIds::resume(mark);
+                let (tid_mark, seq_mark) = custody::decode_node_state(&b.meta);
+                bpa.tids = crate::custody::TransmissionIds::resume(tid_mark);
+                bpa.tid_mark = tid_mark;
+                bpa.sequence = seq_mark;
+                bpa.seq_reserved = seq_mark;
                 continue;
             }
             if let Some(stone) = entry::Tombstone::decode(&b.meta) {
@@ -288,6 +307,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 continue;
             }
             bpa.restore(b.id, b.bytes, &b.meta);
+        }
+        // Only now route them: dispatching can store new bundles (fragments, reports), and their
+        // ids must not fall on records not restored yet.
+        let waiting: Vec<BundleId> =
+            bpa.bundles.iter().filter(|(_, e)| e.state == BundleState::Waiting).map(|(id, _)| id).collect();
+        for id in waiting {
+            if let Some(bundle) = bpa.stored_bundle(id) {
+                bpa.dispatch(id, &bundle)?;
+            }
         }
         bpa.flush_commit()?;
         Ok(bpa)

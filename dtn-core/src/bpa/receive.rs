@@ -147,7 +147,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
         match self.accept(bundle, previous_hop, Priority::Normal, None)? {
             Some(id) => {
-                self.seen.insert(key, expiry);
+                self.seen.insert(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
                 Ok(Reception::Stored(id))
             }
             None => Ok(Reception::StorageFull),
@@ -173,6 +173,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         match self.store.insert(id, bundle.to_bytes(), meta.encode()) {
             Ok(()) => {}
             Err(StoreError::Full { .. }) => {
+                self.bundles.release(id);
                 match token {
                     Some(token) => {
                         self.actions.push_back(Action::Refused { token, reason: ReasonCode::DepletedStorage })
@@ -205,6 +206,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             booking: None,
             custody: meta.custody.map(alloc::boxed::Box::new),
             reports_forwarding: self.wants_report(bundle.flags(), StatusAssertion::Forwarded),
+            next_hop: None,
         };
         self.bundles.insert(id, entry);
         self.expiries.insert((expiry, id));
@@ -235,10 +237,6 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 e.state = BundleState::AwaitingCustody;
             }
             self.schedule(c.deadline, Timer::Custody(id, c.transmission_id));
-            return;
-        }
-        if self.dispatch(id, &bundle).is_err() {
-            self.unrouted.insert(id, crate::routing::NoRoute::NoKnownRoute);
         }
     }
 
@@ -274,6 +272,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let entry = self.bundles.remove(&id);
         if let Some(e) = &entry {
             self.expiries.remove(&(e.expiry, id));
+            let queue = e.next_hop.filter(|_| e.state == BundleState::Waiting).map(u64::from);
+            if let Some(queue) = queue.and_then(|hop| self.waiting_for.get_mut(&hop)) {
+                queue.retain(|q| *q != id);
+            }
             if let Some(c) = e.custody.as_deref() {
                 self.custody_ids.remove(&c.transmission_id);
             }
@@ -283,6 +285,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.router.release(booking);
         }
         self.unrouted.remove(&id);
+        if !self.reassembly.is_empty() {
+            self.reassembly.retain(|_, (_, ids)| {
+                ids.retain(|i| *i != id);
+                !ids.is_empty()
+            });
+        }
         match self.store.remove(id) {
             Ok(()) | Err(StoreError::Unknown(_)) => Ok(()),
             Err(e) => Err(e.into()),

@@ -49,8 +49,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         payload: bytes::Bytes,
         flags: BundleFlags,
         lifetime_ms: u64,
-    ) -> Result<Bundle, crate::bundle::BundleError> {
+    ) -> Result<Bundle, BpaError> {
         self.sequence += 1;
+        if self.sequence >= self.seq_reserved {
+            // Reserve sequence numbers in blocks, durably: after a restart (or without a clock)
+            // a new bundle must never repeat an old one's (source, time, sequence).
+            self.seq_reserved = self.sequence + 4096;
+            self.persist_node_state()?;
+        }
         let mut builder = BundleBuilder::new(source, destination)
             .creation(CreationTimestamp::new(self.now, self.sequence))
             .lifetime_ms(lifetime_ms)
@@ -62,6 +68,6 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if self.now.is_unknown() {
             builder = builder.bundle_age_ms(0);
         }
-        builder.build()
+        Ok(builder.build()?)
     }
 }

@@ -25,6 +25,13 @@ impl Slab {
         (self.entries.len() as BundleId).max(1)
     }
 
+    /// Gives back an id from [`Self::allocate`] that was not used.
+    pub fn release(&mut self, id: BundleId) {
+        if self.entries.get(id as usize).is_none_or(Option::is_none) && id != 0 {
+            self.free.push(id);
+        }
+    }
+
     /// Puts an entry under `id` (growing the table as needed).
     pub fn insert(&mut self, id: BundleId, entry: BundleEntry) {
         let index = id as usize;
@@ -85,6 +92,7 @@ mod tests {
             booking: None,
             custody: None,
             reports_forwarding: false,
+            next_hop: None,
         }
     }
 

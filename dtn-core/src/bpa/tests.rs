@@ -168,9 +168,10 @@ fn passive_registration_and_late_registration() {
     net.run(T0);
     assert_eq!(held(&net, 0), 1, "kept until someone registers");
     net.agents[0].handle(Event::Register { endpoint: Eid::ipn(1, 9), mode: DeliveryMode::Passive }, T0).unwrap();
-    let d = net.agents[0].take_delivery(&Eid::ipn(1, 9)).unwrap();
+    let d = net.agents[0].take_delivery(&Eid::ipn(1, 9)).unwrap().unwrap();
     assert_eq!(&d.payload[..], b"early");
-    assert!(net.agents[0].take_delivery(&Eid::ipn(1, 9)).is_none());
+    assert!(net.agents[0].take_delivery(&Eid::ipn(1, 9)).unwrap().is_none());
+    assert_eq!(held(&net, 0), 0, "released once taken");
     assert!(net.agents[0].handle(register(Eid::ipn(5, 1)), T0).is_err(), "not this node's endpoint");
 }
 
@@ -564,5 +565,179 @@ mod proactive_fragmentation {
         };
         a.handle(Event::Submit(s), T0).unwrap();
         assert_eq!(a.bundles().count(), 1, "held whole, waiting for a bigger contact");
+    }
+}
+
+/// Regressions for a review of the agent (each failed before its fix).
+mod review {
+    use super::*;
+    use crate::admin::{CustodySignal, Disposition};
+    use crate::custody::CustodyConfig;
+    use crate::routing::{CgrRouter, Contact, ContactPlan, PlanTime};
+
+    #[test]
+    fn a_custody_signal_with_a_huge_range_costs_nothing() {
+        let mut a = agent(1, &[]);
+        let record = AdminRecord::CustodySignal(CustodySignal {
+            disposition: Disposition::Accepted,
+            ranges: vec![(1, u64::MAX - 1)],
+        });
+        let b = BundleBuilder::new(Eid::ipn(2, 0), Eid::ipn(1, 0))
+            .creation(CreationTimestamp::new(T0, 1))
+            .flags(BundleFlags::ADMIN_RECORD)
+            .payload(Bytes::from(record.encode()))
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        a.handle(Event::Received { link: LinkId(2), bytes: b.raw().clone() }, T0).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_early_signal_does_not_free_an_id_the_link_still_holds() {
+        let mut c0 = agent(1, &[(2, 2), (3, 3)]);
+        c0.config.custody = Some(CustodyConfig::with_peers([2]));
+        let mut c1 = agent(2, &[(1, 1)]);
+        c1.handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        c0.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, T0).unwrap();
+        c0.handle(Event::LinkUp { link: LinkId(3), peer: 3 }, T0).unwrap();
+        c1.handle(Event::LinkUp { link: LinkId(1), peer: 1 }, T0).unwrap();
+        c0.handle(submit(1, Eid::ipn(2, 1), b"A"), T0).unwrap();
+        let (a_id, a_bytes) = core::iter::from_fn(|| c0.poll_action())
+            .find_map(|x| if let Action::Transmit { bundle, bytes, .. } = x { Some((bundle, bytes)) } else { None })
+            .unwrap();
+        c1.handle(Event::Received { link: LinkId(1), bytes: a_bytes }, T0).unwrap();
+        let signal = core::iter::from_fn(|| c1.poll_action())
+            .find_map(|x| if let Action::Transmit { bytes, .. } = x { Some(bytes) } else { None })
+            .unwrap();
+        // The signal arrives before the link reports the BPDU sent.
+        c0.handle(Event::Received { link: LinkId(2), bytes: signal }, T0).unwrap();
+        c0.handle(submit(2, Eid::ipn(3, 1), b"B"), T0).unwrap();
+        let b_id = core::iter::from_fn(|| c0.poll_action())
+            .find_map(|x| if let Action::Transmit { bundle, .. } = x { Some(bundle) } else { None })
+            .unwrap();
+        assert_ne!(a_id, b_id, "the id stays taken until the link reports");
+        c0.handle(Event::Transmitted { link: LinkId(2), bundle: a_id, ok: true }, T0).unwrap();
+        c0.handle(Event::Transmitted { link: LinkId(3), bundle: b_id, ok: false }, T0).unwrap();
+        assert_eq!(c0.bundles().count(), 1, "B is kept: its transmission failed");
+    }
+
+    #[test]
+    fn passive_deliveries_survive_a_restart_until_taken() {
+        let mut a = agent(1, &[]);
+        a.handle(Event::Register { endpoint: Eid::ipn(1, 7), mode: DeliveryMode::Passive }, T0).unwrap();
+        a.handle(submit(1, Eid::ipn(1, 7), b"adu"), T0).unwrap();
+        let mut b = Bpa::recover(NodeConfig::new(1), a.store().after_crash(), StaticRouter::new(), T0).unwrap();
+        b.handle(Event::Register { endpoint: Eid::ipn(1, 7), mode: DeliveryMode::Passive }, T0).unwrap();
+        let d = b.take_delivery(&Eid::ipn(1, 7)).unwrap().expect("still there after the restart");
+        assert_eq!(&d.payload[..], b"adu");
+        let mut c = Bpa::recover(NodeConfig::new(1), b.store().after_crash(), StaticRouter::new(), T0).unwrap();
+        c.handle(Event::Register { endpoint: Eid::ipn(1, 7), mode: DeliveryMode::Passive }, T0).unwrap();
+        assert!(c.take_delivery(&Eid::ipn(1, 7)).unwrap().is_none(), "taken means gone, also after a restart");
+    }
+
+    fn contact(rate: u64) -> Contact {
+        Contact {
+            from: 1,
+            to: 2,
+            start: PlanTime::from_secs(0),
+            end: PlanTime::from_secs(10),
+            rate_bytes_per_sec: rate,
+            owlt_nanos: 0,
+            confidence: 1.0,
+        }
+    }
+
+    #[test]
+    fn recovery_restores_every_record_before_routing_any() {
+        let mut config = NodeConfig::new(1);
+        config.plan_epoch = T0;
+        let mut a = Bpa::new(
+            config.clone(),
+            MemoryStore::new(1 << 20),
+            CgrRouter::new(ContactPlan::new(vec![contact(1000)], None)),
+        );
+        let big = Submission {
+            token: 1,
+            source: None,
+            destination: Eid::ipn(2, 1),
+            payload: Bytes::from(vec![9u8; 1_500]),
+            lifetime_ms: 3_600_000,
+            flags: BundleFlags::default(),
+            priority: Priority::Normal,
+        };
+        a.handle(Event::Submit(big), T0).unwrap();
+        a.handle(submit(2, Eid::ipn(2, 1), b"small-B"), T0).unwrap();
+        // After the restart the contact is smaller: the big bundle is fragmented on recovery.
+        let mut b = Bpa::recover(
+            config,
+            a.store().after_crash(),
+            CgrRouter::new(ContactPlan::new(vec![contact(100)], None)),
+            T0,
+        )
+        .unwrap();
+        let mut peer = Bpa::new(NodeConfig::new(2), MemoryStore::new(1 << 20), StaticRouter::new());
+        peer.handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        b.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, T0).unwrap();
+        let actions: Vec<Action> = core::iter::from_fn(|| b.poll_action()).collect();
+        assert!(!actions.iter().any(|x| matches!(x, Action::Deleted { .. })));
+        for action in actions {
+            if let Action::Transmit { bytes, .. } = action {
+                peer.handle(Event::Received { link: LinkId(1), bytes }, T0).unwrap();
+            }
+        }
+        let got: Vec<Delivery> = core::iter::from_fn(|| peer.poll_action())
+            .filter_map(|x| if let Action::Deliver(d) = x { Some(d) } else { None })
+            .collect();
+        assert!(got.iter().any(|d| &d.payload[..] == b"small-B"), "B lost");
+        // The 1,000-byte contact cannot carry the whole 1,500-byte ADU: what did not fit waits.
+        assert!(b.bundles().count() > 0, "the rest of the big ADU is still held");
+    }
+
+    #[test]
+    fn an_adu_arriving_whole_and_in_fragments_is_delivered_once() {
+        let mut net = Net::new(vec![agent(1, &[])]);
+        net.agents[0].handle(register(Eid::ipn(1, 1)), T0).unwrap();
+        let whole =
+            bundle_to(Eid::ipn(1, 1)).payload(&b"0123456789abcdefghij0123456789abcdefghij"[..]).build().unwrap();
+        let pieces = crate::fragment::fragment_by_size(&whole, whole.raw().len() - 25).unwrap();
+        // A fragment first, then the whole bundle, then the other fragments.
+        received(&mut net, 0, &pieces[0]);
+        received(&mut net, 0, &whole);
+        for f in &pieces[1..] {
+            received(&mut net, 0, f);
+        }
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(held(&net, 0), 0);
+    }
+
+    #[test]
+    fn proactive_fragmentation_never_outgrows_the_store() {
+        let mut config = NodeConfig::new(1);
+        config.plan_epoch = T0;
+        let big = bundle_to(Eid::ipn(2, 1)).lifetime_ms(3_600_000).payload(vec![7u8; 1_500]).build().unwrap();
+        let budget = big.raw().len() as u64 + 10;
+        let mut a =
+            Bpa::new(config, MemoryStore::new(budget), CgrRouter::new(ContactPlan::new(vec![contact(100)], None)));
+        a.handle(Event::Received { link: LinkId(9), bytes: big.raw().clone() }, T0).unwrap();
+        let actions: Vec<Action> = core::iter::from_fn(|| a.poll_action()).collect();
+        assert!(
+            !actions.iter().any(|x| matches!(x, Action::Deleted { .. })),
+            "no part of an accepted bundle is deleted"
+        );
+        assert_eq!(a.bundles().count(), 1, "kept whole instead");
+    }
+
+    #[test]
+    fn sequence_numbers_never_repeat_after_a_restart() {
+        let mut a = agent(1, &[]);
+        a.handle(submit(1, Eid::ipn(2, 1), b"first"), T0).unwrap();
+        let first = a.bundles().next().map(|(id, _)| a.stored_bundle(id).unwrap().creation()).unwrap();
+        let mut b = Bpa::recover(NodeConfig::new(1), a.store().after_crash(), StaticRouter::new(), T0).unwrap();
+        b.handle(submit(2, Eid::ipn(2, 1), b"second"), T0).unwrap();
+        let creations: Vec<CreationTimestamp> =
+            b.bundles().map(|(id, _)| b.stored_bundle(id).unwrap().creation()).collect();
+        assert_eq!(creations.len(), 2);
+        assert!(creations.iter().filter(|c| **c == first).count() == 1, "{creations:?}");
     }
 }

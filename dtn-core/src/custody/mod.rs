@@ -13,7 +13,6 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use crate::admin::{CustodyCodes, CustodySignal, Disposition};
-use crate::cbor::{Reader, writer};
 use crate::routing::NodeId;
 
 /// How a node takes part in custody transfer.
@@ -75,18 +74,6 @@ impl TransmissionIds {
         self.reserved_until = id + ID_BLOCK;
         (id, Some(self.reserved_until))
     }
-
-    /// Encodes a reservation mark for the store.
-    pub fn encode_mark(mark: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9);
-        writer::uint(&mut out, mark);
-        out
-    }
-
-    /// Decodes a reservation mark.
-    pub fn decode_mark(bytes: &[u8]) -> Option<u64> {
-        Reader::new(bytes).uint().ok()
-    }
 }
 
 /// Dispositions waiting to be signalled, per custodian and disposition.
@@ -129,7 +116,6 @@ mod tests {
         // After a restart, numbering continues past the persisted reservation.
         let mut resumed = TransmissionIds::resume(1 + ID_BLOCK);
         assert!(resumed.allocate().0 > second);
-        assert_eq!(TransmissionIds::decode_mark(&TransmissionIds::encode_mark(77)), Some(77));
     }
 
     #[test]
