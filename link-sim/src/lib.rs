@@ -1,9 +1,10 @@
 //! `link-sim`: the space-link model behind both the deterministic constellation simulator and
 //! the real-time loopback proxy.
 //!
-//! This release holds the first piece of the pure link model, [`model::loss`]: frame loss from
-//! a bit-error rate. The simulator (`sim`) and proxy (`proxy`) arrive with their issue and drive
-//! this same model.
+//! This release holds the pure link model ([`model`]): per-link seeded random streams, loss from
+//! bit-error rate, flat and Gilbert–Elliott burst loss, and a directed [`model::link::Link`] with
+//! contact windows, rate, light time varying over a pass, acquisition lag, a finite buffer and
+//! missed passes. The simulator (`sim`) and proxy (`proxy`) drive this same model.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
