@@ -50,11 +50,20 @@ pub struct Impairments {
     pub loss: FrameLoss,
     /// Burst losses on top.
     pub burst: Option<GilbertElliott>,
+    /// Light time varies over a pass between the plan's minimum and maximum; when false it is
+    /// the maximum throughout (what routing plans with).
+    pub varying_light_time: bool,
 }
 
 impl Default for Impairments {
     fn default() -> Self {
-        Impairments { acquisition_lag_nanos: 0, buffer_bytes: u64::MAX, loss: FrameLoss::NONE, burst: None }
+        Impairments {
+            acquisition_lag_nanos: 0,
+            buffer_bytes: u64::MAX,
+            loss: FrameLoss::NONE,
+            burst: None,
+            varying_light_time: true,
+        }
     }
 }
 
@@ -118,6 +127,11 @@ impl Link {
         }
     }
 
+    /// The time after a window opens before frames get through.
+    pub fn acquisition_lag_nanos(&self) -> i64 {
+        self.impairments.acquisition_lag_nanos
+    }
+
     /// The window open at `t` (after acquisition), if any.
     pub fn open_at(&self, t: PlanTime) -> Option<&Window> {
         let lag = self.impairments.acquisition_lag_nanos;
@@ -149,7 +163,8 @@ impl Link {
                 continue;
             }
             self.busy_until = done;
-            let arrival = done.plus(w.owlt_at(done));
+            let owlt = if self.impairments.varying_light_time { w.owlt_at(done) } else { w.owlt_max_nanos };
+            let arrival = done.plus(owlt);
             return if self.lost(bytes) { Fate::Lost { sent: done } } else { Fate::Arrives(arrival) };
         }
         Fate::NoContact

@@ -1,0 +1,267 @@
+//! The simulated network: agents, links, the event queue and the run's records.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use dtn_core::bpa::{Action, Bpa, Event, LinkId, NodeConfig, Submission};
+use dtn_core::custody::CustodyConfig;
+use dtn_core::routing::{CgrRouter, ContactPlan, NodeId, PlanTime};
+use dtn_core::store::MemoryStore;
+use dtn_core::time::DtnTime;
+
+use crate::model::link::{Fate, Impairments, Link, Window};
+
+/// How a run is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seeds every link's random stream.
+    pub seed: u64,
+    /// The DTN time of the plan's time 0.
+    pub epoch: DtnTime,
+    /// Hand bundles to the next hop with custody (BIBE) on every link.
+    pub custody: bool,
+    /// Channel impairments applied to every link.
+    pub impairments: Impairments,
+    /// Store budget per node, bytes.
+    pub store_bytes: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            epoch: DtnTime(757_382_400_000),
+            custody: false,
+            impairments: Impairments::default(),
+            store_bytes: 1 << 34,
+        }
+    }
+}
+
+/// One delivery to an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The node it was delivered at.
+    pub node: NodeId,
+    /// When.
+    pub at: PlanTime,
+    /// The ADU.
+    pub payload: Bytes,
+}
+
+type Agent = Bpa<MemoryStore, CgrRouter>;
+
+#[derive(Debug)]
+enum SimEvent {
+    Frame { from: NodeId, to: NodeId, bytes: Bytes },
+    Sent { node: NodeId, peer: NodeId, bundle: u64, ok: bool },
+    Up { node: NodeId, peer: NodeId },
+    Down { node: NodeId, peer: NodeId },
+    Timer { node: NodeId },
+    Submit { node: NodeId, submission: Submission },
+}
+
+/// The simulated network.
+#[derive(Debug)]
+pub struct World {
+    config: SimConfig,
+    now: PlanTime,
+    seq: u64,
+    queue: BTreeMap<(PlanTime, u64), SimEvent>,
+    agents: BTreeMap<NodeId, Agent>,
+    timers: BTreeMap<NodeId, PlanTime>,
+    links: BTreeMap<(NodeId, NodeId), Link>,
+    trace: u64,
+    delivered: Vec<DeliveryRecord>,
+    events: u64,
+}
+
+impl World {
+    /// A network over `windows` (per directed link, as [`crate::model::link::windows_from_csv`]
+    /// reads them), with an agent per node routing over the same plan.
+    pub fn new(windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>, config: SimConfig) -> Self {
+        let contacts: Vec<dtn_core::routing::Contact> = windows
+            .iter()
+            .flat_map(|(&(from, to), ws)| {
+                ws.iter().map(move |w| dtn_core::routing::Contact {
+                    from,
+                    to,
+                    start: w.start,
+                    end: w.end,
+                    rate_bytes_per_sec: w.rate_bytes_per_sec,
+                    owlt_nanos: w.owlt_max_nanos,
+                    confidence: 1.0,
+                })
+            })
+            .collect();
+        let plan = ContactPlan::new(contacts, None);
+        let mut world = World {
+            config: config.clone(),
+            now: PlanTime(0),
+            seq: 0,
+            queue: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            links: BTreeMap::new(),
+            trace: 0xcbf2_9ce4_8422_2325,
+            delivered: Vec::new(),
+            events: 0,
+        };
+        for &node in plan.nodes() {
+            let mut node_config = NodeConfig::new(node);
+            node_config.plan_epoch = config.epoch;
+            if config.custody {
+                let peers = windows.keys().filter(|(f, _)| *f == node).map(|(_, t)| *t);
+                node_config.custody = Some(CustodyConfig::with_peers(peers));
+            }
+            let agent = Bpa::new(node_config, MemoryStore::new(config.store_bytes), CgrRouter::new(plan.clone()));
+            world.agents.insert(node, agent);
+        }
+        for (&(from, to), ws) in windows {
+            let link = Link::new(from, to, ws.clone(), config.impairments, config.seed);
+            let lag = link.acquisition_lag_nanos();
+            for w in link.windows() {
+                world.schedule(w.start.plus(lag), SimEvent::Up { node: from, peer: to });
+                world.schedule(w.end, SimEvent::Down { node: from, peer: to });
+            }
+            world.links.insert((from, to), link);
+        }
+        world
+    }
+
+    fn schedule(&mut self, at: PlanTime, event: SimEvent) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), event);
+    }
+
+    /// Hands an event to a node's agent now (registrations and the like, before a run).
+    pub fn register(&mut self, node: NodeId, event: Event) {
+        let now = self.dtn_time();
+        if let Some(agent) = self.agents.get_mut(&node) {
+            let _ = agent.handle(event, now);
+        }
+        self.drain(node);
+    }
+
+    /// Submits an ADU at `node` at time `at`.
+    pub fn submit(&mut self, node: NodeId, at: PlanTime, submission: Submission) {
+        self.schedule(at, SimEvent::Submit { node, submission });
+    }
+
+    fn dtn_time(&self) -> DtnTime {
+        DtnTime(self.config.epoch.0 + u64::try_from(self.now.0 / 1_000_000).unwrap_or(0))
+    }
+
+    /// Runs every event up to `until`.
+    pub fn run_until(&mut self, until: PlanTime) {
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > until {
+                break;
+            }
+            let ((at, _), event) = entry.remove_entry();
+            self.now = at;
+            self.events += 1;
+            self.record(&event);
+            self.apply(event);
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn record(&mut self, event: &SimEvent) {
+        let (kind, a, b, len) = match event {
+            SimEvent::Frame { from, to, bytes } => (1u64, *from, *to, bytes.len() as u64),
+            SimEvent::Sent { node, peer, bundle, ok } => (2, *node, *peer, bundle * 2 + u64::from(*ok)),
+            SimEvent::Up { node, peer } => (3, *node, *peer, 0),
+            SimEvent::Down { node, peer } => (4, *node, *peer, 0),
+            SimEvent::Timer { node } => (5, *node, 0, 0),
+            SimEvent::Submit { node, submission } => (6, *node, submission.token, submission.payload.len() as u64),
+        };
+        for word in [self.now.0 as u64, kind, a, b, len] {
+            for byte in word.to_le_bytes() {
+                self.trace = (self.trace ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    }
+
+    fn apply(&mut self, event: SimEvent) {
+        let now = self.dtn_time();
+        let (node, agent_event) = match event {
+            SimEvent::Frame { from, to, bytes } => (to, Some(Event::Received { link: LinkId(from as u32), bytes })),
+            SimEvent::Sent { node, peer, bundle, ok } => {
+                (node, Some(Event::Transmitted { link: LinkId(peer as u32), bundle, ok }))
+            }
+            SimEvent::Up { node, peer } => (node, Some(Event::LinkUp { link: LinkId(peer as u32), peer })),
+            SimEvent::Down { node, peer } => (node, Some(Event::LinkDown { link: LinkId(peer as u32) })),
+            SimEvent::Timer { node } => (node, None),
+            SimEvent::Submit { node, submission } => (node, Some(Event::Submit(submission))),
+        };
+        let Some(agent) = self.agents.get_mut(&node) else { return };
+        let result = match agent_event {
+            Some(e) => agent.handle(e, now),
+            None => agent.handle_timeout(now),
+        };
+        if result.is_err() {
+            return;
+        }
+        self.drain(node);
+    }
+
+    fn drain(&mut self, node: NodeId) {
+        let mut actions = Vec::new();
+        if let Some(agent) = self.agents.get_mut(&node) {
+            while let Some(a) = agent.poll_action() {
+                actions.push(a);
+            }
+        }
+        for action in actions {
+            match action {
+                Action::Transmit { link, bundle, bytes } => {
+                    let peer = NodeId::from(link.0);
+                    let fate = self
+                        .links
+                        .get_mut(&(node, peer))
+                        .map_or(Fate::NoContact, |l| l.send(self.now, bytes.len() as u64));
+                    let ok = matches!(fate, Fate::Arrives(_) | Fate::Lost { .. });
+                    if let Fate::Arrives(at) = fate {
+                        self.schedule(at, SimEvent::Frame { from: node, to: peer, bytes });
+                    }
+                    self.schedule(self.now, SimEvent::Sent { node, peer, bundle, ok });
+                }
+                Action::Deliver(d) => self.delivered.push(DeliveryRecord { node, at: self.now, payload: d.payload }),
+                _ => {}
+            }
+        }
+        self.arm_timer(node);
+    }
+
+    fn arm_timer(&mut self, node: NodeId) {
+        let Some(due) = self.agents.get(&node).and_then(Bpa::poll_timeout) else { return };
+        let at = PlanTime::from_millis(i64::try_from(due.0.saturating_sub(self.config.epoch.0)).unwrap_or(i64::MAX))
+            .max(self.now);
+        if self.timers.get(&node).is_some_and(|t| *t <= at && *t >= self.now) {
+            return;
+        }
+        self.timers.insert(node, at);
+        self.schedule(at, SimEvent::Timer { node });
+    }
+
+    /// Deliveries so far.
+    pub fn delivered(&self) -> &[DeliveryRecord] {
+        &self.delivered
+    }
+
+    /// A 64-bit hash of every event processed, in order.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace
+    }
+
+    /// Events processed.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> PlanTime {
+        self.now
+    }
+}
