@@ -201,6 +201,19 @@ impl ContactPlan {
         self.nodes.len()
     }
 
+    /// The longest one-way light time of any contact `from → to` (looks at `from`'s contacts
+    /// only).
+    pub fn max_owlt_nanos(&self, from: NodeId, to: NodeId) -> Option<i64> {
+        let (from, to) = (self.node_index(from)?, self.node_index(to)?);
+        let span = self.spans.get(from as usize)?;
+        self.edges
+            .get(span.first as usize..span.end as usize)?
+            .iter()
+            .filter(|e| e.to == to)
+            .map(|e| e.owlt_nanos)
+            .max()
+    }
+
     /// The median contact volume.
     pub(crate) fn median_volume(&self) -> u64 {
         self.median_volume

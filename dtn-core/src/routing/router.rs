@@ -439,12 +439,7 @@ impl Router for CgrRouter {
     }
 
     fn light_time_ms(&self, from: NodeId, to: NodeId) -> Option<u64> {
-        self.plan
-            .contacts()
-            .iter()
-            .filter(|c| c.from == from && c.to == to)
-            .map(|c| u64::try_from(c.owlt_nanos).unwrap_or(0).div_ceil(1_000_000))
-            .max()
+        self.plan.max_owlt_nanos(from, to).map(|ns| u64::try_from(ns).unwrap_or(0).div_ceil(1_000_000))
     }
 
     fn release(&mut self, booking: BookingId) {

@@ -3,6 +3,9 @@
 //! by the order they were scheduled. The same inputs and seed give the same run, event for
 //! event; the trace hash says so in 64 bits.
 
+mod run;
+pub mod scenario;
 mod world;
 
+pub use run::{Outcome, run};
 pub use world::{DeliveryRecord, SimConfig, World};

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use dtn_core::bpa::{Action, Bpa, Event, LinkId, NodeConfig, Submission};
 use dtn_core::custody::CustodyConfig;
 use dtn_core::routing::{CgrRouter, ContactPlan, NodeId, PlanTime};
-use dtn_core::store::MemoryStore;
+use dtn_core::store::{BundleStore, MemoryStore};
 use dtn_core::time::DtnTime;
 
 use crate::model::link::{Fate, Impairments, Link, Window};
@@ -49,6 +49,17 @@ pub struct DeliveryRecord {
     pub payload: Bytes,
 }
 
+/// A submission an agent accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptedRecord {
+    /// The source node.
+    pub node: NodeId,
+    /// The submitter's token.
+    pub token: u64,
+    /// The bundle's creation timestamp, read from the store when it was accepted.
+    pub creation: Option<dtn_core::time::CreationTimestamp>,
+}
+
 type Agent = Bpa<MemoryStore, CgrRouter>;
 
 #[derive(Debug)]
@@ -73,6 +84,8 @@ pub struct World {
     links: BTreeMap<(NodeId, NodeId), Link>,
     trace: u64,
     delivered: Vec<DeliveryRecord>,
+    accepted: Vec<AcceptedRecord>,
+    deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
     events: u64,
 }
 
@@ -105,6 +118,8 @@ impl World {
             links: BTreeMap::new(),
             trace: 0xcbf2_9ce4_8422_2325,
             delivered: Vec::new(),
+            accepted: Vec::new(),
+            deleted: Vec::new(),
             events: 0,
         };
         for &node in plan.nodes() {
@@ -228,6 +243,16 @@ impl World {
                     self.schedule(self.now, SimEvent::Sent { node, peer, bundle, ok });
                 }
                 Action::Deliver(d) => self.delivered.push(DeliveryRecord { node, at: self.now, payload: d.payload }),
+                Action::Accepted { token, bundle } => {
+                    let creation = self
+                        .agents
+                        .get(&node)
+                        .and_then(|a| a.store().bytes(bundle))
+                        .and_then(|b| dtn_core::bundle::Bundle::parse(b, dtn_core::parse_mode::ParseMode::Relaxed).ok())
+                        .map(|b| b.creation());
+                    self.accepted.push(AcceptedRecord { node, token, creation });
+                }
+                Action::Deleted { source, creation, reason } => self.deleted.push((source, creation, reason)),
                 _ => {}
             }
         }
@@ -248,6 +273,41 @@ impl World {
     /// Deliveries so far.
     pub fn delivered(&self) -> &[DeliveryRecord] {
         &self.delivered
+    }
+
+    /// Frames on the wire (sent, not yet arrived), as (from, to, bytes).
+    pub fn in_flight(&self) -> impl Iterator<Item = (NodeId, NodeId, &Bytes)> {
+        self.queue.values().filter_map(|e| match e {
+            SimEvent::Frame { from, to, bytes } => Some((*from, *to, bytes)),
+            _ => None,
+        })
+    }
+
+    /// Submissions the agents accepted.
+    pub fn accepted(&self) -> &[AcceptedRecord] {
+        &self.accepted
+    }
+
+    /// Bundles deleted anywhere, with why.
+    pub fn deleted(&self) -> &[(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)] {
+        &self.deleted
+    }
+
+    /// The agents.
+    pub fn agents(&self) -> impl Iterator<Item = (NodeId, &Bpa<MemoryStore, CgrRouter>)> {
+        self.agents.iter().map(|(n, a)| (*n, a))
+    }
+
+    /// Takes a pass of `from → to` out (a scripted disruption).
+    pub fn miss_pass(&mut self, from: NodeId, to: NodeId, pass: usize) {
+        if let Some(link) = self.links.get_mut(&(from, to)) {
+            link.miss_pass(pass);
+        }
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_at(&self) -> Option<PlanTime> {
+        self.queue.first_key_value().map(|(k, _)| k.0)
     }
 
     /// A 64-bit hash of every event processed, in order.

@@ -1,0 +1,281 @@
+//! Running a scenario: traffic, the run, the invariant oracles and the report.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use dtn_core::admin::AdminRecord;
+use dtn_core::bpa::{DeliveryMode, Event, Submission};
+use dtn_core::bundle::{Bundle, BundleFlags};
+use dtn_core::eid::Eid;
+use dtn_core::parse_mode::ParseMode;
+use dtn_core::routing::search::{EmptyNetwork, RouteQuery, search};
+use dtn_core::routing::{Contact, ContactPlan, NodeId, PlanTime, Priority};
+use dtn_core::store::BundleStore;
+use dtn_core::time::CreationTimestamp;
+use serde_json::{Value, json};
+
+use super::scenario::Scenario;
+use super::world::{SimConfig, World};
+use crate::model::link::{Impairments, Window};
+use crate::model::loss::FrameLoss;
+use crate::model::rng::LinkRng;
+
+/// One generated bundle.
+#[derive(Debug, Clone)]
+struct Planned {
+    token: u64,
+    source: NodeId,
+    destination: NodeId,
+    at: PlanTime,
+    size: u64,
+    lifetime_ms: u64,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The JSON report.
+    pub report: Value,
+    /// Invariant violations (empty for a good run).
+    pub violations: Vec<String>,
+    /// The trace hash.
+    pub trace_hash: u64,
+}
+
+fn traffic(scenario: &Scenario, seed: u64) -> Vec<Planned> {
+    let mut rng = LinkRng::from_state(seed ^ 0x7472_6166_6669_6321);
+    let mut planned = Vec::new();
+    let mut token = 0;
+    for flow in &scenario.traffic {
+        let span = (flow.end_s - flow.start_s).max(0.0);
+        let mean_gap = if flow.bundles == 0 { span } else { span / flow.bundles as f64 };
+        let mut t = flow.start_s;
+        for _ in 0..flow.bundles {
+            t += rng.exponential(mean_gap);
+            if t >= flow.end_s || flow.sources.is_empty() || flow.destinations.is_empty() {
+                break;
+            }
+            let source = flow.sources[(rng.next_u64() % flow.sources.len() as u64) as usize];
+            let candidates: Vec<NodeId> = flow.destinations.iter().copied().filter(|d| *d != source).collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let destination = candidates[(rng.next_u64() % candidates.len() as u64) as usize];
+            let [lo, hi] = flow.size_bytes;
+            let (lo, hi) = (lo.max(9) as f64, hi.max(lo.max(9)) as f64);
+            let size = (lo * (hi / lo).powf(rng.uniform())).round() as u64;
+            planned.push(Planned {
+                token,
+                source,
+                destination,
+                at: PlanTime((t * 1e9) as i64),
+                size,
+                lifetime_ms: (flow.lifetime_s * 1000.0) as u64,
+            });
+            token += 1;
+        }
+    }
+    planned
+}
+
+/// Runs a scenario over its plan's windows; `progress` is called with the fraction done.
+pub fn run(
+    scenario: &Scenario,
+    windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>,
+    seed: u64,
+    mut progress: impl FnMut(f64, u64),
+) -> Outcome {
+    let link = &scenario.link;
+    let loss = FrameLoss::new(link.bit_error_rate, link.flat_loss).unwrap_or(FrameLoss::NONE);
+    let impairments = Impairments {
+        acquisition_lag_nanos: (link.acquisition_lag_s * 1e9) as i64,
+        loss,
+        varying_light_time: link.vary_light_time,
+        ..Impairments::default()
+    };
+    let config = SimConfig { seed, custody: scenario.run.custody, impairments, ..SimConfig::default() };
+    let mut world = World::new(windows, config);
+    for m in &scenario.missed_pass {
+        world.miss_pass(m.from, m.to, m.pass);
+    }
+    let planned = traffic(scenario, seed);
+    let destinations: std::collections::BTreeSet<NodeId> = planned.iter().map(|p| p.destination).collect();
+    for d in destinations {
+        world.register(d, Event::Register { endpoint: Eid::ipn(d as u32, 1), mode: DeliveryMode::Active });
+    }
+    for p in &planned {
+        let mut payload = vec![0u8; p.size.max(8) as usize];
+        payload[..8].copy_from_slice(&p.token.to_be_bytes());
+        world.submit(
+            p.source,
+            p.at,
+            Submission {
+                token: p.token,
+                source: None,
+                destination: Eid::ipn(p.destination as u32, 1),
+                payload: Bytes::from(payload),
+                lifetime_ms: p.lifetime_ms,
+                flags: BundleFlags::default(),
+                priority: Priority::Normal,
+            },
+        );
+    }
+    let end = PlanTime((scenario.run.duration_s * 1e9) as i64);
+    let steps = 50;
+    for step in 1..=steps {
+        world.run_until(PlanTime(end.0 / steps * step));
+        progress(step as f64 / steps as f64, world.events());
+    }
+    judge(&world, windows, &planned, end)
+}
+
+/// The oracles and the report.
+fn judge(
+    world: &World,
+    windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>,
+    planned: &[Planned],
+    end: PlanTime,
+) -> Outcome {
+    let mut violations = Vec::new();
+    let by_token: BTreeMap<u64, &Planned> = planned.iter().map(|p| (p.token, p)).collect();
+    // Which bundle each accepted submission became, by (source node, creation timestamp).
+    let mut creation_of: BTreeMap<(NodeId, CreationTimestamp), u64> = BTreeMap::new();
+    for a in world.accepted() {
+        if let Some(creation) = a.creation {
+            creation_of.insert((a.node, creation), a.token);
+        }
+    }
+    let mut deliveries: BTreeMap<u64, Vec<PlanTime>> = BTreeMap::new();
+    for d in world.delivered() {
+        if d.payload.len() >= 8 {
+            let token = u64::from_be_bytes(d.payload[..8].try_into().unwrap_or([0; 8]));
+            deliveries.entry(token).or_default().push(d.at);
+        }
+    }
+    for (token, times) in &deliveries {
+        if times.len() > 1 {
+            violations.push(format!("bundle {token} delivered {} times", times.len()));
+        }
+    }
+    // No delivery before the earliest arrival physics allows (minimum light time).
+    let fastest = plan_with(windows, |w| w.owlt_min_nanos);
+    let reference = plan_with(windows, |w| w.owlt_max_nanos);
+    let mut ratios = Vec::new();
+    let mut latencies = Vec::new();
+    for (token, times) in &deliveries {
+        let Some(p) = by_token.get(token) else { continue };
+        let query = RouteQuery::new(p.source, p.destination, p.at, p.size);
+        let at = times[0];
+        match search(&fastest, &query, &EmptyNetwork) {
+            Some(r) if at.0 + 1_000_000 < r.arrival.0 => {
+                violations.push(format!("bundle {token} delivered at {at} before the fastest possible {}", r.arrival));
+            }
+            None => violations.push(format!("bundle {token} delivered at {at} though the plan has no path for it")),
+            Some(_) => {}
+        }
+        latencies.push((at.0 - p.at.0) as f64 / 1e9);
+        if let Some(r) = search(&reference, &query, &EmptyNetwork) {
+            let best = (r.arrival.0 - p.at.0) as f64;
+            if best > 0.0 {
+                ratios.push((at.0 - p.at.0) as f64 / best);
+            }
+        }
+    }
+    // No silent loss: each accepted bundle is delivered, deleted with a reason, or still held.
+    let deleted: std::collections::BTreeSet<u64> = world
+        .deleted()
+        .iter()
+        .filter_map(|(source, creation, _)| {
+            let node = match source {
+                Eid::Ipn(ipn) => ipn.fqnn(),
+                _ => return None,
+            };
+            creation_of.get(&(node, *creation)).copied()
+        })
+        .collect();
+    let mut held = std::collections::BTreeSet::new();
+    for (node, agent) in world.agents() {
+        for (id, _) in agent.bundles() {
+            if let Some(t) = agent.store().bytes(id).and_then(|b| identify(&b, node)).and_then(|k| creation_of.get(&k))
+            {
+                held.insert(*t);
+            }
+        }
+    }
+    // A bundle on the wire at the cut-off is neither lost nor held by anyone yet.
+    let mut in_flight = std::collections::BTreeSet::new();
+    for (from, _, bytes) in world.in_flight() {
+        if let Some(t) = identify(bytes, from).and_then(|k| creation_of.get(&k)) {
+            in_flight.insert(*t);
+        }
+    }
+    let accepted: Vec<u64> = world.accepted().iter().map(|a| a.token).collect();
+    let mut lost = 0;
+    for token in &accepted {
+        if !deliveries.contains_key(token)
+            && !deleted.contains(token)
+            && !held.contains(token)
+            && !in_flight.contains(token)
+        {
+            lost += 1;
+            violations
+                .push(format!("bundle {token} accepted, then neither delivered, deleted with a reason, nor held"));
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    ratios.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v.get(v.len() / 2).copied();
+    let report = json!({
+        "simulated_s": end.0 as f64 / 1e9,
+        "events": world.events(),
+        "trace_hash": format!("{:016x}", world.trace_hash()),
+        "bundles": {
+            "generated": planned.len(),
+            "accepted": accepted.len(),
+            "delivered": deliveries.len(),
+            "deleted_with_reason": deleted.len(),
+            "held_at_end": held.iter().filter(|t| !deliveries.contains_key(t)).count(),
+            "in_flight_at_end": in_flight.iter().filter(|t| !deliveries.contains_key(t) && !held.contains(t)).count(),
+            "silently_lost": lost,
+        },
+        "latency_s": { "median": median(&latencies), "p99": latencies.get(latencies.len().saturating_sub(1).min(latencies.len() * 99 / 100)).copied() },
+        "latency_over_reference_earliest_arrival": { "median": median(&ratios) },
+        "violations": violations,
+    });
+    Outcome { report, violations, trace_hash: world.trace_hash() }
+}
+
+/// The (source node, creation timestamp) of an encoded bundle, looking inside a BIBE PDU.
+fn identify(bytes: &Bytes, fallback: NodeId) -> Option<(NodeId, CreationTimestamp)> {
+    let bundle = Bundle::parse(bytes.clone(), ParseMode::Relaxed).ok()?;
+    if bundle.is_admin_record()
+        && let Ok(AdminRecord::Bpdu(bpdu)) = AdminRecord::from_bundle(&bundle)
+    {
+        return identify(&bpdu.bundle, fallback);
+    }
+    let source = match bundle.source() {
+        Eid::Ipn(ipn) => ipn.fqnn(),
+        _ => fallback,
+    };
+    Some((source, bundle.creation()))
+}
+
+fn plan_with(windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>, owlt: impl Fn(&Window) -> i64) -> ContactPlan {
+    let contacts = windows
+        .iter()
+        .flat_map(|(&(from, to), ws)| {
+            ws.iter()
+                .map(|w| Contact {
+                    from,
+                    to,
+                    start: w.start,
+                    end: w.end,
+                    rate_bytes_per_sec: w.rate_bytes_per_sec,
+                    owlt_nanos: owlt(w),
+                    confidence: 1.0,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ContactPlan::new(contacts, None)
+}

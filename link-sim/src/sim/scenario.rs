@@ -1,0 +1,177 @@
+//! Scenario files (TOML): the plan, the run, the link impairments, traffic and disruptions.
+//!
+//! ```toml
+//! [plan]
+//! csv = "../../shared/scenarios/small.csv"   # relative to the scenario file
+//!
+//! [run]
+//! seed = 1
+//! duration_s = 86400
+//! custody = true
+//!
+//! [link]
+//! bit_error_rate = 1e-9
+//! flat_loss = 0.0
+//! acquisition_lag_s = 2.0
+//!
+//! [[traffic]]
+//! sources = [1001, 1002]
+//! destinations = [100]
+//! bundles = 50            # Poisson arrivals spread over [start_s, end_s)
+//! size_bytes = [100000, 10000000]   # log-uniform between the two
+//! start_s = 0
+//! end_s = 80000
+//!
+//! [[missed_pass]]
+//! from = 1001
+//! to = 201
+//! pass = 0
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A whole scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Where the contacts come from.
+    pub plan: PlanSection,
+    /// Run parameters.
+    #[serde(default)]
+    pub run: RunSection,
+    /// Channel impairments on every link.
+    #[serde(default)]
+    pub link: LinkSection,
+    /// Traffic flows.
+    #[serde(default)]
+    pub traffic: Vec<TrafficSection>,
+    /// Passes that do not happen.
+    #[serde(default)]
+    pub missed_pass: Vec<MissedPass>,
+}
+
+/// `[plan]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSection {
+    /// Our CSV contact plan (gzip allowed), relative to the scenario file.
+    pub csv: PathBuf,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// Random seed.
+    pub seed: u64,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Custody transfer on every link.
+    pub custody: bool,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection { seed: 1, duration_s: 86_400.0, custody: false }
+    }
+}
+
+/// `[link]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSection {
+    /// Bit-error rate.
+    pub bit_error_rate: f64,
+    /// Flat frame loss probability.
+    pub flat_loss: f64,
+    /// Seconds after a contact starts before frames pass.
+    pub acquisition_lag_s: f64,
+    /// Light time varies over a pass (otherwise the plan's maximum throughout).
+    pub vary_light_time: bool,
+}
+
+impl Default for LinkSection {
+    fn default() -> Self {
+        LinkSection { bit_error_rate: 0.0, flat_loss: 0.0, acquisition_lag_s: 0.0, vary_light_time: true }
+    }
+}
+
+/// `[[traffic]]`: bundles from random sources to random destinations at Poisson times.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSection {
+    /// Source nodes (one drawn per bundle).
+    pub sources: Vec<u64>,
+    /// Destination nodes (one drawn per bundle, never the source).
+    pub destinations: Vec<u64>,
+    /// Number of bundles.
+    pub bundles: u64,
+    /// Payload size range, bytes: `[min, max]`, drawn log-uniform.
+    pub size_bytes: [u64; 2],
+    /// First arrival no earlier than this (s).
+    #[serde(default)]
+    pub start_s: f64,
+    /// Arrivals before this (s).
+    pub end_s: f64,
+    /// Bundle lifetime (s).
+    #[serde(default = "default_lifetime")]
+    pub lifetime_s: f64,
+}
+
+fn default_lifetime() -> f64 {
+    86_400.0
+}
+
+/// `[[missed_pass]]`: the `pass`-th contact (in start order) of `from → to` does not happen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissedPass {
+    /// Sending node.
+    pub from: u64,
+    /// Receiving node.
+    pub to: u64,
+    /// Index of the pass, from 0.
+    pub pass: usize,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// File access.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// TOML syntax or fields (the message names line and column).
+    #[error("{path}: {message}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with where.
+        message: String,
+    },
+    /// The contact plan.
+    #[error("{path}: {message}")]
+    Plan {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Scenario {
+    /// Reads a scenario file; the plan path is resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<(Scenario, PathBuf), ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.into(), source })?;
+        let scenario: Scenario =
+            toml::from_str(&text).map_err(|e| ScenarioError::Toml { path: path.into(), message: e.to_string() })?;
+        let plan = path.parent().unwrap_or(Path::new(".")).join(&scenario.plan.csv);
+        Ok((scenario, plan))
+    }
+}
