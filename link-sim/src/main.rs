@@ -18,14 +18,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a scenario file: prints the delivery summary and the trace hash, writes report.json.
+    /// Run a scenario file: prints the delivery summary and the trace hash, writes report.json and SVG plots.
     Run {
         /// The scenario (TOML).
         scenario: PathBuf,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Where to write the report.
+        /// Where to write the report and plots.
         #[arg(long, default_value = "sim-out")]
         out: PathBuf,
     },
@@ -62,6 +62,10 @@ fn run(scenario_path: &std::path::Path, seed: Option<u64>, out: &std::path::Path
     let report_path = out.join("report.json");
     let pretty = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(&report_path, pretty).map_err(|e| format!("{}: {e}", report_path.display()))?;
+    for (name, svg) in &outcome.plots {
+        let path = out.join(name);
+        std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let b = &report["bundles"];
     println!(
         "{}: seed {seed}, {} simulated s in {:.2} s wall, {} events",
@@ -82,6 +86,8 @@ fn run(scenario_path: &std::path::Path, seed: Option<u64>, out: &std::path::Path
     );
     println!("trace hash: {:016x}", outcome.trace_hash);
     println!("report: {}", report_path.display());
+    let names: Vec<&str> = outcome.plots.iter().map(|(n, _)| n.as_str()).collect();
+    println!("plots: {} in {}", names.join(", "), out.display());
     for v in &outcome.violations {
         eprintln!("INVARIANT VIOLATION: {v} (replay with --seed {seed})");
     }

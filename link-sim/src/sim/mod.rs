@@ -3,9 +3,11 @@
 //! by the order they were scheduled. The same inputs and seed give the same run, event for
 //! event; the trace hash says so in 64 bits.
 
+mod figures;
+pub mod plot;
 mod run;
 pub mod scenario;
 mod world;
 
 pub use run::{Outcome, run};
-pub use world::{DeliveryRecord, SimConfig, World};
+pub use world::{AcceptedRecord, DeliveryRecord, SimConfig, TxRecord, World};

@@ -40,6 +40,8 @@ pub struct Outcome {
     pub violations: Vec<String>,
     /// The trace hash.
     pub trace_hash: u64,
+    /// SVG figures, as (file name, document).
+    pub plots: Vec<(String, String)>,
 }
 
 fn traffic(scenario: &Scenario, seed: u64) -> Vec<Planned> {
@@ -162,6 +164,7 @@ fn judge(
     let reference = plan_with(windows, |w| w.owlt_max_nanos);
     let mut ratios = Vec::new();
     let mut latencies = Vec::new();
+    let mut pairs = Vec::new();
     for (token, times) in &deliveries {
         let Some(p) = by_token.get(token) else { continue };
         let query = RouteQuery::new(p.source, p.destination, p.at, p.size);
@@ -176,6 +179,7 @@ fn judge(
         latencies.push((at.0 - p.at.0) as f64 / 1e9);
         if let Some(r) = search(&reference, &query, &EmptyNetwork) {
             let best = (r.arrival.0 - p.at.0) as f64;
+            pairs.push((best / 1e9, (at.0 - p.at.0) as f64 / 1e9));
             if best > 0.0 {
                 ratios.push((at.0 - p.at.0) as f64 / best);
             }
@@ -242,7 +246,8 @@ fn judge(
         "latency_over_reference_earliest_arrival": { "median": median(&ratios) },
         "violations": violations,
     });
-    Outcome { report, violations, trace_hash: world.trace_hash() }
+    let plots = super::figures::all(world, windows, &pairs, end);
+    Outcome { report, violations, trace_hash: world.trace_hash(), plots }
 }
 
 /// The (source node, creation timestamp) of an encoded bundle, looking inside a BIBE PDU.

@@ -60,6 +60,23 @@ pub struct AcceptedRecord {
     pub creation: Option<dtn_core::time::CreationTimestamp>,
 }
 
+/// One frame handed to a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxRecord {
+    /// When it was handed over.
+    pub at: PlanTime,
+    /// The sending node.
+    pub from: NodeId,
+    /// The receiving node.
+    pub to: NodeId,
+    /// The sender's bundle id.
+    pub bundle: u64,
+    /// Its length, bytes.
+    pub bytes: u64,
+    /// Whether the link carried it (it may still have been lost on the way).
+    pub sent: bool,
+}
+
 type Agent = Bpa<MemoryStore, CgrRouter>;
 
 #[derive(Debug)]
@@ -85,6 +102,7 @@ pub struct World {
     trace: u64,
     delivered: Vec<DeliveryRecord>,
     accepted: Vec<AcceptedRecord>,
+    transmissions: Vec<TxRecord>,
     deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
     events: u64,
 }
@@ -119,6 +137,7 @@ impl World {
             trace: 0xcbf2_9ce4_8422_2325,
             delivered: Vec::new(),
             accepted: Vec::new(),
+            transmissions: Vec::new(),
             deleted: Vec::new(),
             events: 0,
         };
@@ -237,6 +256,14 @@ impl World {
                         .get_mut(&(node, peer))
                         .map_or(Fate::NoContact, |l| l.send(self.now, bytes.len() as u64));
                     let ok = matches!(fate, Fate::Arrives(_) | Fate::Lost { .. });
+                    self.transmissions.push(TxRecord {
+                        at: self.now,
+                        from: node,
+                        to: peer,
+                        bundle,
+                        bytes: bytes.len() as u64,
+                        sent: ok,
+                    });
                     if let Fate::Arrives(at) = fate {
                         self.schedule(at, SimEvent::Frame { from: node, to: peer, bytes });
                     }
@@ -281,6 +308,11 @@ impl World {
             SimEvent::Frame { from, to, bytes } => Some((*from, *to, bytes)),
             _ => None,
         })
+    }
+
+    /// Every frame handed to a link, in order.
+    pub fn transmissions(&self) -> &[TxRecord] {
+        &self.transmissions
     }
 
     /// Submissions the agents accepted.
