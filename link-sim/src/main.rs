@@ -68,11 +68,12 @@ fn run(scenario_path: &std::path::Path, seed: Option<u64>, out: &std::path::Path
     }
     let b = &report["bundles"];
     println!(
-        "{}: seed {seed}, {} simulated s in {:.2} s wall, {} events",
+        "{}: seed {seed}, {} simulated s in {:.2} s wall, {} events, {} reboots",
         scenario_path.display(),
         report["simulated_s"],
         wall.as_secs_f64(),
-        report["events"]
+        report["events"],
+        report["reboots"]
     );
     println!(
         "bundles: {} generated, {} accepted, {} delivered, {} deleted with a reason, {} still held, {} silently lost",

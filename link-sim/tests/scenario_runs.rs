@@ -1,5 +1,5 @@
 //! Whole scenario runs: determinism by trace hash, and no invariant violation across seeds
-//! with loss, a missed pass and custody.
+//! with loss, a missed pass, reboots and custody on or off.
 
 // Test code: a broken expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use link_sim::model::link::windows_from_csv;
-use link_sim::sim::scenario::Scenario;
+use link_sim::sim::scenario::{MissedPass, Reboot, Scenario};
 
 fn small_scenario() -> (Scenario, std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/small.toml");
@@ -33,12 +33,72 @@ fn one_seed_one_trace_other_seeds_other_traces() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
+/// Adds a missed pass and a reboot chosen by `seed` to the scenario's own.
+fn with_seeded_faults(
+    scenario: &Scenario,
+    windows: &std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>,
+    seed: u64,
+) -> Scenario {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n.max(1)
+    };
+    let links: Vec<(u64, u64)> = windows.keys().copied().collect();
+    let mut scenario = scenario.clone();
+    let (from, to) = links[next(links.len() as u64) as usize];
+    let passes = windows[&(from, to)].len() as u64;
+    scenario.missed_pass.push(MissedPass { from, to, pass: next(passes) as usize });
+    let (node, _) = links[next(links.len() as u64) as usize];
+    scenario.reboot.push(Reboot { node, at_s: next(20_000) as f64, down_s: next(900) as f64 });
+    scenario
+}
+
+/// The fault sweep: 200 seeds (`SWEEP_SEEDS` sets another count) of the small scenario with
+/// 1 % loss, bit errors, custody, the scenario's missed pass and two reboots, and per seed one
+/// more missed pass and one more reboot chosen by the seed.
 #[test]
-fn seeds_with_loss_and_a_missed_pass_violate_no_invariant() {
+fn seeds_with_loss_missed_passes_and_reboots_violate_no_invariant() {
     let (scenario, windows) = small_scenario();
-    for seed in 1..=10 {
+    let seeds: u64 = std::env::var("SWEEP_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let first: u64 = std::env::var("SWEEP_FIRST").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut failures = Vec::new();
+    for seed in first..first + seeds {
+        let faulty = with_seeded_faults(&scenario, &windows, seed);
+        let outcome = link_sim::sim::run(&faulty, &windows, seed, |_, _| {});
+        if !outcome.violations.is_empty() {
+            failures.push(format!(
+                "seed {seed} (SWEEP_FIRST={seed} SWEEP_SEEDS=1): missed {:?}, reboot {:?}: {:?}",
+                faulty.missed_pass.last(),
+                faulty.reboot.last(),
+                outcome.violations
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn scenario_reboots_nodes_and_loses_nothing_with_custody() {
+    let (scenario, windows) = small_scenario();
+    assert!(!scenario.reboot.is_empty(), "the example scenario reboots nodes");
+    let outcome = link_sim::sim::run(&scenario, &windows, 11, |_, _| {});
+    assert_eq!(outcome.report["reboots"], scenario.reboot.len() as u64);
+    assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
+}
+
+#[test]
+fn without_custody_channel_losses_are_accounted_not_silent() {
+    let (mut scenario, windows) = small_scenario();
+    scenario.run.custody = false;
+    scenario.link.flat_loss = 0.2;
+    let mut lost_in_channel = 0;
+    for seed in 1..=3 {
         let outcome = link_sim::sim::run(&scenario, &windows, seed, |_, _| {});
         assert!(outcome.violations.is_empty(), "seed {seed}: {:?}", outcome.violations);
-        assert_eq!(outcome.report["bundles"]["silently_lost"], 0);
+        lost_in_channel += outcome.report["bundles"]["lost_in_channel_without_custody"].as_u64().unwrap();
     }
+    assert!(lost_in_channel > 0, "20 % frame loss without custody loses bundles");
 }

@@ -164,6 +164,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 self.custody_ids.remove(&transmission_id);
                 let in_flight = self.bundles.get(&id).is_some_and(|e| e.state == BundleState::InFlight);
                 if signal.disposition.releases() {
+                    self.unsee(id);
                     if in_flight {
                         // The link has not reported yet; forget it when it does, so its id is
                         // not reused while a verdict for it is still to come.

@@ -267,6 +267,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// Removes a bundle from the store and every queue, without reports (done with it).
+    /// Drops a bundle whose custody passed downstream from the duplicate table: this node no
+    /// longer holds it, so a copy that comes back (a routing loop, or a retransmission after a
+    /// lost signal) must be taken in again, not refused as redundant and lost. A copy that
+    /// reaches its destination twice is still caught there by the ADU tombstone.
+    pub(crate) fn unsee(&mut self, id: BundleId) {
+        if let Some(bundle) =
+            self.store.bytes(id).and_then(|b| Bundle::parse(b, crate::parse_mode::ParseMode::Relaxed).ok())
+        {
+            self.seen.remove(&digest(&key_of(&bundle)));
+        }
+    }
+
     pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {
         // Queues may keep the id; `transmit` skips ids that are gone, so no queue is scanned.
         let entry = self.bundles.remove(&id);

@@ -406,6 +406,30 @@ mod custody {
     }
 
     #[test]
+    fn a_bundle_routed_back_to_a_released_custodian_is_taken_in_again() {
+        // 1 → 2 → 3 → 1: node 1 releases custody to 2, and the bundle comes back to it from 3.
+        let peers = [1, 2, 3];
+        let mut net = Net::new(vec![
+            custodial(1, &[(4, 2), (2, 2), (3, 3)], &peers),
+            custodial(2, &[(4, 3), (1, 1), (3, 3)], &peers),
+            custodial(3, &[(4, 1), (1, 1), (2, 2)], &peers),
+        ]);
+        net.connect(0, 1, T0);
+        net.agents[0].handle(submit(1, Eid::ipn(4, 1), b"looped"), T0).unwrap();
+        net.run(T0);
+        assert_eq!((held(&net, 0), held(&net, 1)), (0, 1), "node 2 took custody");
+        net.agents[0].handle(Event::LinkDown { link: LinkId(1) }, T0).unwrap();
+        net.agents[1].handle(Event::LinkDown { link: LinkId(0) }, T0).unwrap();
+        net.connect(1, 2, T0);
+        net.run(T0);
+        assert_eq!((held(&net, 1), held(&net, 2)), (0, 1), "node 3 took custody");
+        net.connect(2, 0, T0);
+        net.run(T0);
+        assert_eq!(held(&net, 2), 0, "node 3 released it to node 1");
+        assert_eq!(held(&net, 0), 1, "node 1 holds it again rather than calling it redundant");
+    }
+
+    #[test]
     fn depleted_storage_refuses_custody() {
         let mut net = pair();
         net.agents[1].store = MemoryStore::new(10);

@@ -100,6 +100,9 @@ pub fn run(
     for m in &scenario.missed_pass {
         world.miss_pass(m.from, m.to, m.pass);
     }
+    for r in &scenario.reboot {
+        world.reboot(r.node, PlanTime((r.at_s * 1e9) as i64), (r.down_s * 1e9) as i64);
+    }
     let planned = traffic(scenario, seed);
     let destinations: std::collections::BTreeSet<NodeId> = planned.iter().map(|p| p.destination).collect();
     for d in destinations {
@@ -128,7 +131,7 @@ pub fn run(
         world.run_until(PlanTime(end.0 / steps * step));
         progress(step as f64 / steps as f64, world.events());
     }
-    judge(&world, windows, &planned, end)
+    judge(&world, windows, &planned, end, scenario.run.custody)
 }
 
 /// The oracles and the report.
@@ -137,6 +140,7 @@ fn judge(
     windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>,
     planned: &[Planned],
     end: PlanTime,
+    custody: bool,
 ) -> Outcome {
     let mut violations = Vec::new();
     let by_token: BTreeMap<u64, &Planned> = planned.iter().map(|p| (p.token, p)).collect();
@@ -206,11 +210,26 @@ fn judge(
             }
         }
     }
+    for (node, bytes) in world.stored_while_down() {
+        if let Some(t) = identify(&bytes, node).and_then(|k| creation_of.get(&k)) {
+            held.insert(*t);
+        }
+    }
     // A bundle on the wire at the cut-off is neither lost nor held by anyone yet.
     let mut in_flight = std::collections::BTreeSet::new();
     for (from, _, bytes) in world.in_flight() {
         if let Some(t) = identify(bytes, from).and_then(|k| creation_of.get(&k)) {
             in_flight.insert(*t);
+        }
+    }
+    // Without custody nothing re-sends a frame the channel lost (or that reached a node while
+    // it was down): the network lost it, not the agents.
+    let mut channel_lost = std::collections::BTreeSet::new();
+    if !custody {
+        for (from, bytes) in world.lost_frames() {
+            if let Some(t) = identify(bytes, *from).and_then(|k| creation_of.get(&k)) {
+                channel_lost.insert(*t);
+            }
         }
     }
     let accepted: Vec<u64> = world.accepted().iter().map(|a| a.token).collect();
@@ -220,6 +239,7 @@ fn judge(
             && !deleted.contains(token)
             && !held.contains(token)
             && !in_flight.contains(token)
+            && !channel_lost.contains(token)
         {
             lost += 1;
             violations
@@ -232,6 +252,7 @@ fn judge(
     let report = json!({
         "simulated_s": end.0 as f64 / 1e9,
         "events": world.events(),
+        "reboots": world.reboots(),
         "trace_hash": format!("{:016x}", world.trace_hash()),
         "bundles": {
             "generated": planned.len(),
@@ -240,6 +261,7 @@ fn judge(
             "deleted_with_reason": deleted.len(),
             "held_at_end": held.iter().filter(|t| !deliveries.contains_key(t)).count(),
             "in_flight_at_end": in_flight.iter().filter(|t| !deliveries.contains_key(t) && !held.contains(t)).count(),
+            "lost_in_channel_without_custody": channel_lost.iter().filter(|t| !deliveries.contains_key(t)).count(),
             "silently_lost": lost,
         },
         "latency_s": { "median": median(&latencies), "p99": latencies.get(latencies.len().saturating_sub(1).min(latencies.len() * 99 / 100)).copied() },

@@ -50,6 +50,9 @@ pub struct Scenario {
     /// Passes that do not happen.
     #[serde(default)]
     pub missed_pass: Vec<MissedPass>,
+    /// Node reboots.
+    #[serde(default)]
+    pub reboot: Vec<Reboot>,
 }
 
 /// `[plan]`.
@@ -134,6 +137,20 @@ pub struct MissedPass {
     pub to: u64,
     /// Index of the pass, from 0.
     pub pass: usize,
+}
+
+/// `[[reboot]]`: a node loses its volatile state at `at_s`, is dark (frames to it are lost)
+/// for `down_s`, then rebuilds its agent from what its store had committed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reboot {
+    /// The node.
+    pub node: u64,
+    /// When it goes down, seconds of plan time.
+    pub at_s: f64,
+    /// How long it stays down, seconds.
+    #[serde(default)]
+    pub down_s: f64,
 }
 
 /// Why a scenario could not be loaded.

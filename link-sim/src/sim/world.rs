@@ -87,6 +87,8 @@ enum SimEvent {
     Down { node: NodeId, peer: NodeId },
     Timer { node: NodeId },
     Submit { node: NodeId, submission: Submission },
+    Crash { node: NodeId },
+    Restart { node: NodeId },
 }
 
 /// The simulated network.
@@ -103,6 +105,14 @@ pub struct World {
     delivered: Vec<DeliveryRecord>,
     accepted: Vec<AcceptedRecord>,
     transmissions: Vec<TxRecord>,
+    /// Frames the channel lost, or that reached a node while it was down: (sender, bytes).
+    lost: Vec<(NodeId, Bytes)>,
+    /// Nodes that are down, with what their store had committed.
+    down: BTreeMap<NodeId, MemoryStore>,
+    configs: BTreeMap<NodeId, NodeConfig>,
+    plan: ContactPlan,
+    reboots: u64,
+    registrations: BTreeMap<NodeId, Vec<Event>>,
     deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
     events: u64,
 }
@@ -138,6 +148,12 @@ impl World {
             delivered: Vec::new(),
             accepted: Vec::new(),
             transmissions: Vec::new(),
+            lost: Vec::new(),
+            down: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            plan: plan.clone(),
+            reboots: 0,
+            registrations: BTreeMap::new(),
             deleted: Vec::new(),
             events: 0,
         };
@@ -148,8 +164,10 @@ impl World {
                 let peers = windows.keys().filter(|(f, _)| *f == node).map(|(_, t)| *t);
                 node_config.custody = Some(CustodyConfig::with_peers(peers));
             }
-            let agent = Bpa::new(node_config, MemoryStore::new(config.store_bytes), CgrRouter::new(plan.clone()));
+            let agent =
+                Bpa::new(node_config.clone(), MemoryStore::new(config.store_bytes), CgrRouter::new(plan.clone()));
             world.agents.insert(node, agent);
+            world.configs.insert(node, node_config);
         }
         for (&(from, to), ws) in windows {
             let link = Link::new(from, to, ws.clone(), config.impairments, config.seed);
@@ -168,13 +186,11 @@ impl World {
         self.queue.insert((at, self.seq), event);
     }
 
-    /// Hands an event to a node's agent now (registrations and the like, before a run).
+    /// Hands an event to a node's agent now (registrations and the like, before a run); it is
+    /// told again when the node reboots.
     pub fn register(&mut self, node: NodeId, event: Event) {
-        let now = self.dtn_time();
-        if let Some(agent) = self.agents.get_mut(&node) {
-            let _ = agent.handle(event, now);
-        }
-        self.drain(node);
+        self.registrations.entry(node).or_default().push(event.clone());
+        self.apply_now(node, event);
     }
 
     /// Submits an ADU at `node` at time `at`.
@@ -209,6 +225,8 @@ impl World {
             SimEvent::Down { node, peer } => (4, *node, *peer, 0),
             SimEvent::Timer { node } => (5, *node, 0, 0),
             SimEvent::Submit { node, submission } => (6, *node, submission.token, submission.payload.len() as u64),
+            SimEvent::Crash { node } => (7, *node, 0, 0),
+            SimEvent::Restart { node } => (8, *node, 0, 0),
         };
         for word in [self.now.0 as u64, kind, a, b, len] {
             for byte in word.to_le_bytes() {
@@ -220,6 +238,12 @@ impl World {
     fn apply(&mut self, event: SimEvent) {
         let now = self.dtn_time();
         let (node, agent_event) = match event {
+            SimEvent::Crash { node } => return self.crash(node),
+            SimEvent::Restart { node } => return self.restart(node),
+            SimEvent::Frame { from, to, bytes } if self.down.contains_key(&to) => {
+                self.lost.push((from, bytes));
+                return;
+            }
             SimEvent::Frame { from, to, bytes } => (to, Some(Event::Received { link: LinkId(from as u32), bytes })),
             SimEvent::Sent { node, peer, bundle, ok } => {
                 (node, Some(Event::Transmitted { link: LinkId(peer as u32), bundle, ok }))
@@ -264,8 +288,10 @@ impl World {
                         bytes: bytes.len() as u64,
                         sent: ok,
                     });
-                    if let Fate::Arrives(at) = fate {
-                        self.schedule(at, SimEvent::Frame { from: node, to: peer, bytes });
+                    match fate {
+                        Fate::Arrives(at) => self.schedule(at, SimEvent::Frame { from: node, to: peer, bytes }),
+                        Fate::Lost { .. } => self.lost.push((node, bytes)),
+                        Fate::BufferFull | Fate::NoContact => {}
                     }
                     self.schedule(self.now, SimEvent::Sent { node, peer, bundle, ok });
                 }
@@ -284,6 +310,57 @@ impl World {
             }
         }
         self.arm_timer(node);
+    }
+
+    /// Schedules a reboot: `node` goes down at `at` and comes back `down_for` later.
+    pub fn reboot(&mut self, node: NodeId, at: PlanTime, down_for: i64) {
+        self.schedule(at, SimEvent::Crash { node });
+        self.schedule(at.plus(down_for.max(0)), SimEvent::Restart { node });
+    }
+
+    /// The node loses everything its store had not committed; events for it are dropped
+    /// until it restarts.
+    fn crash(&mut self, node: NodeId) {
+        if let Some(agent) = self.agents.remove(&node) {
+            self.down.insert(node, agent.store().after_crash());
+            self.timers.remove(&node);
+            self.reboots += 1;
+        }
+    }
+
+    /// The node rebuilds its agent from its store; its links in contact now come up again,
+    /// on both ends, and its registrations are renewed.
+    fn restart(&mut self, node: NodeId) {
+        let (Some(store), Some(config)) = (self.down.remove(&node), self.configs.get(&node).cloned()) else { return };
+        let registrations: Vec<Event> = self.registrations.get(&node).cloned().unwrap_or_default();
+        let Ok(agent) = Bpa::recover(config, store, CgrRouter::new(self.plan.clone()), self.dtn_time()) else { return };
+        self.agents.insert(node, agent);
+        for event in registrations {
+            self.apply_now(node, event);
+        }
+        let now = self.now;
+        let live: Vec<(NodeId, NodeId)> = self
+            .links
+            .iter()
+            .filter(|((from, to), link)| {
+                (*from == node || *to == node) && link.windows().iter().any(|w| w.start <= now && now < w.end)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for (from, to) in live {
+            if !self.down.contains_key(&from) {
+                self.apply_now(from, Event::LinkUp { link: LinkId(to as u32), peer: to });
+            }
+        }
+    }
+
+    fn apply_now(&mut self, node: NodeId, event: Event) {
+        let now = self.dtn_time();
+        if let Some(agent) = self.agents.get_mut(&node)
+            && agent.handle(event, now).is_ok()
+        {
+            self.drain(node);
+        }
     }
 
     fn arm_timer(&mut self, node: NodeId) {
@@ -308,6 +385,21 @@ impl World {
             SimEvent::Frame { from, to, bytes } => Some((*from, *to, bytes)),
             _ => None,
         })
+    }
+
+    /// Frames lost by the channel or sent to a node that was down: (sender, bytes).
+    pub fn lost_frames(&self) -> &[(NodeId, Bytes)] {
+        &self.lost
+    }
+
+    /// What the stores of nodes that are down hold: (node, encoded bundle).
+    pub fn stored_while_down(&self) -> impl Iterator<Item = (NodeId, Bytes)> + '_ {
+        self.down.iter().flat_map(|(node, store)| store.recover().into_iter().map(move |b| (*node, b.bytes)))
+    }
+
+    /// How many reboots happened.
+    pub fn reboots(&self) -> u64 {
+        self.reboots
     }
 
     /// Every frame handed to a link, in order.
