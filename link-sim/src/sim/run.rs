@@ -1,6 +1,6 @@
 //! Running a scenario: traffic, the run, the invariant oracles and the report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use dtn_core::admin::AdminRecord;
@@ -44,21 +44,22 @@ pub struct Outcome {
     pub plots: Vec<(String, String)>,
 }
 
-fn traffic(scenario: &Scenario, seed: u64) -> Vec<Planned> {
+fn traffic(scenario: &Scenario, seed: u64, plan_nodes: &BTreeSet<NodeId>) -> Vec<Planned> {
     let mut rng = LinkRng::from_state(seed ^ 0x7472_6166_6669_6321);
     let mut planned = Vec::new();
     let mut token = 0;
     for flow in &scenario.traffic {
+        let (sources, destinations) = (flow.sources.resolve(plan_nodes), flow.destinations.resolve(plan_nodes));
+        if sources.is_empty() || destinations.is_empty() {
+            continue;
+        }
+        // A Poisson process given its count: that many uniform times, in order.
         let span = (flow.end_s - flow.start_s).max(0.0);
-        let mean_gap = if flow.bundles == 0 { span } else { span / flow.bundles as f64 };
-        let mut t = flow.start_s;
-        for _ in 0..flow.bundles {
-            t += rng.exponential(mean_gap);
-            if t >= flow.end_s || flow.sources.is_empty() || flow.destinations.is_empty() {
-                break;
-            }
-            let source = flow.sources[(rng.next_u64() % flow.sources.len() as u64) as usize];
-            let candidates: Vec<NodeId> = flow.destinations.iter().copied().filter(|d| *d != source).collect();
+        let mut times: Vec<f64> = (0..flow.bundles).map(|_| flow.start_s + span * rng.uniform()).collect();
+        times.sort_by(f64::total_cmp);
+        for t in times {
+            let source = sources[(rng.next_u64() % sources.len() as u64) as usize];
+            let candidates: Vec<NodeId> = destinations.iter().copied().filter(|d| *d != source).collect();
             if candidates.is_empty() {
                 continue;
             }
@@ -103,7 +104,8 @@ pub fn run(
     for r in &scenario.reboot {
         world.reboot(r.node, PlanTime((r.at_s * 1e9) as i64), (r.down_s * 1e9) as i64);
     }
-    let planned = traffic(scenario, seed);
+    let plan_nodes: BTreeSet<NodeId> = windows.keys().flat_map(|&(a, b)| [a, b]).collect();
+    let planned = traffic(scenario, seed, &plan_nodes);
     let destinations: std::collections::BTreeSet<NodeId> = planned.iter().map(|p| p.destination).collect();
     for d in destinations {
         world.register(d, Event::Register { endpoint: Eid::ipn(d as u32, 1), mode: DeliveryMode::Active });

@@ -101,14 +101,41 @@ impl Default for LinkSection {
     }
 }
 
-/// `[[traffic]]`: bundles from random sources to random destinations at Poisson times.
+/// A set of nodes: a list (`[1001, 1002]`) or every plan node in a range
+/// (`{ from = 1000, to = 8999 }`, both ends included).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NodeSet {
+    /// These nodes.
+    List(Vec<u64>),
+    /// The plan's nodes in this range.
+    Range {
+        /// First node number.
+        from: u64,
+        /// Last node number.
+        to: u64,
+    },
+}
+
+impl NodeSet {
+    /// The members among `plan_nodes` (a list keeps its order and any node it names).
+    pub fn resolve(&self, plan_nodes: &std::collections::BTreeSet<u64>) -> Vec<u64> {
+        match self {
+            NodeSet::List(nodes) => nodes.clone(),
+            NodeSet::Range { from, to } => plan_nodes.range(*from..=*to).copied().collect(),
+        }
+    }
+}
+
+/// `[[traffic]]`: exactly `bundles` bundles from random sources to random destinations, at
+/// the times of a Poisson process over `[start_s, end_s)` given that count.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSection {
     /// Source nodes (one drawn per bundle).
-    pub sources: Vec<u64>,
+    pub sources: NodeSet,
     /// Destination nodes (one drawn per bundle, never the source).
-    pub destinations: Vec<u64>,
+    pub destinations: NodeSet,
     /// Number of bundles.
     pub bundles: u64,
     /// Payload size range, bytes: `[min, max]`, drawn log-uniform.
@@ -190,5 +217,33 @@ impl Scenario {
             toml::from_str(&text).map_err(|e| ScenarioError::Toml { path: path.into(), message: e.to_string() })?;
         let plan = path.parent().unwrap_or(Path::new(".")).join(&scenario.plan.csv);
         Ok((scenario, plan))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn node_sets_are_lists_or_ranges_of_plan_nodes() {
+        let scenario = parse(
+            "[plan]\ncsv = \"p.csv\"\n[[traffic]]\nsources = { from = 1000, to = 1999 }\n\
+             destinations = [100]\nbundles = 3\nsize_bytes = [10, 20]\nend_s = 60\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let plan: std::collections::BTreeSet<u64> = [100, 999, 1000, 1500, 1999, 2000].into();
+        let flow = &scenario.traffic[0];
+        assert_eq!(flow.sources.resolve(&plan), vec![1000, 1500, 1999]);
+        assert_eq!(flow.destinations.resolve(&plan), vec![100]);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_line() {
+        let err = parse("[plan]\ncsv = \"p.csv\"\n[run]\nsed = 4\n").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("sed") && err.contains("line 4"), "{err}");
     }
 }
