@@ -3,6 +3,7 @@
 //! [`StaticRouter`] with a fixed table. The agent does not care which.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::contact::{ContactId, NodeId};
@@ -167,7 +168,9 @@ struct Miss {
 /// negative cache.
 #[derive(Debug)]
 pub struct CgrRouter {
-    plan: ContactPlan,
+    /// Shared, read-only: a simulator's thousand agents or a gateway's peers route over one
+    /// copy; adding contacts replaces this router's copy only.
+    plan: Arc<ContactPlan>,
     /// Bytes booked per contact and priority.
     booked: Vec<[u64; 3]>,
     /// Contacts taken out of service (failed, or removed from the plan).
@@ -203,8 +206,10 @@ impl ContactState for PriorityView<'_> {
 }
 
 impl CgrRouter {
-    /// A router over `plan` with nothing booked.
-    pub fn new(plan: ContactPlan) -> Self {
+    /// A router over `plan` (owned, or an `Arc` shared with other routers) with nothing
+    /// booked.
+    pub fn new(plan: impl Into<Arc<ContactPlan>>) -> Self {
+        let plan = plan.into();
         let n = plan.contacts().len();
         CgrRouter {
             plan,
@@ -283,7 +288,7 @@ impl CgrRouter {
         let mut all = self.plan.contacts().to_vec();
         all.extend_from_slice(contacts);
         let earliest = contacts.iter().map(|c| c.start).min().unwrap_or(PlanTime::NEVER);
-        self.plan = ContactPlan::new(all, self.plan.reference());
+        self.plan = Arc::new(ContactPlan::new(all, self.plan.reference()));
         self.booked.resize(self.plan.contacts().len(), [0; 3]);
         self.down.resize(self.plan.contacts().len(), false);
         self.touched.resize(self.plan.contacts().len().div_ceil(64), 0);

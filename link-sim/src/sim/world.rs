@@ -110,7 +110,7 @@ pub struct World {
     /// Nodes that are down, with what their store had committed.
     down: BTreeMap<NodeId, MemoryStore>,
     configs: BTreeMap<NodeId, NodeConfig>,
-    plan: ContactPlan,
+    plan: std::sync::Arc<ContactPlan>,
     reboots: u64,
     registrations: BTreeMap<NodeId, Vec<Event>>,
     deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
@@ -135,7 +135,7 @@ impl World {
                 })
             })
             .collect();
-        let plan = ContactPlan::new(contacts, None);
+        let plan = std::sync::Arc::new(ContactPlan::new(contacts, None));
         let mut world = World {
             config: config.clone(),
             now: PlanTime(0),
