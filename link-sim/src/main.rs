@@ -1,6 +1,6 @@
 //! `link-sim`: run a constellation scenario deterministically.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -48,12 +48,21 @@ fn run(scenario_path: &std::path::Path, seed: Option<u64>, out: &std::path::Path
     let windows = windows_from_csv(&read_plan(&plan_path)?).map_err(|e| format!("{}: {e}", plan_path.display()))?;
     let seed = seed.unwrap_or(scenario.run.seed);
     let started = Instant::now();
+    // The bar only on a terminal: a log gets the summary alone.
+    let terminal = std::io::stderr().is_terminal();
+    let mut shown = usize::MAX;
     let outcome = link_sim::sim::run(&scenario, &windows, seed, |done, events| {
-        let bar = "#".repeat((done * 30.0) as usize);
-        eprint!("\r[{bar:<30}] {:>3.0}%  {events} events", done * 100.0);
-        let _ = std::io::stderr().flush();
+        let percent = (done * 100.0) as usize;
+        if terminal && percent != shown {
+            shown = percent;
+            let bar = "#".repeat((done * 30.0) as usize);
+            eprint!("\r[{bar:<30}] {percent:>3}%  {events} events");
+            let _ = std::io::stderr().flush();
+        }
     });
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
     let wall = started.elapsed();
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut report = outcome.report.clone();

@@ -4,6 +4,7 @@
 //! event; the trace hash says so in 64 bits.
 
 mod figures;
+pub mod ledger;
 pub mod plot;
 mod run;
 pub mod scenario;

@@ -3,17 +3,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use dtn_core::admin::AdminRecord;
 use dtn_core::bpa::{DeliveryMode, Event, Submission};
-use dtn_core::bundle::{Bundle, BundleFlags};
+use dtn_core::bundle::BundleFlags;
 use dtn_core::eid::Eid;
-use dtn_core::parse_mode::ParseMode;
 use dtn_core::routing::search::{EmptyNetwork, RouteQuery, search};
 use dtn_core::routing::{Contact, ContactPlan, NodeId, PlanTime, Priority};
-use dtn_core::store::BundleStore;
-use dtn_core::time::CreationTimestamp;
 use serde_json::{Value, json};
 
+use super::ledger::Ledger;
 use super::scenario::Scenario;
 use super::world::{SimConfig, World};
 use crate::model::link::{Impairments, Window};
@@ -128,12 +125,19 @@ pub fn run(
         );
     }
     let end = PlanTime((scenario.run.duration_s * 1e9) as i64);
-    let steps = 50;
+    // Checkpoints: progress, and with custody the custody oracle (a full scan of the stores).
+    let steps = 200;
+    let mut early = Vec::new();
     for step in 1..=steps {
         world.run_until(PlanTime(end.0 / steps * step));
+        if scenario.run.custody && early.len() < 10 {
+            for token in Ledger::of(&world).unheld(&world) {
+                early.push(format!("custody released early: bundle {token} is in no node's store at {}", world.now()));
+            }
+        }
         progress(step as f64 / steps as f64, world.events());
     }
-    judge(&world, windows, &planned, end, scenario.run.custody)
+    judge(&world, windows, &planned, end, scenario.run.custody, early)
 }
 
 /// The oracles and the report.
@@ -143,24 +147,13 @@ fn judge(
     planned: &[Planned],
     end: PlanTime,
     custody: bool,
+    early: Vec<String>,
 ) -> Outcome {
-    let mut violations = Vec::new();
+    let mut violations = early;
     let by_token: BTreeMap<u64, &Planned> = planned.iter().map(|p| (p.token, p)).collect();
-    // Which bundle each accepted submission became, by (source node, creation timestamp).
-    let mut creation_of: BTreeMap<(NodeId, CreationTimestamp), u64> = BTreeMap::new();
-    for a in world.accepted() {
-        if let Some(creation) = a.creation {
-            creation_of.insert((a.node, creation), a.token);
-        }
-    }
-    let mut deliveries: BTreeMap<u64, Vec<PlanTime>> = BTreeMap::new();
-    for d in world.delivered() {
-        if d.payload.len() >= 8 {
-            let token = u64::from_be_bytes(d.payload[..8].try_into().unwrap_or([0; 8]));
-            deliveries.entry(token).or_default().push(d.at);
-        }
-    }
-    for (token, times) in &deliveries {
+    let ledger = Ledger::of(world);
+    let deliveries = &ledger.deliveries;
+    for (token, times) in deliveries {
         if times.len() > 1 {
             violations.push(format!("bundle {token} delivered {} times", times.len()));
         }
@@ -171,7 +164,7 @@ fn judge(
     let mut ratios = Vec::new();
     let mut latencies = Vec::new();
     let mut pairs = Vec::new();
-    for (token, times) in &deliveries {
+    for (token, times) in deliveries {
         let Some(p) = by_token.get(token) else { continue };
         let query = RouteQuery::new(p.source, p.destination, p.at, p.size);
         let at = times[0];
@@ -192,36 +185,13 @@ fn judge(
         }
     }
     // No silent loss: each accepted bundle is delivered, deleted with a reason, or still held.
-    let deleted: std::collections::BTreeSet<u64> = world
-        .deleted()
-        .iter()
-        .filter_map(|(source, creation, _)| {
-            let node = match source {
-                Eid::Ipn(ipn) => ipn.fqnn(),
-                _ => return None,
-            };
-            creation_of.get(&(node, *creation)).copied()
-        })
-        .collect();
-    let mut held = std::collections::BTreeSet::new();
-    for (node, agent) in world.agents() {
-        for (id, _) in agent.bundles() {
-            if let Some(t) = agent.store().bytes(id).and_then(|b| identify(&b, node)).and_then(|k| creation_of.get(&k))
-            {
-                held.insert(*t);
-            }
-        }
-    }
-    for (node, bytes) in world.stored_while_down() {
-        if let Some(t) = identify(&bytes, node).and_then(|k| creation_of.get(&k)) {
-            held.insert(*t);
-        }
-    }
+    let deleted = &ledger.deleted;
+    let held = ledger.held(world);
     // A bundle on the wire at the cut-off is neither lost nor held by anyone yet.
     let mut in_flight = std::collections::BTreeSet::new();
     for (from, _, bytes) in world.in_flight() {
-        if let Some(t) = identify(bytes, from).and_then(|k| creation_of.get(&k)) {
-            in_flight.insert(*t);
+        if let Some(t) = ledger.token(bytes, from) {
+            in_flight.insert(t);
         }
     }
     // Without custody nothing re-sends a frame the channel lost (or that reached a node while
@@ -229,8 +199,8 @@ fn judge(
     let mut channel_lost = std::collections::BTreeSet::new();
     if !custody {
         for (from, bytes) in world.lost_frames() {
-            if let Some(t) = identify(bytes, *from).and_then(|k| creation_of.get(&k)) {
-                channel_lost.insert(*t);
+            if let Some(t) = ledger.token(bytes, *from) {
+                channel_lost.insert(t);
             }
         }
     }
@@ -272,21 +242,6 @@ fn judge(
     });
     let plots = super::figures::all(world, windows, &pairs, end);
     Outcome { report, violations, trace_hash: world.trace_hash(), plots }
-}
-
-/// The (source node, creation timestamp) of an encoded bundle, looking inside a BIBE PDU.
-fn identify(bytes: &Bytes, fallback: NodeId) -> Option<(NodeId, CreationTimestamp)> {
-    let bundle = Bundle::parse(bytes.clone(), ParseMode::Relaxed).ok()?;
-    if bundle.is_admin_record()
-        && let Ok(AdminRecord::Bpdu(bpdu)) = AdminRecord::from_bundle(&bundle)
-    {
-        return identify(&bpdu.bundle, fallback);
-    }
-    let source = match bundle.source() {
-        Eid::Ipn(ipn) => ipn.fqnn(),
-        _ => fallback,
-    };
-    Some((source, bundle.creation()))
 }
 
 fn plan_with(windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>, owlt: impl Fn(&Window) -> i64) -> ContactPlan {
