@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use link_sim::model::link::windows_from_csv;
-use link_sim::sim::scenario::{MissedPass, Reboot, Scenario};
+use link_sim::sim::scenario::{MissedPass, Outage, Reboot, Scenario};
 
 fn small_scenario() -> (Scenario, std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/small.toml");
@@ -33,7 +33,7 @@ fn one_seed_one_trace_other_seeds_other_traces() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
-/// Adds a missed pass and a reboot chosen by `seed` to the scenario's own.
+/// Adds a missed pass, a reboot and a relay outage chosen by `seed` to the scenario's own.
 fn with_seeded_faults(
     scenario: &Scenario,
     windows: &std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>,
@@ -53,12 +53,15 @@ fn with_seeded_faults(
     scenario.missed_pass.push(MissedPass { from, to, pass: next(passes) as usize });
     let (node, _) = links[next(links.len() as u64) as usize];
     scenario.reboot.push(Reboot { node, at_s: next(20_000) as f64, down_s: next(900) as f64 });
+    let relays = [201, 301];
+    let relay = relays[next(relays.len() as u64) as usize];
+    scenario.outage.push(Outage { node: relay, at_s: next(20_000) as f64, for_s: next(3_600) as f64 });
     scenario
 }
 
 /// The fault sweep: 200 seeds (`SWEEP_SEEDS` sets another count) of the small scenario with
 /// 1 % loss, bit errors, custody, the scenario's missed pass and two reboots, and per seed one
-/// more missed pass and one more reboot chosen by the seed.
+/// more missed pass, one more reboot and an outage of the GEO or lunar relay chosen by the seed.
 #[test]
 fn seeds_with_loss_missed_passes_and_reboots_violate_no_invariant() {
     let (scenario, windows) = small_scenario();
@@ -101,4 +104,15 @@ fn without_custody_channel_losses_are_accounted_not_silent() {
         lost_in_channel += outcome.report["bundles"]["lost_in_channel_without_custody"].as_u64().unwrap();
     }
     assert!(lost_in_channel > 0, "20 % frame loss without custody loses bundles");
+}
+
+#[test]
+fn a_relay_outage_silences_the_relay_and_custody_rides_it_out() {
+    let (scenario, windows) = small_scenario();
+    let calm = link_sim::sim::run(&scenario, &windows, 4, |_, _| {});
+    let mut stormy = scenario.clone();
+    stormy.outage.push(Outage { node: 201, at_s: 0.0, for_s: 10_800.0 });
+    let outcome = link_sim::sim::run(&stormy, &windows, 4, |_, _| {});
+    assert_ne!(calm.trace_hash, outcome.trace_hash, "the outage changed what happened");
+    assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
 }

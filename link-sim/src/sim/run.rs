@@ -98,6 +98,9 @@ pub fn run(
     for m in &scenario.missed_pass {
         world.miss_pass(m.from, m.to, m.pass);
     }
+    for o in &scenario.outage {
+        world.outage(o.node, PlanTime((o.at_s * 1e9) as i64), (o.for_s * 1e9) as i64);
+    }
     for r in &scenario.reboot {
         world.reboot(r.node, PlanTime((r.at_s * 1e9) as i64), (r.down_s * 1e9) as i64);
     }

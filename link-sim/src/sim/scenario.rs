@@ -53,6 +53,9 @@ pub struct Scenario {
     /// Node reboots.
     #[serde(default)]
     pub reboot: Vec<Reboot>,
+    /// Relay (or any node) outages.
+    #[serde(default)]
+    pub outage: Vec<Outage>,
 }
 
 /// `[plan]`.
@@ -178,6 +181,19 @@ pub struct Reboot {
     /// How long it stays down, seconds.
     #[serde(default)]
     pub down_s: f64,
+}
+
+/// `[[outage]]`: a node's radios fall silent from `at_s` for `for_s` seconds, unannounced: its
+/// agent keeps its state and believes its links up, but nothing it sends or is sent arrives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    /// The node.
+    pub node: u64,
+    /// When it starts, seconds of plan time.
+    pub at_s: f64,
+    /// How long it lasts, seconds.
+    pub for_s: f64,
 }
 
 /// Why a scenario could not be loaded.

@@ -113,6 +113,7 @@ pub struct World {
     plan: std::sync::Arc<ContactPlan>,
     reboots: u64,
     registrations: BTreeMap<NodeId, Vec<Event>>,
+    outages: Vec<(NodeId, PlanTime, PlanTime)>,
     deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
     events: u64,
 }
@@ -154,6 +155,7 @@ impl World {
             plan: plan.clone(),
             reboots: 0,
             registrations: BTreeMap::new(),
+            outages: Vec::new(),
             deleted: Vec::new(),
             events: 0,
         };
@@ -240,7 +242,7 @@ impl World {
         let (node, agent_event) = match event {
             SimEvent::Crash { node } => return self.crash(node),
             SimEvent::Restart { node } => return self.restart(node),
-            SimEvent::Frame { from, to, bytes } if self.down.contains_key(&to) => {
+            SimEvent::Frame { from, to, bytes } if self.down.contains_key(&to) || self.silent(to) => {
                 self.lost.push((from, bytes));
                 return;
             }
@@ -275,10 +277,13 @@ impl World {
             match action {
                 Action::Transmit { link, bundle, bytes } => {
                     let peer = NodeId::from(link.0);
-                    let fate = self
+                    let mut fate = self
                         .links
                         .get_mut(&(node, peer))
                         .map_or(Fate::NoContact, |l| l.send(self.now, bytes.len() as u64));
+                    if matches!(fate, Fate::Arrives(_)) && self.silent(node) {
+                        fate = Fate::Lost { sent: self.now };
+                    }
                     let ok = matches!(fate, Fate::Arrives(_) | Fate::Lost { .. });
                     self.transmissions.push(TxRecord {
                         at: self.now,
@@ -310,6 +315,16 @@ impl World {
             }
         }
         self.arm_timer(node);
+    }
+
+    /// An unannounced outage: from `at` for `duration` ns nothing `node` sends or is sent
+    /// arrives, while its agent and its peers believe the links up.
+    pub fn outage(&mut self, node: NodeId, at: PlanTime, duration: i64) {
+        self.outages.push((node, at, at.plus(duration.max(0))));
+    }
+
+    fn silent(&self, node: NodeId) -> bool {
+        self.outages.iter().any(|&(n, from, to)| n == node && from <= self.now && self.now < to)
     }
 
     /// Schedules a reboot: `node` goes down at `at` and comes back `down_for` later.
