@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use link_sim::model::link::windows_from_csv;
-use link_sim::sim::scenario::{MissedPass, Outage, Reboot, Scenario};
+use link_sim::sim::scenario::{ClockOffset, MissedPass, Outage, Reboot, Scenario};
 
 fn small_scenario() -> (Scenario, std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/small.toml");
@@ -33,7 +33,8 @@ fn one_seed_one_trace_other_seeds_other_traces() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
-/// Adds a missed pass, a reboot and a relay outage chosen by `seed` to the scenario's own.
+/// Adds a missed pass, a reboot, a relay outage and a clock up to 5 s off, chosen by `seed`, to
+/// the scenario's own.
 fn with_seeded_faults(
     scenario: &Scenario,
     windows: &std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>,
@@ -56,12 +57,15 @@ fn with_seeded_faults(
     let relays = [201, 301];
     let relay = relays[next(relays.len() as u64) as usize];
     scenario.outage.push(Outage { node: relay, at_s: next(20_000) as f64, for_s: next(3_600) as f64 });
+    let (skewed, _) = links[next(links.len() as u64) as usize];
+    scenario.clock_offset.push(ClockOffset { node: skewed, offset_s: next(10_001) as f64 / 1000.0 - 5.0 });
     scenario
 }
 
 /// The fault sweep: 200 seeds (`SWEEP_SEEDS` sets another count) of the small scenario with
 /// 1 % loss, bit errors, custody, the scenario's missed pass and two reboots, and per seed one
-/// more missed pass, one more reboot and an outage of the GEO or lunar relay chosen by the seed.
+/// more missed pass, one more reboot, an outage of the GEO or lunar relay and a node clock up
+/// to 5 s off, chosen by the seed.
 #[test]
 fn seeds_with_loss_missed_passes_and_reboots_violate_no_invariant() {
     let (scenario, windows) = small_scenario();

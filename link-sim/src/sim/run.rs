@@ -98,6 +98,9 @@ pub fn run(
     for m in &scenario.missed_pass {
         world.miss_pass(m.from, m.to, m.pass);
     }
+    for c in &scenario.clock_offset {
+        world.clock_offset(c.node, (c.offset_s * 1000.0) as i64);
+    }
     for o in &scenario.outage {
         world.outage(o.node, PlanTime((o.at_s * 1e9) as i64), (o.for_s * 1e9) as i64);
     }

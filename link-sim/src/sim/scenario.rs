@@ -56,6 +56,9 @@ pub struct Scenario {
     /// Relay (or any node) outages.
     #[serde(default)]
     pub outage: Vec<Outage>,
+    /// Nodes whose clocks are off.
+    #[serde(default)]
+    pub clock_offset: Vec<ClockOffset>,
 }
 
 /// `[plan]`.
@@ -194,6 +197,17 @@ pub struct Outage {
     pub at_s: f64,
     /// How long it lasts, seconds.
     pub for_s: f64,
+}
+
+/// `[[clock_offset]]`: a node's clock runs `offset_s` ahead of true time (negative: behind)
+/// for the whole run; its bundles' creation times, expiries and custody deadlines follow it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockOffset {
+    /// The node.
+    pub node: u64,
+    /// Seconds ahead of true time.
+    pub offset_s: f64,
 }
 
 /// Why a scenario could not be loaded.

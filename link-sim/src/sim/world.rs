@@ -114,6 +114,8 @@ pub struct World {
     reboots: u64,
     registrations: BTreeMap<NodeId, Vec<Event>>,
     outages: Vec<(NodeId, PlanTime, PlanTime)>,
+    /// Milliseconds each node's clock is ahead (negative: behind) of true time.
+    clock_offsets: BTreeMap<NodeId, i64>,
     deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
     events: u64,
 }
@@ -156,6 +158,7 @@ impl World {
             reboots: 0,
             registrations: BTreeMap::new(),
             outages: Vec::new(),
+            clock_offsets: BTreeMap::new(),
             deleted: Vec::new(),
             events: 0,
         };
@@ -204,6 +207,17 @@ impl World {
         DtnTime(self.config.epoch.0 + u64::try_from(self.now.0 / 1_000_000).unwrap_or(0))
     }
 
+    /// What `node`'s clock reads now.
+    fn clock(&self, node: NodeId) -> DtnTime {
+        let offset = self.clock_offsets.get(&node).copied().unwrap_or(0);
+        DtnTime(self.dtn_time().0.saturating_add_signed(offset))
+    }
+
+    /// Sets `node`'s clock `offset_ms` ahead of true time (negative: behind), from now on.
+    pub fn clock_offset(&mut self, node: NodeId, offset_ms: i64) {
+        self.clock_offsets.insert(node, offset_ms);
+    }
+
     /// Runs every event up to `until`.
     pub fn run_until(&mut self, until: PlanTime) {
         while let Some(entry) = self.queue.first_entry() {
@@ -238,7 +252,6 @@ impl World {
     }
 
     fn apply(&mut self, event: SimEvent) {
-        let now = self.dtn_time();
         let (node, agent_event) = match event {
             SimEvent::Crash { node } => return self.crash(node),
             SimEvent::Restart { node } => return self.restart(node),
@@ -255,6 +268,7 @@ impl World {
             SimEvent::Timer { node } => (node, None),
             SimEvent::Submit { node, submission } => (node, Some(Event::Submit(submission))),
         };
+        let now = self.clock(node);
         let Some(agent) = self.agents.get_mut(&node) else { return };
         let result = match agent_event {
             Some(e) => agent.handle(e, now),
@@ -348,7 +362,9 @@ impl World {
     fn restart(&mut self, node: NodeId) {
         let (Some(store), Some(config)) = (self.down.remove(&node), self.configs.get(&node).cloned()) else { return };
         let registrations: Vec<Event> = self.registrations.get(&node).cloned().unwrap_or_default();
-        let Ok(agent) = Bpa::recover(config, store, CgrRouter::new(self.plan.clone()), self.dtn_time()) else { return };
+        let Ok(agent) = Bpa::recover(config, store, CgrRouter::new(self.plan.clone()), self.clock(node)) else {
+            return;
+        };
         self.agents.insert(node, agent);
         for event in registrations {
             self.apply_now(node, event);
@@ -370,7 +386,7 @@ impl World {
     }
 
     fn apply_now(&mut self, node: NodeId, event: Event) {
-        let now = self.dtn_time();
+        let now = self.clock(node);
         if let Some(agent) = self.agents.get_mut(&node)
             && agent.handle(event, now).is_ok()
         {
@@ -380,8 +396,10 @@ impl World {
 
     fn arm_timer(&mut self, node: NodeId) {
         let Some(due) = self.agents.get(&node).and_then(Bpa::poll_timeout) else { return };
-        let at = PlanTime::from_millis(i64::try_from(due.0.saturating_sub(self.config.epoch.0)).unwrap_or(i64::MAX))
-            .max(self.now);
+        // The agent's deadline is on its own clock.
+        let offset = self.clock_offsets.get(&node).copied().unwrap_or(0);
+        let due_ms = i64::try_from(due.0.saturating_sub(self.config.epoch.0)).unwrap_or(i64::MAX);
+        let at = PlanTime::from_millis(due_ms.saturating_sub(offset)).max(self.now);
         if self.timers.get(&node).is_some_and(|t| *t <= at && *t >= self.now) {
             return;
         }
