@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use link_sim::model::link::windows_from_csv;
+use link_sim::model::rng::LinkRng;
 use link_sim::sim::scenario::{ClockOffset, MissedPass, Outage, Reboot, Scenario};
 
 fn small_scenario() -> (Scenario, std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>) {
@@ -40,13 +41,8 @@ fn with_seeded_faults(
     windows: &std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>,
     seed: u64,
 ) -> Scenario {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n.max(1)
-    };
+    let mut rng = LinkRng::from_state(seed);
+    let mut next = |n: u64| rng.next_u64() % n.max(1);
     let links: Vec<(u64, u64)> = windows.keys().copied().collect();
     let mut scenario = scenario.clone();
     let (from, to) = links[next(links.len() as u64) as usize];
