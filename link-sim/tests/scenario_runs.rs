@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use link_sim::model::link::windows_from_csv;
 use link_sim::model::rng::LinkRng;
-use link_sim::sim::scenario::{ClockOffset, MissedPass, Outage, Reboot, Scenario};
+use link_sim::sim::scenario::{ClockOffset, LatePassSection, MissedPass, Outage, Reboot, Scenario};
 
 fn small_scenario() -> (Scenario, std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/small.toml");
@@ -34,8 +34,8 @@ fn one_seed_one_trace_other_seeds_other_traces() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
-/// Adds a missed pass, a reboot, a relay outage and a clock up to 5 s off, chosen by `seed`, to
-/// the scenario's own.
+/// Adds a missed pass, a reboot, a relay outage, a clock up to 5 s off and a pass learned late
+/// (up to an hour before it starts, or while it is on), chosen by `seed`, to the scenario's own.
 fn with_seeded_faults(
     scenario: &Scenario,
     windows: &std::collections::BTreeMap<(u64, u64), Vec<link_sim::model::link::Window>>,
@@ -55,13 +55,21 @@ fn with_seeded_faults(
     scenario.outage.push(Outage { node: relay, at_s: next(20_000) as f64, for_s: next(3_600) as f64 });
     let (skewed, _) = links[next(links.len() as u64) as usize];
     scenario.clock_offset.push(ClockOffset { node: skewed, offset_s: next(10_001) as f64 / 1000.0 - 5.0 });
+    let (from, to) = links[next(links.len() as u64) as usize];
+    let mut passes = windows[&(from, to)].clone();
+    passes.sort_by_key(|w| (w.start, w.end));
+    let pass = next(passes.len() as u64) as usize;
+    let (start, end) = (passes[pass].start.0 / 1_000_000_000, passes[pass].end.0 / 1_000_000_000);
+    let earliest = (start - 3_600).max(0) as u64;
+    let known_at_s = (earliest + next((end as u64).saturating_sub(earliest) + 1)) as f64;
+    scenario.late_pass.push(LatePassSection { from, to, pass, known_at_s });
     scenario
 }
 
 /// The fault sweep: 200 seeds (`SWEEP_SEEDS` sets another count) of the small scenario with
-/// 1 % loss, bit errors, custody, the scenario's missed pass and two reboots, and per seed one
-/// more missed pass, one more reboot, an outage of the GEO or lunar relay and a node clock up
-/// to 5 s off, chosen by the seed.
+/// 1 % loss, bit errors, custody, the scenario's missed pass, two reboots and late pass, and
+/// per seed one more missed pass, one more reboot, an outage of the GEO or lunar relay, a node
+/// clock up to 5 s off and another pass learned late, chosen by the seed.
 #[test]
 fn seeds_with_loss_missed_passes_and_reboots_violate_no_invariant() {
     let (scenario, windows) = small_scenario();
@@ -73,9 +81,10 @@ fn seeds_with_loss_missed_passes_and_reboots_violate_no_invariant() {
         let outcome = link_sim::sim::run(&faulty, &windows, seed, |_, _| {});
         if !outcome.violations.is_empty() {
             failures.push(format!(
-                "seed {seed} (SWEEP_FIRST={seed} SWEEP_SEEDS=1): missed {:?}, reboot {:?}: {:?}",
+                "seed {seed} (SWEEP_FIRST={seed} SWEEP_SEEDS=1): missed {:?}, reboot {:?}, late {:?}: {:?}",
                 faulty.missed_pass.last(),
                 faulty.reboot.last(),
+                faulty.late_pass.last(),
                 outcome.violations
             ));
         }

@@ -252,8 +252,28 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.links.remove(&link);
     }
 
+    /// A plan update: bundles without a route may have one now, and bundles queued for a
+    /// contact may do better over a new one, so both are routed again (their bookings given
+    /// back first). Bundles already on a link stay there.
     pub(crate) fn contacts_added(&mut self, contacts: &[crate::routing::Contact]) -> Result<(), BpaError> {
         self.router.add_contacts(contacts);
+        let queues = core::mem::take(&mut self.waiting_for);
+        for (peer, queue) in queues {
+            for id in queue {
+                // Ids may be stale (forgotten, or reused by a bundle for another hop).
+                let Some(e) = self
+                    .bundles
+                    .get_mut(&id)
+                    .filter(|e| e.state == BundleState::Waiting && e.next_hop.map(u64::from) == Some(peer))
+                else {
+                    continue;
+                };
+                if let Some(booking) = e.booking.take() {
+                    self.router.release(booking);
+                }
+                self.unrouted.insert(id, crate::routing::NoRoute::NoTimelyContact);
+            }
+        }
         self.retry_unrouted()
     }
 

@@ -530,6 +530,19 @@ mod proactive_fragmentation {
         Bpa::new(config, MemoryStore::new(1 << 20), CgrRouter::new(ContactPlan::new(contacts.to_vec(), None)))
     }
 
+    /// A submission of `size` bytes to ipn:2.1 living an hour.
+    fn sized(size: usize, flags: BundleFlags) -> Event {
+        Event::Submit(Submission {
+            token: 1,
+            source: None,
+            destination: Eid::ipn(2, 1),
+            payload: Bytes::from(vec![9u8; size]),
+            lifetime_ms: 3_600_000,
+            flags,
+            priority: Priority::Normal,
+        })
+    }
+
     fn contact(start: i64, end: i64) -> Contact {
         Contact {
             from: 1,
@@ -550,16 +563,7 @@ mod proactive_fragmentation {
         let mut b = cgr_agent(2, &plan);
         b.handle(register(Eid::ipn(2, 1)), T0).unwrap();
         a.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, T0).unwrap();
-        let s = Submission {
-            token: 1,
-            source: None,
-            destination: Eid::ipn(2, 1),
-            payload: Bytes::from(vec![9u8; 1_500]),
-            lifetime_ms: 3_600_000,
-            flags: BundleFlags::default(),
-            priority: Priority::Normal,
-        };
-        a.handle(Event::Submit(s), T0).unwrap();
+        a.handle(sized(1_500, BundleFlags::default()), T0).unwrap();
         let sent: Vec<Bytes> = core::iter::from_fn(|| a.poll_action())
             .filter_map(|x| if let Action::Transmit { bytes, .. } = x { Some(bytes) } else { None })
             .collect();
@@ -576,18 +580,29 @@ mod proactive_fragmentation {
     }
 
     #[test]
+    fn a_plan_update_moves_queued_bundles_to_a_better_new_contact() {
+        let hop = |from, to, start| Contact { from, to, ..contact(start, start + 100) };
+        // Known at first: only through node 3, from t = 1,000 s.
+        let mut a = cgr_agent(1, &[hop(1, 3, 1_000), hop(3, 2, 1_000)]);
+        a.handle(sized(100, BundleFlags::default()), T0).unwrap();
+        while a.poll_action().is_some() {}
+        // The update brings a direct contact at t = 10 s: the queued bundle takes it.
+        a.handle(Event::ContactsAdded(vec![hop(1, 2, 10)]), T0).unwrap();
+        let at = DtnTime(T0.0 + 10_000);
+        a.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, at).unwrap();
+        let sent: Vec<LinkId> = core::iter::from_fn(|| a.poll_action())
+            .filter_map(|x| if let Action::Transmit { link, .. } = x { Some(link) } else { None })
+            .collect();
+        assert_eq!(sent, vec![LinkId(2)]);
+        // And nothing is left queued for node 3.
+        a.handle(Event::LinkUp { link: LinkId(3), peer: 3 }, at).unwrap();
+        assert!(core::iter::from_fn(|| a.poll_action()).all(|x| !matches!(x, Action::Transmit { .. })));
+    }
+
+    #[test]
     fn never_fragments_a_must_not_fragment_bundle() {
         let mut a = cgr_agent(1, &[contact(0, 10)]);
-        let s = Submission {
-            token: 1,
-            source: None,
-            destination: Eid::ipn(2, 1),
-            payload: Bytes::from(vec![9u8; 1_500]),
-            lifetime_ms: 3_600_000,
-            flags: BundleFlags::MUST_NOT_FRAGMENT,
-            priority: Priority::Normal,
-        };
-        a.handle(Event::Submit(s), T0).unwrap();
+        a.handle(sized(1_500, BundleFlags::MUST_NOT_FRAGMENT), T0).unwrap();
         assert_eq!(a.bundles().count(), 1, "held whole, waiting for a bigger contact");
     }
 }

@@ -11,4 +11,4 @@ pub mod scenario;
 mod world;
 
 pub use run::{Outcome, run};
-pub use world::{AcceptedRecord, DeliveryRecord, SimConfig, TxRecord, World};
+pub use world::{AcceptedRecord, DeliveryRecord, LatePass, SimConfig, TxRecord, World};

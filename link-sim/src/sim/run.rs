@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::ledger::Ledger;
 use super::scenario::Scenario;
-use super::world::{SimConfig, World};
+use super::world::{LatePass, SimConfig, World};
 use crate::model::link::{Impairments, Window};
 use crate::model::loss::FrameLoss;
 use crate::model::rng::LinkRng;
@@ -93,7 +93,12 @@ pub fn run(
         varying_light_time: link.vary_light_time,
         ..Impairments::default()
     };
-    let config = SimConfig { seed, custody: scenario.run.custody, impairments, ..SimConfig::default() };
+    let late_passes = scenario
+        .late_pass
+        .iter()
+        .map(|l| LatePass { from: l.from, to: l.to, pass: l.pass, known_at: PlanTime((l.known_at_s * 1e9) as i64) })
+        .collect();
+    let config = SimConfig { seed, custody: scenario.run.custody, impairments, late_passes, ..SimConfig::default() };
     let mut world = World::new(windows, config);
     for m in &scenario.missed_pass {
         world.miss_pass(m.from, m.to, m.pass);

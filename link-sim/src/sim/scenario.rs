@@ -26,7 +26,16 @@
 //! from = 1001
 //! to = 201
 //! pass = 0
+//!
+//! [[late_pass]]          # happens, but the agents' plan only learns of it at known_at_s
+//! from = 201
+//! to = 101
+//! pass = 3
+//! known_at_s = 30000
 //! ```
+//!
+//! Also `[[reboot]]` (node, at_s, down_s), `[[outage]]` (node, at_s, for_s) and
+//! `[[clock_offset]]` (node, offset_s).
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +68,9 @@ pub struct Scenario {
     /// Nodes whose clocks are off.
     #[serde(default)]
     pub clock_offset: Vec<ClockOffset>,
+    /// Passes the agents' plan learns of late.
+    #[serde(default)]
+    pub late_pass: Vec<LatePassSection>,
 }
 
 /// `[plan]`.
@@ -208,6 +220,21 @@ pub struct ClockOffset {
     pub node: u64,
     /// Seconds ahead of true time.
     pub offset_s: f64,
+}
+
+/// `[[late_pass]]`: the `pass`-th contact (in start order) of `from → to` happens, but the
+/// agents' contact plan only learns of it at `known_at_s` (a late plan update).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatePassSection {
+    /// Sending node.
+    pub from: u64,
+    /// Receiving node.
+    pub to: u64,
+    /// Index of the pass, from 0.
+    pub pass: usize,
+    /// When the update reaches the agents, seconds of plan time.
+    pub known_at_s: f64,
 }
 
 /// Why a scenario could not be loaded.

@@ -24,6 +24,23 @@ pub struct SimConfig {
     pub impairments: Impairments,
     /// Store budget per node, bytes.
     pub store_bytes: u64,
+    /// Passes that happen but are missing from the agents' plan until a late update.
+    pub late_passes: Vec<LatePass>,
+}
+
+/// A late plan update: the `pass`-th window (in start order) of `from → to` happens as the
+/// link model says, but the agents' contact plan leaves it out until `known_at`, when every
+/// agent is told about it (as an operations centre's plan upload would).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatePass {
+    /// Sending node.
+    pub from: NodeId,
+    /// Receiving node.
+    pub to: NodeId,
+    /// Index of the pass, from 0.
+    pub pass: usize,
+    /// When the update reaches the agents.
+    pub known_at: PlanTime,
 }
 
 impl Default for SimConfig {
@@ -34,6 +51,7 @@ impl Default for SimConfig {
             custody: false,
             impairments: Impairments::default(),
             store_bytes: 1 << 34,
+            late_passes: Vec::new(),
         }
     }
 }
@@ -89,6 +107,7 @@ enum SimEvent {
     Submit { node: NodeId, submission: Submission },
     Crash { node: NodeId },
     Restart { node: NodeId },
+    PlanUpdate { contacts: Vec<dtn_core::routing::Contact> },
 }
 
 /// The simulated network.
@@ -124,10 +143,13 @@ impl World {
     /// A network over `windows` (per directed link, as [`crate::model::link::windows_from_csv`]
     /// reads them), with an agent per node routing over the same plan.
     pub fn new(windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>, config: SimConfig) -> Self {
-        let contacts: Vec<dtn_core::routing::Contact> = windows
-            .iter()
-            .flat_map(|(&(from, to), ws)| {
-                ws.iter().map(move |w| dtn_core::routing::Contact {
+        let mut contacts = Vec::new();
+        let mut updates: BTreeMap<PlanTime, Vec<dtn_core::routing::Contact>> = BTreeMap::new();
+        for (&(from, to), ws) in windows {
+            let mut ordered = ws.clone();
+            ordered.sort_by_key(|w| (w.start, w.end));
+            for (pass, w) in ordered.iter().enumerate() {
+                let contact = dtn_core::routing::Contact {
                     from,
                     to,
                     start: w.start,
@@ -135,9 +157,13 @@ impl World {
                     rate_bytes_per_sec: w.rate_bytes_per_sec,
                     owlt_nanos: w.owlt_max_nanos,
                     confidence: 1.0,
-                })
-            })
-            .collect();
+                };
+                match config.late_passes.iter().find(|l| (l.from, l.to, l.pass) == (from, to, pass)) {
+                    Some(late) => updates.entry(late.known_at).or_default().push(contact),
+                    None => contacts.push(contact),
+                }
+            }
+        }
         let plan = std::sync::Arc::new(ContactPlan::new(contacts, None));
         let mut world = World {
             config: config.clone(),
@@ -162,7 +188,9 @@ impl World {
             deleted: Vec::new(),
             events: 0,
         };
-        for &node in plan.nodes() {
+        // Every node with a window gets an agent, even one only a late update will mention.
+        let nodes: std::collections::BTreeSet<NodeId> = windows.keys().flat_map(|&(a, b)| [a, b]).collect();
+        for node in nodes {
             let mut node_config = NodeConfig::new(node);
             node_config.plan_epoch = config.epoch;
             if config.custody {
@@ -182,6 +210,9 @@ impl World {
                 world.schedule(w.end, SimEvent::Down { node: from, peer: to });
             }
             world.links.insert((from, to), link);
+        }
+        for (at, contacts) in updates {
+            world.schedule(at, SimEvent::PlanUpdate { contacts });
         }
         world
     }
@@ -243,6 +274,7 @@ impl World {
             SimEvent::Submit { node, submission } => (6, *node, submission.token, submission.payload.len() as u64),
             SimEvent::Crash { node } => (7, *node, 0, 0),
             SimEvent::Restart { node } => (8, *node, 0, 0),
+            SimEvent::PlanUpdate { contacts } => (9, contacts.len() as u64, 0, 0),
         };
         for word in [self.now.0 as u64, kind, a, b, len] {
             for byte in word.to_le_bytes() {
@@ -255,6 +287,7 @@ impl World {
         let (node, agent_event) = match event {
             SimEvent::Crash { node } => return self.crash(node),
             SimEvent::Restart { node } => return self.restart(node),
+            SimEvent::PlanUpdate { contacts } => return self.plan_update(contacts),
             SimEvent::Frame { from, to, bytes } if self.down.contains_key(&to) || self.silent(to) => {
                 self.lost.push((from, bytes));
                 return;
@@ -382,6 +415,18 @@ impl World {
             if !self.down.contains_key(&from) {
                 self.apply_now(from, Event::LinkUp { link: LinkId(to as u32), peer: to });
             }
+        }
+    }
+
+    /// A late plan update reaches every agent; nodes that are down learn it when they restart
+    /// (their agent is rebuilt on the updated plan).
+    fn plan_update(&mut self, contacts: Vec<dtn_core::routing::Contact>) {
+        let mut all = self.plan.contacts().to_vec();
+        all.extend_from_slice(&contacts);
+        self.plan = std::sync::Arc::new(ContactPlan::new(all, self.plan.reference()));
+        let nodes: Vec<NodeId> = self.agents.keys().copied().collect();
+        for node in nodes {
+            self.apply_now(node, Event::ContactsAdded(contacts.clone()));
         }
     }
 
