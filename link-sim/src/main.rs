@@ -1,4 +1,4 @@
-//! `link-sim`: run a constellation scenario deterministically.
+//! `link-sim`: run a constellation scenario deterministically, or proxy one link in real time.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use link_sim::model::link::windows_from_csv;
+use dtn_core::routing::PlanTime;
+use link_sim::model::link::{Impairments, windows_from_csv, windows_from_plan_text};
+use link_sim::model::loss::FrameLoss;
+use link_sim::proxy::{Proxy, ProxyConfig};
 use link_sim::sim::scenario::Scenario;
 
 #[derive(Debug, Parser)]
-#[command(name = "link-sim", version, about = "Deterministic DTN constellation simulator")]
+#[command(name = "link-sim", version, about = "Deterministic DTN constellation simulator and real-time link proxy")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,6 +32,51 @@ enum Command {
         #[arg(long, default_value = "sim-out")]
         out: PathBuf,
     },
+    /// Apply one link of a contact plan (windows, rate, light time, loss) to live TCP or UDP traffic.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ProxyArgs {
+    /// Contact plan: our CSV (full precision, light-time ranges) or ION .rc; gzip allowed.
+    #[arg(long)]
+    plan: PathBuf,
+    /// The link, as FROM-TO node numbers (e.g. 1001-101); the reverse direction uses TO-FROM's contacts.
+    #[arg(long)]
+    link: String,
+    /// Where clients connect or send (the FROM side).
+    #[arg(long)]
+    listen: std::net::SocketAddr,
+    /// Where to forward (the TO side).
+    #[arg(long)]
+    to: std::net::SocketAddr,
+    /// Carry UDP datagrams instead of TCP streams.
+    #[arg(long)]
+    udp: bool,
+    /// Plan seconds per wall second.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Plan time at start-up, seconds.
+    #[arg(long, default_value_t = 0.0)]
+    start_s: f64,
+    /// Bit-error rate.
+    #[arg(long, default_value_t = 0.0)]
+    ber: f64,
+    /// Flat frame (chunk or datagram) loss probability.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Seconds after a contact opens before anything passes.
+    #[arg(long, default_value_t = 0.0)]
+    lag_s: f64,
+    /// Link buffer, bytes (default: unbounded).
+    #[arg(long)]
+    buffer_bytes: Option<u64>,
+    /// Seed of the link's random streams.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the counters every this many wall seconds (0: only at exit).
+    #[arg(long, default_value_t = 10.0)]
+    report_every_s: f64,
 }
 
 fn read_plan(path: &std::path::Path) -> Result<String, String> {
@@ -104,10 +152,102 @@ fn run(scenario_path: &std::path::Path, seed: Option<u64>, out: &std::path::Path
     Ok(outcome.violations.is_empty())
 }
 
+fn proxy_config(args: &ProxyArgs) -> Result<ProxyConfig, String> {
+    let (from, to) = args
+        .link
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+        .ok_or_else(|| format!("--link {:?}: expected FROM-TO node numbers, e.g. 1001-101", args.link))?;
+    let text = read_plan(&args.plan)?;
+    let windows = windows_from_plan_text(&text).map_err(|e| format!("{}: {e}", args.plan.display()))?;
+    let mut config = ProxyConfig::for_link(&windows, from, to, args.listen, args.to)
+        .ok_or_else(|| format!("{}: no contact from {from} to {to}", args.plan.display()))?;
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(format!("--time-scale {}: must be a positive number", args.time_scale));
+    }
+    let loss =
+        FrameLoss::new(args.ber, args.loss).map_err(|e| format!("--ber {} / --loss {}: {e}", args.ber, args.loss))?;
+    config.impairments = Impairments {
+        acquisition_lag_nanos: (args.lag_s.max(0.0) * 1e9) as i64,
+        buffer_bytes: args.buffer_bytes.unwrap_or(u64::MAX),
+        loss,
+        ..Impairments::default()
+    };
+    config.udp = args.udp;
+    config.time_scale = args.time_scale;
+    config.start = PlanTime((args.start_s * 1e9) as i64);
+    config.seed = args.seed;
+    Ok(config)
+}
+
+fn proxy(args: &ProxyArgs) -> Result<bool, String> {
+    let config = proxy_config(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime.block_on(async {
+        let next = config.forward.iter().find(|w| w.end > config.start).map(|w| w.start);
+        let proxy = Proxy::start(config.clone()).await.map_err(|e| format!("{}: {e}", config.listen))?;
+        println!(
+            "proxy {}-{} ({}) on {} -> {}, plan time {:.3} s at x{}, {}",
+            config.from,
+            config.to_node,
+            if config.udp { "udp" } else { "tcp" },
+            proxy.local_addr(),
+            config.upstream,
+            config.start.0 as f64 / 1e9,
+            config.time_scale,
+            match next {
+                Some(t) if t <= config.start => "in contact".to_string(),
+                Some(t) => format!("next contact at plan {:.3} s", t.0 as f64 / 1e9),
+                None => "no contact left in the plan".to_string(),
+            }
+        );
+        let every =
+            std::time::Duration::from_secs_f64(if args.report_every_s > 0.0 { args.report_every_s } else { 1e9 });
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        let mut last = proxy.stats();
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = ticker.tick() => {
+                    let now = proxy.stats();
+                    if now != last {
+                        print_stats(&proxy);
+                        last = now;
+                    }
+                }
+            }
+        }
+        print_stats(&proxy);
+        Ok(true)
+    })
+}
+
+fn print_stats(proxy: &Proxy) {
+    let s = proxy.stats();
+    let line = |d: &link_sim::proxy::CounterSnapshot| {
+        format!(
+            "{} in / {} out ({} / {} bytes), {} lost, {} no contact, {} buffer full, {} resent",
+            d.frames_in, d.frames_out, d.bytes_in, d.bytes_out, d.lost, d.no_contact, d.buffer_full, d.resent
+        )
+    };
+    println!(
+        "plan {:.3} s: forward {}; reverse {}",
+        proxy.plan_now().0 as f64 / 1e9,
+        line(&s.forward),
+        line(&s.reverse)
+    );
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run { scenario, seed, out } => run(scenario, *seed, out),
+        Command::Proxy(args) => proxy(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

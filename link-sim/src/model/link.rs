@@ -142,8 +142,27 @@ impl Link {
             .map(|(w, _)| w)
     }
 
-    /// Hands a frame of `bytes` to the link at `now`: when (and whether) it arrives.
+    /// Hands a frame of `bytes` to the link at `now`: when (and whether) it arrives. A frame
+    /// handed over outside a contact waits in the buffer for the next one that can carry it.
     pub fn send(&mut self, now: PlanTime, bytes: u64) -> Fate {
+        self.send_from(now, bytes, false)
+    }
+
+    /// [`Self::send`] for a radio without store: only the contact open at `now` may carry the
+    /// frame ([`Fate::NoContact`] if none is open, or the frame cannot leave before it ends).
+    pub fn send_now(&mut self, now: PlanTime, bytes: u64) -> Fate {
+        if self.open_at(now).is_none() {
+            return Fate::NoContact;
+        }
+        self.send_from(now, bytes, true)
+    }
+
+    /// When the frames handed over so far have all left.
+    pub fn busy_until(&self) -> PlanTime {
+        self.busy_until
+    }
+
+    fn send_from(&mut self, now: PlanTime, bytes: u64, this_window_only: bool) -> Fate {
         let lag = self.impairments.acquisition_lag_nanos;
         // Bytes still waiting to be serialised, at the current window's rate.
         let backlog_nanos = self.busy_until.0.saturating_sub(now.0).max(0);
@@ -160,6 +179,9 @@ impl Link {
             let start = earliest.max(w.start.plus(lag));
             let done = start.plus(transmission_nanos(bytes, w.rate_bytes_per_sec));
             if done > w.end {
+                if this_window_only {
+                    return Fate::NoContact;
+                }
                 continue;
             }
             self.busy_until = done;
@@ -198,6 +220,29 @@ pub fn windows_from_csv(text: &str) -> Result<BTreeMap<(NodeId, NodeId), Vec<Win
         });
     }
     Ok(links)
+}
+
+/// Every directed link of an ION `.rc` plan (`a contact` and `a range` lines); the light time
+/// is the range's, the same throughout a pass.
+pub fn windows_from_ionrc(text: &str) -> Result<BTreeMap<(NodeId, NodeId), Vec<Window>>, PlanError> {
+    let plan = dtn_core::routing::parse::ion::parse(text, ImportPolicy::Reject)?.plan;
+    let mut links: BTreeMap<(NodeId, NodeId), Vec<Window>> = BTreeMap::new();
+    for c in plan.contacts() {
+        links.entry((c.from, c.to)).or_default().push(Window {
+            start: c.start,
+            end: c.end,
+            rate_bytes_per_sec: c.rate_bytes_per_sec,
+            owlt_min_nanos: c.owlt_nanos,
+            owlt_max_nanos: c.owlt_nanos,
+        });
+    }
+    Ok(links)
+}
+
+/// A plan in our CSV format (recognised by its header) or ION's `.rc`.
+pub fn windows_from_plan_text(text: &str) -> Result<BTreeMap<(NodeId, NodeId), Vec<Window>>, PlanError> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    if first == csv::HEADER { windows_from_csv(text) } else { windows_from_ionrc(text) }
 }
 
 #[cfg(test)]
@@ -253,6 +298,24 @@ mod tests {
         // A frame too long for what is left of the pass waits for the next one (none here).
         let mut short = link(vec![window(0, 1, 100)], Impairments::default());
         assert_eq!(short.send(PlanTime::from_secs(0), 1_000), Fate::NoContact);
+    }
+
+    #[test]
+    fn a_radio_without_store_carries_only_in_the_open_window() {
+        let mut l = link(vec![window(10, 20, 1000)], Impairments::default());
+        assert_eq!(l.send_now(PlanTime::from_secs(5), 100), Fate::NoContact, "before the window");
+        assert!(matches!(l.send_now(PlanTime::from_secs(12), 100), Fate::Arrives(_)));
+        // 2,000 bytes need 2 s; only 1 s is left of the pass.
+        assert_eq!(l.send_now(PlanTime::from_secs(19), 2_000), Fate::NoContact);
+        assert!(l.busy_until() < PlanTime::from_secs(13), "a refused frame does not occupy the link");
+    }
+
+    #[test]
+    fn reads_ion_contact_plans() {
+        let text = "a contact +0 +100 1 2 1000\na range +0 +100 1 2 1\n";
+        let links = windows_from_plan_text(text).unwrap();
+        let w = links[&(1, 2)][0];
+        assert_eq!((w.end, w.rate_bytes_per_sec, w.owlt_max_nanos), (PlanTime::from_secs(100), 1000, 1_000_000_000));
     }
 
     #[test]
