@@ -108,6 +108,7 @@ fn streaming(c: &mut Criterion) {
     let requests: Vec<RouteRequest> = queries
         .iter()
         .map(|q| RouteRequest {
+            avoid: Vec::new(),
             local: q.source,
             destination: q.destination,
             now: q.start,

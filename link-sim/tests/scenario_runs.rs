@@ -125,3 +125,26 @@ fn a_relay_outage_silences_the_relay_and_custody_rides_it_out() {
     assert_ne!(calm.trace_hash, outcome.trace_hash, "the outage changed what happened");
     assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
 }
+
+#[test]
+fn scaling_sizes_and_rates_together_keeps_the_timing() {
+    let (mut scenario, windows) = small_scenario();
+    scenario.link.flat_loss = 0.0;
+    scenario.link.bit_error_rate = 0.0;
+    scenario.missed_pass.clear();
+    scenario.reboot.clear();
+    for flow in &mut scenario.traffic {
+        flow.size_bytes = [1_000_000, 8_000_000];
+    }
+    let full = link_sim::sim::run(&scenario, &windows, 3, |_, _| {});
+    scenario.run.size_scale = 100;
+    let scaled = link_sim::sim::run(&scenario, &windows, 3, |_, _| {});
+    assert!(full.violations.is_empty() && scaled.violations.is_empty());
+    assert_eq!(full.report["bundles"], scaled.report["bundles"]);
+    assert_eq!(scaled.report["size_scale"], 100);
+    for stat in ["median", "p99"] {
+        let (a, b) =
+            (full.report["latency_s"][stat].as_f64().unwrap(), scaled.report["latency_s"][stat].as_f64().unwrap());
+        assert!((a - b).abs() < 0.005, "{stat}: {a} s at full size, {b} s scaled by 100");
+    }
+}

@@ -212,7 +212,12 @@ impl Sim {
 
     fn run(mut self) {
         self.submit_all();
-        for _ in 0..600 {
+        // 150 s of the case's faults, then a calm channel long enough for the longest custody
+        // backoff (64 times the 4 s timeout) to run out.
+        for round in 0..2_000 {
+            if round == 600 {
+                (self.case.drop, self.case.duplicate, self.case.crash) = (0, 0, 0);
+            }
             self.step();
             if self.accepted.iter().all(|t| self.delivered.contains_key(t)) && self.channel.is_empty() {
                 break;

@@ -62,8 +62,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.persist_node_state()?;
         }
         let Some(config) = self.config.custody.clone() else { return Ok(None) };
-        let owlt = self.router.light_time_ms(self.config.node, peer).unwrap_or(config.default_owlt_ms);
-        let deadline = self.now.saturating_add_millis(2 * owlt + config.margin_ms);
+        let deadline = self.custody_deadline(peer);
         let record = AdminRecord::Bpdu(Bpdu { transmission_id, retransmission_time: deadline.0, bundle: inner });
         let outer = self.make_bundle(
             self.config.admin_endpoint(),
@@ -81,6 +80,54 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.persist(id)?;
         self.schedule(deadline, Timer::Custody(id, transmission_id));
         Ok(Some(outer.raw().clone()))
+    }
+
+    /// When a custody signal for a bundle whose last byte leaves for `peer` now is overdue: a
+    /// round trip of light time plus the configured margin.
+    pub(crate) fn custody_deadline(&self, peer: NodeId) -> crate::time::DtnTime {
+        let Some(config) = self.config.custody.as_ref() else { return self.now };
+        let owlt = self.router.light_time_ms(self.config.node, peer).unwrap_or(config.default_owlt_ms);
+        let backoff = self.custody_backoff.get(&peer).copied().unwrap_or(0).min(6);
+        self.now.saturating_add_millis((2 * owlt + config.margin_ms).saturating_mul(1 << backoff))
+    }
+
+    /// A copy of a bundle this node passed on with custody, and still holds while it waits for
+    /// the signal, came back round a loop. Answering "redundant" would release the sender while
+    /// this node's own pending transfer releases it in turn once downstream accepts — every
+    /// custodian on the loop would let go. Instead this node takes custody back: the pending
+    /// transfer is cancelled (its signal, if any comes, is ignored) and the bundle routed again
+    /// without the hops that led round the loop. Returns whether it did.
+    fn take_back(&mut self, bundle: &Bundle, returned_by: NodeId) -> Result<bool, BpaError> {
+        let key = super::receive::digest(&super::receive::key_of(bundle));
+        if !self.seen.contains_key(&key) {
+            return Ok(false);
+        }
+        let pending: alloc::vec::Vec<BundleId> = self
+            .bundles
+            .iter()
+            .filter(|(_, e)| {
+                e.custody.is_some() && matches!(e.state, BundleState::AwaitingCustody | BundleState::InFlight)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        let Some(id) = pending.into_iter().find(|&id| {
+            self.stored_bundle(id).is_some_and(|b| super::receive::digest(&super::receive::key_of(&b)) == key)
+        }) else {
+            return Ok(false);
+        };
+        let Some(e) = self.bundles.get_mut(&id) else { return Ok(false) };
+        let Some(c) = e.custody.take() else { return Ok(false) };
+        // A verdict from the link for the copy still on it is ignored (the bundle is no longer
+        // in flight here).
+        e.state = BundleState::Waiting;
+        if let Some(booking) = e.booking.take() {
+            self.router.release(booking);
+        }
+        self.custody_ids.remove(&c.transmission_id);
+        self.remember_hops(key, &[c.peer, returned_by]);
+        self.persist(id)?;
+        self.route(id)?;
+        Ok(true)
     }
 
     /// Records the node's reservations (transmission IDs, creation sequence numbers) so that
@@ -130,6 +177,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let custodian = self.config.node_of(outer.source());
         let previous_hop = self.links.get(&link).copied().or(custodian);
         let inner = Bundle::parse(bpdu.bundle, crate::parse_mode::ParseMode::Strict);
+        if let (Ok(bundle), Some(c)) = (&inner, custodian.filter(|_| bpdu.transmission_id != 0))
+            && self.take_back(bundle, c)?
+        {
+            // This node still holds it, durably: custody comes back here.
+            self.signals.add(c, Disposition::Accepted, bpdu.transmission_id);
+            return Ok(());
+        }
         let reception = match inner {
             Ok(inner) => self.receive_bundle(inner, previous_hop)?,
             Err(error) => {
@@ -152,6 +206,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     fn custody_signal(&mut self, signal: &CustodySignal, from: Option<NodeId>) -> Result<(), BpaError> {
+        if let Some(peer) = from {
+            self.custody_backoff.remove(&peer);
+        }
         for &(first, count) in &signal.ranges {
             // Only the IDs pending here: a range is no licence to walk 2^64 numbers.
             let pending: alloc::vec::Vec<(u64, BundleId)> =
@@ -193,8 +250,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         Ok(())
     }
 
-    /// No custody signal by the deadline: forward again under a new ID — unless the link to
-    /// the peer is down, in which case the timer waits for the contact.
+    /// No custody signal by the deadline: route again, under a new ID, over whatever route is
+    /// best now (the peer's link may not come back for hours: a BPDU lost on a pass that has
+    /// ended must not wait for that peer). Deferred only while the link still has the bundle.
     pub(crate) fn custody_timeout(&mut self, id: BundleId, transmission_id: u64) -> Result<(), BpaError> {
         let Some(c) = self
             .bundles
@@ -204,14 +262,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         else {
             return Ok(());
         };
-        if self.bundles.get(&id).is_some_and(|e| e.state == BundleState::InFlight)
-            || !self.links.values().any(|p| *p == c.peer)
-        {
+        // The deadline moved when the last byte left (a timer was set for it then).
+        if self.now < c.deadline {
+            return Ok(());
+        }
+        if self.bundles.get(&id).is_some_and(|e| e.state == BundleState::InFlight) {
             let at = self.now.saturating_add_millis(self.config.retry_interval_ms.max(1));
             self.schedule(at, Timer::Custody(id, transmission_id));
             return Ok(());
         }
         self.custody_ids.remove(&transmission_id);
+        let misses = self.custody_backoff.entry(c.peer).or_insert(0);
+        *misses = misses.saturating_add(1);
         if let Some(e) = self.bundles.get_mut(&id) {
             e.custody = None;
             e.state = BundleState::Waiting;

@@ -38,11 +38,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// [`Self::route`] with the parsed bundle at hand, if the caller has it (saves a parse).
     fn route_with(&mut self, id: BundleId, bundle: Option<&Bundle>) -> Result<(), BpaError> {
+        let avoid = self.hops_to_avoid(id, bundle);
         let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
         let Some(destination) = entry.destination.map(u64::from) else {
             return self.delete(id, ReasonCode::DestinationUnavailable);
         };
         let request = RouteRequest {
+            avoid,
             local: self.config.node,
             destination,
             now: self.plan_time(self.now),
@@ -77,8 +79,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// Proactive fragmentation (RFC 9171 5.8): a bundle too big for every route, but allowed to
-    /// be fragmented, is split into fragments the earliest route can carry; each is stored and
-    /// routed on its own, and the original goes in the same commit. Returns whether it did.
+    /// be fragmented, is split in two: a head the earliest route can carry and the rest, which
+    /// is routed on its own (and split again if it must). Both are stored and the original
+    /// goes in the same commit. So a bundle becomes about as many fragments as contacts carry
+    /// it, whatever their sizes; a head carrying less payload than its own header is not worth
+    /// sending and the bundle waits instead. Returns whether it split.
     fn fragment_to_fit(
         &mut self,
         id: BundleId,
@@ -96,11 +101,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
         // Room for the per-hop blocks each hop adds (previous node, bundle age, hop count).
         let Ok(limit) = usize::try_from(capacity.saturating_sub(PER_HOP_GROWTH)) else { return Ok(false) };
-        let Ok(fragments) = crate::fragment::fragment_by_size(bundle, limit) else { return Ok(false) };
-        if fragments.len() < 2 {
+        let Ok((head, rest)) = crate::fragment::split_to_fit(bundle, limit) else { return Ok(false) };
+        if head.payload().len() < head.raw().len() - head.payload().len() {
             return Ok(false);
         }
-        // All fragments must fit before the original goes, or part of an accepted bundle would
+        let fragments = [head, rest];
+        // Both fragments must fit before the original goes, or part of an accepted bundle would
         // be lost to a full store.
         let needed: u64 = fragments.iter().map(|f| f.raw().len() as u64).sum();
         if needed > self.store.free_bytes().saturating_add(request.size) {
@@ -190,10 +196,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if entry.state == BundleState::Released {
             return self.forget(id);
         }
-        if ok && entry.custody.is_some() {
-            // Custody goes with it only when the peer's signal says so.
+        if ok && let Some(c) = entry.custody.as_deref().copied() {
+            // Custody goes with it only when the peer's signal says so, which takes a round
+            // trip from now, when the last byte left: a long bundle on a slow link must not be
+            // sent again while it is still going out.
+            let deadline = self.custody_deadline(c.peer).max(c.deadline);
             if let Some(e) = self.bundles.get_mut(&id) {
                 e.state = BundleState::AwaitingCustody;
+                if let Some(custody) = e.custody.as_deref_mut() {
+                    custody.deadline = deadline;
+                }
+            }
+            if deadline > c.deadline {
+                self.schedule(deadline, Timer::Custody(id, c.transmission_id));
             }
             return Ok(());
         }

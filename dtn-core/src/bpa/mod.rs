@@ -218,6 +218,14 @@ pub struct Bpa<S, R> {
     /// Bundles seen, by the 128-bit digest of their key, with when this node may forget them
     /// (duplicate suppression; 24 bytes a bundle instead of a full key).
     pub(crate) seen: BTreeMap<u128, DtnTime>,
+    /// Bundles whose custody this node passed on, by key digest: the next hops it gave them
+    /// to (the last four; 0 = none) and until when to remember. A copy that comes back went
+    /// round a loop and is routed again without those hops.
+    pub(crate) released_to: BTreeMap<u128, ([NodeId; 4], DtnTime)>,
+    /// Custody timeouts in a row per custodial peer (no signal from it since): each doubles
+    /// the wait before the next retransmission to it, up to 64 times, so a peer that cannot
+    /// answer (its way back is gone) is not flooded with copies.
+    pub(crate) custody_backoff: BTreeMap<NodeId, u8>,
     pub(crate) registrations: BTreeMap<Eid, DeliveryMode>,
     /// Deliveries queued for passive registrations, with the stored bundles that make them up
     /// (buried only when the application takes the delivery).
@@ -260,6 +268,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             next_tombstone: TOMBSTONE_IDS,
             sequence: 0,
             seen: BTreeMap::new(),
+            released_to: BTreeMap::new(),
+            custody_backoff: BTreeMap::new(),
             registrations: BTreeMap::new(),
             passive: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -438,6 +448,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     fn forget_old_keys(&mut self) {
         let now = self.now;
         self.seen.retain(|_, until| *until > now);
+        self.released_to.retain(|_, (_, until)| *until > now);
     }
 }
 

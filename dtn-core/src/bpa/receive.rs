@@ -271,12 +271,57 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// longer holds it, so a copy that comes back (a routing loop, or a retransmission after a
     /// lost signal) must be taken in again, not refused as redundant and lost. A copy that
     /// reaches its destination twice is still caught there by the ADU tombstone.
+    /// The next hop it went to is remembered, so that a copy coming back round a loop is not
+    /// sent the same way again.
     pub(crate) fn unsee(&mut self, id: BundleId) {
-        if let Some(bundle) =
+        let Some(bundle) =
             self.store.bytes(id).and_then(|b| Bundle::parse(b, crate::parse_mode::ParseMode::Relaxed).ok())
-        {
-            self.seen.remove(&digest(&key_of(&bundle)));
+        else {
+            return;
+        };
+        let key = digest(&key_of(&bundle));
+        let until = self.seen.remove(&key).unwrap_or(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
+        let hop =
+            self.bundles.get(&id).and_then(|e| e.custody.as_deref().map(|c| c.peer).or(e.next_hop.map(u64::from)));
+        if let Some(hop) = hop {
+            self.remember_hops(key, &[hop]);
+            if let Some((_, remembered)) = self.released_to.get_mut(&key) {
+                *remembered = (*remembered).max(until);
+            }
         }
+    }
+
+    /// Adds next hops a bundle (by key digest) must not take again; the last four are kept.
+    pub(crate) fn remember_hops(&mut self, key: u128, hops: &[NodeId]) {
+        let until = self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS);
+        let (kept, _) = self.released_to.entry(key).or_insert(([0; 4], until));
+        for &hop in hops {
+            if !kept.contains(&hop) {
+                // The oldest goes first.
+                kept.rotate_left(1);
+                if let Some(last) = kept.last_mut() {
+                    *last = hop;
+                }
+            }
+        }
+    }
+
+    /// The next hops a bundle must not take again (it came back round a loop through them).
+    pub(crate) fn hops_to_avoid(&self, id: BundleId, parsed: Option<&Bundle>) -> Vec<NodeId> {
+        if self.released_to.is_empty() {
+            return Vec::new();
+        }
+        let key = match parsed {
+            Some(b) => digest(&key_of(b)),
+            None => match self.stored_bundle(id) {
+                Some(b) => digest(&key_of(&b)),
+                None => return Vec::new(),
+            },
+        };
+        self.released_to
+            .get(&key)
+            .map(|(hops, _)| hops.iter().copied().filter(|&h| h != 0).collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {

@@ -392,6 +392,43 @@ mod custody {
     }
 
     #[test]
+    fn a_bpdu_lost_on_a_pass_that_ended_is_routed_again_at_the_deadline() {
+        let mut net = pair();
+        net.lossy.push((0, 1));
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        net.run(T0);
+        // The pass ends; the peer will not be in view again for a long time.
+        net.agents[0].handle(Event::LinkDown { link: LinkId(1) }, T0).unwrap();
+        net.tick(T0.saturating_add_millis(4_000));
+        let states: Vec<BundleState> = net.agents[0].bundles().map(|(_, e)| e.state).collect();
+        assert_eq!(states, vec![BundleState::Waiting], "released from the lost transmission, routed again");
+        assert!(net.agents[0].bundles().all(|(_, e)| e.custody.is_none()));
+    }
+
+    #[test]
+    fn a_peer_that_never_answers_is_retried_ever_less_often() {
+        let mut net = pair();
+        net.lossy.push((1, 0)); // no signal ever gets back
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"x"), T0).unwrap();
+        net.run(T0);
+        let deadline =
+            |net: &Net| net.agents[0].bundles().find_map(|(_, e)| e.custody.as_deref().map(|c| c.deadline)).unwrap();
+        let (mut gaps, mut t) = (Vec::new(), T0);
+        for _ in 0..4 {
+            let d = deadline(&net);
+            gaps.push(d.0 - t.0);
+            t = d;
+            net.tick(d);
+        }
+        assert_eq!(gaps[1..], [2 * gaps[0], 4 * gaps[0], 8 * gaps[0]], "{gaps:?}");
+        // A signal from the peer resets the pace.
+        net.lossy.clear();
+        net.tick(deadline(&net));
+        assert_eq!(held(&net, 0), 0);
+        assert!(net.agents[0].custody_backoff.is_empty());
+    }
+
+    #[test]
     fn lost_signal_ends_in_redundant_and_one_delivery() {
         let mut net = pair();
         net.lossy.push((1, 0));
@@ -600,6 +637,28 @@ mod proactive_fragmentation {
     }
 
     #[test]
+    fn a_big_bundle_is_split_per_contact_not_into_slivers() {
+        // Contacts of 1,000, 100,000 and 100,000 bytes: a 150,000-byte bundle goes as a head
+        // that fills the second and one fragment for the third, not as 150 slivers starting
+        // with the first.
+        let contacts = [contact(0, 10), contact(20, 1_020), contact(2_000, 3_000)];
+        let mut a = cgr_agent(1, &contacts);
+        a.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, T0).unwrap();
+        a.handle(sized(150_000, BundleFlags::default()), T0).unwrap();
+        let sent: Vec<usize> = core::iter::from_fn(|| a.poll_action())
+            .filter_map(|x| if let Action::Transmit { bytes, .. } = x { Some(bytes.len()) } else { None })
+            .collect();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert!(sent.iter().all(|&s| (49_000..=100_000).contains(&s)), "{sent:?}");
+        // A contact with only a sliver left is not worth a fragment: a 1 MB bundle waits for
+        // a contact that can take a useful part of it.
+        let mut b = cgr_agent(1, &[contact(0, 10), contact(20, 1_020)]);
+        b.handle(sized(1_000_000, BundleFlags::default()), T0).unwrap();
+        let stored: Vec<u64> = b.bundles().map(|(_, e)| u64::from(e.size)).collect();
+        assert!(stored.len() == 2 && stored.iter().all(|&s| s > 99_000), "{stored:?}");
+    }
+
+    #[test]
     fn never_fragments_a_must_not_fragment_bundle() {
         let mut a = cgr_agent(1, &[contact(0, 10)]);
         a.handle(sized(1_500, BundleFlags::MUST_NOT_FRAGMENT), T0).unwrap();
@@ -778,5 +837,82 @@ mod review {
             b.bundles().map(|(id, _)| b.stored_bundle(id).unwrap().creation()).collect();
         assert_eq!(creations.len(), 2);
         assert!(creations.iter().filter(|c| **c == first).count() == 1, "{creations:?}");
+    }
+}
+
+/// Routing loops: nodes whose contact plans (or bookings) disagree can pass a bundle round a
+/// cycle; a custodian that gets back a bundle it released sends it another way.
+mod loops {
+    use super::*;
+    use crate::admin::AdminRecord;
+    use crate::custody::CustodyConfig;
+    use crate::routing::{CgrRouter, Contact, ContactPlan, PlanTime};
+
+    fn contact(from: NodeId, to: NodeId, start: i64) -> Contact {
+        Contact {
+            from,
+            to,
+            start: PlanTime::from_secs(start),
+            end: PlanTime::from_secs(1_000),
+            rate_bytes_per_sec: 1_000_000,
+            owlt_nanos: 0,
+            confidence: 1.0,
+        }
+    }
+
+    fn custodian(node: NodeId, plan: &[Contact], peers: &[NodeId]) -> Bpa<MemoryStore, CgrRouter> {
+        let mut config = NodeConfig::new(node);
+        config.plan_epoch = T0;
+        config.custody = Some(CustodyConfig::with_peers(peers.iter().copied()));
+        let mut agent =
+            Bpa::new(config, MemoryStore::new(1 << 20), CgrRouter::new(ContactPlan::new(plan.to_vec(), None)));
+        for &peer in peers {
+            agent.handle(Event::LinkUp { link: LinkId(peer as u32), peer }, T0).unwrap();
+        }
+        agent
+    }
+
+    fn transmitted(agent: &mut Bpa<MemoryStore, CgrRouter>) -> Vec<(LinkId, Bytes)> {
+        let sent: Vec<(LinkId, u64, Bytes)> = core::iter::from_fn(|| agent.poll_action())
+            .filter_map(|a| {
+                if let Action::Transmit { link, bundle, bytes } = a { Some((link, bundle, bytes)) } else { None }
+            })
+            .collect();
+        for (link, bundle, _) in &sent {
+            agent.handle(Event::Transmitted { link: *link, bundle: *bundle, ok: true }, T0).unwrap();
+        }
+        sent.into_iter().map(|(link, _, bytes)| (link, bytes)).collect()
+    }
+
+    #[test]
+    fn a_bundle_back_from_a_loop_goes_another_way() {
+        // Node 1 reaches 4 best through 2, then through 5, then through 3.
+        let plan1 = [
+            contact(1, 2, 0),
+            contact(2, 4, 0),
+            contact(1, 5, 10),
+            contact(5, 4, 10),
+            contact(1, 3, 20),
+            contact(3, 4, 20),
+        ];
+        let mut one = custodian(1, &plan1, &[2, 3, 5]);
+        let mut two = custodian(2, &[contact(2, 4, 0), contact(2, 1, 0)], &[1]);
+        one.handle(submit(1, Eid::ipn(4, 1), b"round and round"), T0).unwrap();
+        let sent = transmitted(&mut one);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, LinkId(2));
+        // Node 2 takes custody; its signal releases node 1.
+        two.handle(Event::Received { link: LinkId(1), bytes: sent[0].1.clone() }, T0).unwrap();
+        for (_, bytes) in transmitted(&mut two).into_iter().filter(|(l, _)| *l == LinkId(1)) {
+            one.handle(Event::Received { link: LinkId(2), bytes }, T0).unwrap();
+        }
+        assert_eq!(one.bundles().count(), 0, "released");
+        // The bundle comes back from node 3 (node 2 thought 4 was best reached through 3, and
+        // node 3 through 1). Node 1 takes it in and sends it through 5, not 2 again.
+        let outer = crate::bundle::Bundle::parse(sent[0].1.clone(), crate::parse_mode::ParseMode::Relaxed).unwrap();
+        let Ok(AdminRecord::Bpdu(bpdu)) = AdminRecord::from_bundle(&outer) else { panic!("not a BPDU") };
+        one.handle(Event::Received { link: LinkId(3), bytes: bpdu.bundle }, T0).unwrap();
+        let again = transmitted(&mut one);
+        assert_eq!(again.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![LinkId(5)]);
     }
 }

@@ -71,6 +71,29 @@ pub fn fragment_at(bundle: &Bundle, offset: u64) -> Result<(Bundle, Bundle), Fra
     Ok((first, second))
 }
 
+/// Splits off the head of `bundle` as a fragment of at most `max_len` encoded bytes, and the
+/// rest of the payload as a second fragment (of any size): what proactive fragmentation for one
+/// contact needs, since the rest may find a bigger contact later.
+pub fn split_to_fit(bundle: &Bundle, max_len: usize) -> Result<(Bundle, Bundle), FragmentError> {
+    check_may_fragment(bundle)?;
+    let (first_overhead, _) = overheads(bundle);
+    let len = bundle.payload().len() as u64;
+    let head = max_len
+        .checked_sub(first_overhead)
+        .filter(|&h| h > 0)
+        .ok_or(FragmentError::LimitTooSmall { min: first_overhead + 1, limit: max_len })?;
+    fragment_at(bundle, (head as u64).min(len.saturating_sub(1)).max(1))
+}
+
+/// Worst-case encoded overheads of the first and of a later fragment: offsets as large as the
+/// ADU, a 9-byte payload length head.
+fn overheads(bundle: &Bundle) -> (usize, usize) {
+    let payload_len = bundle.payload().len();
+    let first = encode_fragment(bundle, payload_len..payload_len, true).len() + 8;
+    let rest = encode_fragment(bundle, payload_len..payload_len, false).len() + 8;
+    (first, rest)
+}
+
 /// Splits `bundle` into fragments of at most `max_len` encoded bytes each. A bundle that
 /// already fits is returned unchanged.
 pub fn fragment_by_size(bundle: &Bundle, max_len: usize) -> Result<Vec<Bundle>, FragmentError> {
@@ -79,9 +102,7 @@ pub fn fragment_by_size(bundle: &Bundle, max_len: usize) -> Result<Vec<Bundle>, 
     }
     check_may_fragment(bundle)?;
     let payload_len = bundle.payload().len();
-    // Worst-case overheads: offsets as large as the ADU, a 9-byte payload length head.
-    let first_overhead = encode_fragment(bundle, payload_len..payload_len, true).len() + 8;
-    let rest_overhead = encode_fragment(bundle, payload_len..payload_len, false).len() + 8;
+    let (first_overhead, rest_overhead) = overheads(bundle);
     let min = first_overhead.max(rest_overhead) + 1;
     if max_len < min {
         return Err(FragmentError::LimitTooSmall { min, limit: max_len });

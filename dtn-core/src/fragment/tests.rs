@@ -138,3 +138,35 @@ proptest! {
         prop_assert_eq!(whole.raw(), bundle.raw());
     }
 }
+
+proptest! {
+    /// The head fits the limit, the two together are the original, for bundles and fragments.
+    #[test]
+    fn split_to_fit_heads_within_the_limit_and_loses_nothing(
+        payload in prop::collection::vec(any::<u8>(), 3..3000),
+        limit in 0usize..1200,
+        refragment in any::<bool>(),
+    ) {
+        let mut bundle = original(payload.clone());
+        if refragment {
+            bundle = fragment_at(&bundle, 1).unwrap().1;
+        }
+        match split_to_fit(&bundle, limit) {
+            Ok((head, rest)) => {
+                prop_assert!(head.raw().len() <= limit || head.payload().len() == 1);
+                let offset = |b: &Bundle| b.primary().fragment.map_or(0, |f| f.offset);
+                prop_assert_eq!(offset(&head) + head.payload().len() as u64, offset(&rest));
+                prop_assert_eq!(head.payload().len() + rest.payload().len(), bundle.payload().len());
+                let mut r = Reassembly::new(head).unwrap();
+                r.add(rest).unwrap();
+                if refragment {
+                    r.add(fragment_at(&original(payload.clone()), 1).unwrap().0).unwrap();
+                }
+                let whole = r.finish().unwrap();
+                prop_assert_eq!(whole.payload().as_ref(), payload.as_slice());
+            }
+            Err(FragmentError::LimitTooSmall { min, .. }) => prop_assert!(limit < min),
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+    }
+}

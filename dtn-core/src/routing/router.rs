@@ -41,6 +41,9 @@ pub struct RouteRequest {
     pub expiry: PlanTime,
     /// The node the bundle came from; not a next hop (no ping-pong).
     pub previous_hop: Option<NodeId>,
+    /// Next hops this node already gave the bundle to, which sent it round a loop back here:
+    /// not next hops again (unless the destination). Empty for almost every bundle.
+    pub avoid: Vec<NodeId>,
 }
 
 /// Identifies a volume booking, to release it if the transmission fails.
@@ -101,8 +104,8 @@ pub trait Router {
         None
     }
 
-    /// For a bundle too big for any route: the most bytes the earliest route (ignoring size)
-    /// can still carry, so the agent can fragment proactively. `None` when the router does not
+    /// For a bundle too big for any route: the most bytes the earliest route that can carry
+    /// a useful part of it can still carry, so the agent can fragment proactively. `None` when the router does not
     /// know volumes or there is no route at all.
     fn transferable_bytes(&mut self, _request: &RouteRequest) -> Option<u64> {
         None
@@ -329,6 +332,16 @@ impl CgrRouter {
         })
     }
 
+    /// The search for a request: its deadline, and neither the previous hop nor the hops to
+    /// avoid as first hops (unless one is the destination itself).
+    fn query_for(request: &RouteRequest, size: u64) -> RouteQuery {
+        let mut query = RouteQuery::new(request.local, request.destination, request.now, size);
+        query.deadline = request.expiry;
+        let excluded = request.previous_hop.into_iter().chain(request.avoid.iter().copied());
+        query.excluded_first_hops.extend(excluded.filter(|&p| p != request.destination));
+        query
+    }
+
     fn best_cached(&self, request: &RouteRequest) -> Option<Route> {
         let list = self.routes.get(&(request.local, request.destination))?;
         list.iter()
@@ -388,15 +401,24 @@ impl ContactState for Suppressed<'_> {
 
 impl Router for CgrRouter {
     fn route(&mut self, request: &RouteRequest) -> Result<Forwarding, NoRoute> {
-        let route = match self.best_cached(request) {
+        let cached = if request.avoid.is_empty() { self.best_cached(request) } else { None };
+        let route = match cached {
             Some(route) => route,
+            // A bundle that came back round a loop: a fresh search without the hops that led
+            // it there, kept out of the caches (they hold unrestricted answers).
+            None if !request.avoid.is_empty() => {
+                let query = Self::query_for(request, request.size);
+                let mut scratch = core::mem::take(&mut self.scratch);
+                let view = PriorityView { router: self, priority: request.priority };
+                let found = search_with(&self.plan, &query, &view, &mut scratch);
+                self.scratch = scratch;
+                found.ok_or(NoRoute::NoTimelyContact)?
+            }
             None => {
                 if self.known_miss(request) {
                     return Err(NoRoute::NoKnownRoute);
                 }
-                let mut query = RouteQuery::new(request.local, request.destination, request.now, request.size);
-                query.deadline = request.expiry;
-                query.excluded_first_hops.extend(request.previous_hop.filter(|&p| p != request.destination));
+                let query = Self::query_for(request, request.size);
                 let mut scratch = core::mem::take(&mut self.scratch);
                 let view = PriorityView { router: self, priority: request.priority };
                 let found = search_with(&self.plan, &query, &view, &mut scratch);
@@ -429,9 +451,9 @@ impl Router for CgrRouter {
     }
 
     fn transferable_bytes(&mut self, request: &RouteRequest) -> Option<u64> {
-        let mut query = RouteQuery::new(request.local, request.destination, request.now, 0);
-        query.deadline = request.expiry;
-        query.excluded_first_hops.extend(request.previous_hop.filter(|&p| p != request.destination));
+        // Only routes that can take a sixty-fourth of the bundle: a nearly full contact would
+        // otherwise offer a sliver, and the bundle would go out in slivers.
+        let query = Self::query_for(request, (request.size / 64).max(1));
         let mut scratch = core::mem::take(&mut self.scratch);
         let view = PriorityView { router: self, priority: request.priority };
         let route = search_with(&self.plan, &query, &view, &mut scratch);

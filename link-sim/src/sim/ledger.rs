@@ -55,20 +55,44 @@ impl Ledger {
 
     /// Tokens some node's store holds, running or down.
     pub fn held(&self, world: &World) -> BTreeSet<u64> {
-        let mut held = BTreeSet::new();
+        self.holders(world).into_keys().collect()
+    }
+
+    /// The nodes whose stores hold each token (a node once per bundle or fragment it holds).
+    pub fn holders(&self, world: &World) -> BTreeMap<u64, Vec<NodeId>> {
+        let mut held: BTreeMap<u64, Vec<NodeId>> = BTreeMap::new();
         for (node, agent) in world.agents() {
             for (id, _) in agent.bundles() {
                 if let Some(t) = agent.store().bytes(id).and_then(|b| self.token(&b, node)) {
-                    held.insert(t);
+                    held.entry(t).or_default().push(node);
                 }
             }
         }
         for (node, bytes) in world.stored_while_down() {
             if let Some(t) = self.token(&bytes, node) {
-                held.insert(t);
+                held.entry(t).or_default().push(node);
             }
         }
         held
+    }
+
+    /// How each running node holding `token` holds it: state, next hop, custody.
+    pub fn describe(&self, world: &World, token: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        for (node, agent) in world.agents() {
+            for (id, e) in agent.bundles() {
+                if agent.store().bytes(id).and_then(|b| self.token(&b, node)) == Some(token) {
+                    out.push(format!(
+                        "{node}: {:?}, next hop {:?}, custody {:?}, {} bytes",
+                        e.state,
+                        e.next_hop,
+                        e.custody.as_deref().map(|c| (c.peer, c.transmission_id, c.deadline.0)),
+                        e.size
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Custody is never released early: with custody on every hop, each accepted bundle not yet

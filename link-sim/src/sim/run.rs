@@ -63,7 +63,7 @@ fn traffic(scenario: &Scenario, seed: u64, plan_nodes: &BTreeSet<NodeId>) -> Vec
             let destination = candidates[(rng.next_u64() % candidates.len() as u64) as usize];
             let [lo, hi] = flow.size_bytes;
             let (lo, hi) = (lo.max(9) as f64, hi.max(lo.max(9)) as f64);
-            let size = (lo * (hi / lo).powf(rng.uniform())).round() as u64;
+            let size = ((lo * (hi / lo).powf(rng.uniform())).round() as u64 / scenario.run.size_scale.max(1)).max(8);
             planned.push(Planned {
                 token,
                 source,
@@ -80,6 +80,28 @@ fn traffic(scenario: &Scenario, seed: u64, plan_nodes: &BTreeSet<NodeId>) -> Vec
 
 /// Runs a scenario over its plan's windows; `progress` is called with the fraction done.
 pub fn run(
+    scenario: &Scenario,
+    windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>,
+    seed: u64,
+    progress: impl FnMut(f64, u64),
+) -> Outcome {
+    let scale = scenario.run.size_scale.max(1);
+    if scale == 1 {
+        return run_over(scenario, windows, seed, progress);
+    }
+    // Rates divided like the sizes: every transmission takes as long as at full size.
+    let mut scaled = windows.clone();
+    for w in scaled.values_mut().flatten() {
+        if w.rate_bytes_per_sec > 0 {
+            w.rate_bytes_per_sec = (w.rate_bytes_per_sec / scale).max(1);
+        }
+    }
+    let mut outcome = run_over(scenario, &scaled, seed, progress);
+    outcome.report["size_scale"] = scale.into();
+    outcome
+}
+
+fn run_over(
     scenario: &Scenario,
     windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>,
     seed: u64,
@@ -197,7 +219,8 @@ fn judge(
     }
     // No silent loss: each accepted bundle is delivered, deleted with a reason, or still held.
     let deleted = &ledger.deleted;
-    let held = ledger.held(world);
+    let holders = ledger.holders(world);
+    let held: BTreeSet<u64> = holders.keys().copied().collect();
     // A bundle on the wire at the cut-off is neither lost nor held by anyone yet.
     let mut in_flight = std::collections::BTreeSet::new();
     for (from, _, bytes) in world.in_flight() {
@@ -229,6 +252,43 @@ fn judge(
                 .push(format!("bundle {token} accepted, then neither delivered, deleted with a reason, nor held"));
         }
     }
+    // Routable: delivered, or the plan (idle, maximum light time, no pass missed) brings it
+    // to its destination by the cut-off.
+    let mut unroutable = 0u64;
+    for token in &accepted {
+        let Some(p) = by_token.get(token).filter(|_| !deliveries.contains_key(token)) else { continue };
+        let query = RouteQuery::new(p.source, p.destination, p.at, p.size);
+        if search(&reference, &query, &EmptyNetwork).is_none_or(|r| r.arrival > end) {
+            unroutable += 1;
+        }
+    }
+    let routable = accepted.len() as u64 - unroutable;
+    // The first undelivered bundles, to see where they are stuck.
+    let mut undelivered = Vec::new();
+    for token in accepted.iter().filter(|t| !deliveries.contains_key(t)).take(50) {
+        let Some(p) = by_token.get(token) else { continue };
+        let query = RouteQuery::new(p.source, p.destination, p.at, p.size);
+        let reference_s = search(&reference, &query, &EmptyNetwork).map(|r| r.arrival.0 as f64 / 1e9);
+        undelivered.push(json!({
+            "token": token,
+            "from": p.source,
+            "to": p.destination,
+            "size_bytes": p.size,
+            "submitted_s": p.at.0 as f64 / 1e9,
+            "reference_arrival_s": reference_s,
+            "held_at": holders.get(token),
+            "how": ledger.describe(world, *token),
+            "deleted": deleted.contains(token),
+        }));
+    }
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for (source, creation, reason) in world.deleted() {
+        if let Eid::Ipn(ipn) = source
+            && ledger.creation_of.contains_key(&(ipn.fqnn(), *creation))
+        {
+            *reasons.entry(format!("{reason:?}")).or_default() += 1;
+        }
+    }
     latencies.sort_by(f64::total_cmp);
     ratios.sort_by(f64::total_cmp);
     let median = |v: &[f64]| v.get(v.len() / 2).copied();
@@ -241,15 +301,19 @@ fn judge(
             "generated": planned.len(),
             "accepted": accepted.len(),
             "delivered": deliveries.len(),
-            "deleted_with_reason": deleted.len(),
+            "deleted_with_reason": deleted.iter().filter(|t| !deliveries.contains_key(t)).count(),
             "held_at_end": held.iter().filter(|t| !deliveries.contains_key(t)).count(),
             "in_flight_at_end": in_flight.iter().filter(|t| !deliveries.contains_key(t) && !held.contains(t)).count(),
             "lost_in_channel_without_custody": channel_lost.iter().filter(|t| !deliveries.contains_key(t)).count(),
             "silently_lost": lost,
+            "routable": routable,
+            "delivered_of_routable": if routable == 0 { 1.0 } else { deliveries.len() as f64 / routable as f64 },
+            "deletions_by_reason_all_copies": reasons,
         },
         "latency_s": { "median": median(&latencies), "p99": latencies.get(latencies.len().saturating_sub(1).min(latencies.len() * 99 / 100)).copied() },
         "latency_over_reference_earliest_arrival": { "median": median(&ratios) },
         "violations": violations,
+        "undelivered": undelivered,
     });
     let plots = super::figures::all(world, windows, &pairs, end);
     Outcome { report, violations, trace_hash: world.trace_hash(), plots }

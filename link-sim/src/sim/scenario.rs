@@ -8,6 +8,7 @@
 //! seed = 1
 //! duration_s = 86400
 //! custody = true
+//! size_scale = 1          # divide bundle sizes and link rates by this (same timing)
 //!
 //! [link]
 //! bit_error_rate = 1e-9
@@ -91,11 +92,17 @@ pub struct RunSection {
     pub duration_s: f64,
     /// Custody transfer on every link.
     pub custody: bool,
+    /// Bundle sizes and link rates are both divided by this factor. Transmission times, and
+    /// the ratio of every bundle to every contact's volume, stay what they are at full size,
+    /// so routing, booking and fragmentation decide as they would; only the per-bundle header
+    /// bytes (tens) are not scaled. Lets a run carry bundles of up to 1 GB without allocating
+    /// them.
+    pub size_scale: u64,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        RunSection { seed: 1, duration_s: 86_400.0, custody: false }
+        RunSection { seed: 1, duration_s: 86_400.0, custody: false, size_scale: 1 }
     }
 }
 

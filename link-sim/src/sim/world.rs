@@ -324,10 +324,16 @@ impl World {
             match action {
                 Action::Transmit { link, bundle, bytes } => {
                     let peer = NodeId::from(link.0);
-                    let mut fate = self
-                        .links
-                        .get_mut(&(node, peer))
-                        .map_or(Fate::NoContact, |l| l.send(self.now, bytes.len() as u64));
+                    // The convergence layer reports a frame sent when its last byte has left.
+                    let (mut fate, left) = self.links.get_mut(&(node, peer)).map_or((Fate::NoContact, self.now), |l| {
+                        let fate = l.send(self.now, bytes.len() as u64);
+                        let left = match fate {
+                            Fate::Arrives(_) => l.busy_until(),
+                            Fate::Lost { sent } => sent,
+                            Fate::BufferFull | Fate::NoContact => self.now,
+                        };
+                        (fate, left)
+                    });
                     if matches!(fate, Fate::Arrives(_)) && self.silent(node) {
                         fate = Fate::Lost { sent: self.now };
                     }
@@ -345,7 +351,7 @@ impl World {
                         Fate::Lost { .. } => self.lost.push((node, bytes)),
                         Fate::BufferFull | Fate::NoContact => {}
                     }
-                    self.schedule(self.now, SimEvent::Sent { node, peer, bundle, ok });
+                    self.schedule(left.max(self.now), SimEvent::Sent { node, peer, bundle, ok });
                 }
                 Action::Deliver(d) => self.delivered.push(DeliveryRecord { node, at: self.now, payload: d.payload }),
                 Action::Accepted { token, bundle } => {

@@ -20,6 +20,7 @@ fn contact(from: NodeId, to: NodeId, start: i64, end: i64, rate: u64) -> Contact
 
 fn request(local: NodeId, destination: NodeId, size: u64) -> RouteRequest {
     RouteRequest {
+        avoid: Vec::new(),
         local,
         destination,
         now: PlanTime::from_secs(0),
