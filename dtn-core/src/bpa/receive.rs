@@ -307,15 +307,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// The next hops a bundle must not take again (it came back round a loop through them).
-    pub(crate) fn hops_to_avoid(&self, id: BundleId, parsed: Option<&Bundle>) -> Vec<NodeId> {
+    pub(crate) fn hops_to_avoid(&self, id: BundleId, parsed: Option<&Bundle>) -> alloc::vec::Vec<NodeId> {
         if self.released_to.is_empty() {
-            return Vec::new();
+            return alloc::vec::Vec::new();
         }
         let key = match parsed {
             Some(b) => digest(&key_of(b)),
             None => match self.stored_bundle(id) {
                 Some(b) => digest(&key_of(&b)),
-                None => return Vec::new(),
+                None => return alloc::vec::Vec::new(),
             },
         };
         self.released_to
