@@ -26,3 +26,11 @@ plans.mkdir(parents=True, exist_ok=True)
 scen = here.parent.parent / "shared" / "scenarios"
 (plans / "small-ionrc").write_text("".join(open(scen / "small.ionrc").readlines()[:30]))
 (plans / "small-csv").write_text("".join(open(scen / "small.csv").readlines()[:20]))
+tcpcl = json.load(open(spec / "tcpclv4-messages.json"))
+sessions = here / "corpus" / "tcpcl_session"
+sessions.mkdir(parents=True, exist_ok=True)
+# First byte: bit 0 = start established (contact header + SESS_INIT given), the rest = piece size.
+for m in tcpcl["messages"] + tcpcl["invalid_or_error_cases"] + tcpcl["external_vectors"]:
+    raw = bytes.fromhex(m["hex"])
+    established = not raw.startswith(b"dtn!")
+    (sessions / m["id"]).write_bytes(bytes([0xFF if established else 0xFE]) + raw)

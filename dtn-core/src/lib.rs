@@ -14,6 +14,7 @@
 //! | [`bundle`] | zero-copy bundle parser, builder, encoder and editor (RFC 9171 4) |
 //! | [`fragment`] | fragmentation and reassembly (RFC 9171 5.8-5.9) |
 //! | [`admin`] | administrative records: status reports (RFC 9171 6.1) |
+//! | [`cla`] | convergence layers: TCPCLv4 codec and session (RFC 9174) |
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod admin;
 pub mod bpa;
 pub mod bundle;
 pub mod cbor;
+pub mod cla;
 pub mod crc;
 pub mod custody;
 pub mod eid;

@@ -1,0 +1,6 @@
+//! Convergence-layer protocols, sans-I/O: each takes the bytes a connection delivered and
+//! returns the bytes to send and what happened, and the host owns the socket and the clock.
+//!
+//! - [`tcpcl`]: TCPCLv4 (RFC 9174): message codec and session state machine.
+
+pub mod tcpcl;
