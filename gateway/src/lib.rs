@@ -1,0 +1,3 @@
+//! The ground-station gateway: convergence layers driven by tokio around `dtn-core`.
+
+pub mod tcpcl;

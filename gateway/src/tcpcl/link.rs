@@ -1,0 +1,302 @@
+//! One TCPCLv4 session on a TCP connection, run by a tokio task; bundles go in and come out
+//! through channels (bounded: a slow reader slows the peer through TCP).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use dtn_core::cla::tcpcl::{Role, Session, SessionConfig, SessionEvent, TermReason};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::tls::{self, NodeIdPolicy, TlsError, TlsSetup};
+
+/// Queued octets above which no new bundle is taken from the sender.
+const HIGH_WATER: usize = 8 << 20;
+/// Bundles waiting in each direction's channel.
+const CHANNEL: usize = 256;
+
+/// A node's TCPCL settings.
+#[derive(Debug, Clone)]
+pub struct TcpclConfig {
+    /// Session parameters (node ID, keepalive, MRUs).
+    pub session: SessionConfig,
+    /// TLS material; `None`: TLS is not offered.
+    pub tls: Option<TlsSetup>,
+}
+
+/// Why a session could not start or ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The connection.
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// TLS set-up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The session ended before it was established.
+    #[error("session ended before it was established: {reason:?} (by peer: {by_peer})")]
+    Ended {
+        /// Why.
+        reason: TermReason,
+        /// The peer ended it.
+        by_peer: bool,
+    },
+    /// The peer's certificate does not name the node ID it claimed.
+    #[error("peer claims node ID {0} but its certificate does not name it")]
+    NodeIdNotInCertificate(String),
+    /// TLS is required here and the peer did not offer it.
+    #[error("the peer does not offer TLS, which this node requires")]
+    TlsRequired,
+    /// The session task is gone.
+    #[error("the session is closed")]
+    Closed,
+}
+
+/// An established session.
+#[derive(Debug)]
+pub struct TcpclLink {
+    peer_node_id: String,
+    tls: bool,
+    outbound: Option<mpsc::Sender<Bytes>>,
+    inbound: mpsc::Receiver<Bytes>,
+    delivered: Arc<AtomicU64>,
+    task: JoinHandle<Result<(), LinkError>>,
+}
+
+impl TcpclLink {
+    /// The peer's node ID (checked against its certificate under TLS, per policy).
+    pub fn peer_node_id(&self) -> &str {
+        &self.peer_node_id
+    }
+
+    /// Whether the session runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Queues a bundle; waits while the session has plenty queued already.
+    pub async fn send(&self, bundle: Bytes) -> Result<(), LinkError> {
+        let outbound = self.outbound.as_ref().ok_or(LinkError::Closed)?;
+        outbound.send(bundle).await.map_err(|_| LinkError::Closed)
+    }
+
+    /// The next bundle received; `None` once the session has ended.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        self.inbound.recv().await
+    }
+
+    /// Transfers the peer acknowledged in full so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Ends the session once what was queued has gone out (SESS_TERM, the peer's reply,
+    /// close), and returns how it went.
+    pub async fn close(mut self) -> Result<(), LinkError> {
+        self.outbound = None;
+        // Bundles still arriving are not wanted any more.
+        self.inbound.close();
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(_) => Err(LinkError::Closed),
+        }
+    }
+}
+
+/// Opens a session to `addr` as the active side.
+pub async fn connect(addr: SocketAddr, config: Arc<TcpclConfig>) -> Result<TcpclLink, LinkError> {
+    let stream = TcpStream::connect(addr).await?;
+    establish(stream, Role::Active, config).await
+}
+
+/// Runs the passive side of a session on an accepted connection.
+pub async fn accept(stream: TcpStream, config: Arc<TcpclConfig>) -> Result<TcpclLink, LinkError> {
+    establish(stream, Role::Passive, config).await
+}
+
+/// Milliseconds since `origin`.
+fn ms(origin: Instant) -> u64 {
+    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn flush<S: AsyncWrite + Unpin>(session: &mut Session, out: &mut S) -> std::io::Result<()> {
+    while let Some(chunk) = session.poll_transmit() {
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await
+}
+
+async fn establish(mut stream: TcpStream, role: Role, config: Arc<TcpclConfig>) -> Result<TcpclLink, LinkError> {
+    stream.set_nodelay(true)?;
+    let origin = Instant::now();
+    let mut session_config = config.session.clone();
+    session_config.can_tls = config.tls.is_some();
+    let mut session = Session::new(session_config, role, 0);
+    flush(&mut session, &mut stream).await?;
+    // The contact header, exactly: whatever follows may be the peer's TLS handshake.
+    let mut header = [0u8; 6];
+    stream.read_exact(&mut header).await?;
+    session.receive(&header, ms(origin));
+    flush(&mut session, &mut stream).await?;
+    let mut use_tls = false;
+    while let Some(event) = session.poll_event() {
+        match event {
+            SessionEvent::ContactHeaders { tls } => use_tls = tls,
+            SessionEvent::Ended { reason, by_peer } => return Err(LinkError::Ended { reason, by_peer }),
+            _ => {}
+        }
+    }
+    let setup = config.tls.as_ref();
+    if !use_tls && setup.is_some_and(|s| s.policy == NodeIdPolicy::Require) {
+        return Err(LinkError::TlsRequired);
+    }
+    match (use_tls, setup) {
+        (true, Some(setup)) => {
+            let peer_ip = stream.peer_addr()?.ip();
+            session.tls_established(ms(origin));
+            match role {
+                Role::Active => {
+                    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(setup)?));
+                    let name = rustls::pki_types::ServerName::IpAddress(peer_ip.into());
+                    let stream = connector.connect(name, stream).await?;
+                    let chain = stream.get_ref().1.peer_certificates().map(<[_]>::to_vec);
+                    run(stream, session, origin, chain, setup.policy).await
+                }
+                Role::Passive => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(setup)?));
+                    let stream = acceptor.accept(stream).await?;
+                    let chain = stream.get_ref().1.peer_certificates().map(<[_]>::to_vec);
+                    run(stream, session, origin, chain, setup.policy).await
+                }
+            }
+        }
+        _ => run(stream, session, origin, None, NodeIdPolicy::None).await,
+    }
+}
+
+/// Completes SESS_INIT on `stream`, checks the node ID, and hands the session to a task.
+async fn run<S>(
+    stream: S,
+    mut session: Session,
+    origin: Instant,
+    chain: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
+    policy: NodeIdPolicy,
+) -> Result<TcpclLink, LinkError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = chain.is_some();
+    let (mut rd, wr) = tokio::io::split(stream);
+    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
+    let mut buf = vec![0u8; 64 * 1024];
+    let peer_node_id = loop {
+        flush(&mut session, &mut wr).await?;
+        if let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::Established { peer_node_id, .. } => break peer_node_id,
+                SessionEvent::Ended { reason, by_peer } => return Err(LinkError::Ended { reason, by_peer }),
+                _ => continue,
+            }
+        }
+        let n = rd.read(&mut buf).await?;
+        if n == 0 {
+            return Err(LinkError::Ended { reason: TermReason::ContactFailure, by_peer: true });
+        }
+        session.receive(buf.get(..n).unwrap_or_default(), ms(origin));
+    };
+    if tls && policy != NodeIdPolicy::None && !tls::names_node(chain.as_deref(), &peer_node_id) {
+        if policy == NodeIdPolicy::Require {
+            session.terminate(TermReason::ContactFailure);
+            flush(&mut session, &mut wr).await?;
+            return Err(LinkError::NodeIdNotInCertificate(peer_node_id));
+        }
+        eprintln!("tcpcl: warning: peer {peer_node_id}'s certificate does not name it");
+    }
+    let (out_tx, out_rx) = mpsc::channel(CHANNEL);
+    let (in_tx, in_rx) = mpsc::channel(CHANNEL);
+    let delivered = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, delivered.clone()));
+    Ok(TcpclLink { peer_node_id, tls, outbound: Some(out_tx), inbound: in_rx, delivered, task })
+}
+
+/// The session loop: read, send what the host queued, keep alive, until the session ends.
+#[allow(clippy::too_many_arguments)]
+async fn drive<R, W>(
+    mut session: Session,
+    mut rd: R,
+    mut wr: BufWriter<W>,
+    mut buf: Vec<u8>,
+    origin: Instant,
+    mut outbound: mpsc::Receiver<Bytes>,
+    inbound: mpsc::Sender<Bytes>,
+    delivered: Arc<AtomicU64>,
+) -> Result<(), LinkError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut sending = true;
+    loop {
+        flush(&mut session, &mut wr).await?;
+        session.transmitted(ms(origin));
+        while let Some(event) = session.poll_event() {
+            match event {
+                // A receiver that went away just does not get it (the peer saw it acknowledged
+                // only because it was taken in: the host owns durability above this layer).
+                SessionEvent::Received { bundle, .. } => {
+                    let _ = inbound.send(bundle).await;
+                }
+                SessionEvent::Delivered { .. } => {
+                    delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                SessionEvent::Ended { reason, by_peer } => {
+                    flush(&mut session, &mut wr).await?;
+                    let _ = wr.shutdown().await;
+                    // A peer that hangs up is a normal end; one that reports a failure is not.
+                    let failure = matches!(
+                        reason,
+                        TermReason::ContactFailure | TermReason::ResourceExhaustion | TermReason::VersionMismatch
+                    );
+                    return if by_peer && failure { Err(LinkError::Ended { reason, by_peer }) } else { Ok(()) };
+                }
+                _ => {}
+            }
+        }
+        let wake = session.poll_timeout().map(|ms_at| origin + std::time::Duration::from_millis(ms_at));
+        let can_take = sending && session.queued_bytes() < HIGH_WATER;
+        tokio::select! {
+            read = rd.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    // The peer closed without ending the session properly, or after.
+                    return if session.is_closed() { Ok(()) } else { Err(LinkError::Ended { reason: TermReason::ContactFailure, by_peer: true }) };
+                }
+                session.receive(buf.get(..n).unwrap_or_default(), ms(origin));
+            }
+            next = outbound.recv(), if can_take => match next {
+                Some(bundle) => {
+                    if let Err(e) = session.send_bundle(bundle) {
+                        eprintln!("tcpcl: bundle not sent: {e}");
+                    }
+                }
+                None => {
+                    sending = false;
+                    session.terminate(TermReason::Unknown);
+                }
+            },
+            () = sleep_until(wake) => session.handle_timeout(ms(origin)),
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

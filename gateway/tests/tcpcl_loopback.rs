@@ -1,0 +1,130 @@
+//! Two TCPCLv4 endpoints on loopback: bundles both ways without and with TLS (certificates
+//! made here, node IDs as URI SANs), and a certificate naming the wrong node refused.
+
+// Test code: a broken expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dtn_core::cla::tcpcl::SessionConfig;
+use gateway::tcpcl::{LinkError, NodeIdPolicy, TcpclConfig, TlsSetup, accept, connect};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType, string::Ia5String};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+    der: CertificateDer<'static>,
+}
+
+fn ca() -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let der = params.self_signed(&key).unwrap().der().clone();
+    Ca { params, key, der }
+}
+
+/// TLS material for a node whose certificate names `uri`.
+fn node_tls(ca: &Ca, uri: &str) -> TlsSetup {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.subject_alt_names = vec![SanType::URI(Ia5String::try_from(uri).unwrap())];
+    let issuer = Issuer::from_params(&ca.params, &ca.key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    TlsSetup {
+        chain: vec![cert.der().clone()],
+        key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))),
+        roots: vec![ca.der.clone()],
+        policy: NodeIdPolicy::Require,
+    }
+}
+
+fn config(node: &str, tls: Option<TlsSetup>) -> Arc<TcpclConfig> {
+    Arc::new(TcpclConfig { session: SessionConfig { max_segment: 64 * 1024, ..SessionConfig::new(node) }, tls })
+}
+
+/// Node 1 connects to node 2; each sends bundles; both receive them whole and in order.
+async fn exchange(one: Arc<TcpclConfig>, two: Arc<TcpclConfig>) -> bool {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut link = accept(stream, two).await.unwrap();
+        assert_eq!(link.peer_node_id(), "ipn:1.0");
+        link.send(Bytes::from_static(b"from two")).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(b) = link.recv().await {
+            got.push(b);
+        }
+        (got, link.is_tls())
+    });
+    let mut link = connect(addr, one).await.unwrap();
+    assert_eq!(link.peer_node_id(), "ipn:2.0");
+    let big = Bytes::from((0..3_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    for bundle in [Bytes::from_static(b"first"), big.clone(), Bytes::from_static(b"last")] {
+        link.send(bundle).await.unwrap();
+    }
+    assert_eq!(link.recv().await.unwrap(), Bytes::from_static(b"from two"));
+    let tls = link.is_tls();
+    link.close().await.unwrap();
+    let (got, server_tls) = server.await.unwrap();
+    assert_eq!(got, vec![Bytes::from_static(b"first"), big, Bytes::from_static(b"last")]);
+    assert_eq!(tls, server_tls);
+    tls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundles_cross_both_ways_without_tls() {
+    assert!(!exchange(config("ipn:1.0", None), config("ipn:2.0", None)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundles_cross_both_ways_over_tls_with_node_ids_checked() {
+    let ca = ca();
+    let one = config("ipn:1.0", Some(node_tls(&ca, "ipn:1.0")));
+    let two = config("ipn:2.0", Some(node_tls(&ca, "ipn:2.0")));
+    assert!(exchange(one, two).await, "both offered TLS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_for_another_node_is_refused() {
+    let ca = ca();
+    // Node 1 claims ipn:1.0 with a certificate for ipn:9.0.
+    let one = config("ipn:1.0", Some(node_tls(&ca, "ipn:9.0")));
+    let two = config("ipn:2.0", Some(node_tls(&ca, "ipn:2.0")));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        accept(stream, two).await.map(|_| ())
+    });
+    let client = connect(addr, one).await;
+    let refused = server.await.unwrap();
+    assert!(matches!(refused, Err(LinkError::NodeIdNotInCertificate(ref id)) if id == "ipn:1.0"), "{refused:?}");
+    // The client learns it from the SESS_TERM, at once or as the session's end.
+    match client {
+        Err(_) => {}
+        Ok(mut link) => {
+            assert_eq!(link.recv().await, None);
+            assert!(link.close().await.is_err());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_an_unknown_authority_fails_the_handshake() {
+    let (ca1, ca2) = (ca(), ca());
+    let one = config("ipn:1.0", Some(node_tls(&ca1, "ipn:1.0")));
+    let two = config("ipn:2.0", Some(node_tls(&ca2, "ipn:2.0")));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        accept(stream, two).await.map(|_| ())
+    });
+    assert!(connect(addr, one).await.is_err());
+    assert!(server.await.unwrap().is_err());
+}
