@@ -1,3 +1,4 @@
 //! The ground-station gateway: convergence layers driven by tokio around `dtn-core`.
 
+pub mod store;
 pub mod tcpcl;
