@@ -2,5 +2,7 @@
 //! returns the bytes to send and what happened, and the host owns the socket and the clock.
 //!
 //! - [`tcpcl`]: TCPCLv4 (RFC 9174): message codec and session state machine.
+//! - [`mtcp`]: MTCP framing (one CBOR byte string per bundle).
 
+pub mod mtcp;
 pub mod tcpcl;
