@@ -128,3 +128,43 @@ async fn a_certificate_from_an_unknown_authority_fails_the_handshake() {
     assert!(connect(addr, one).await.is_err());
     assert!(server.await.unwrap().is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stalls_is_dropped_after_twice_the_keepalive() {
+    use dtn_core::cla::tcpcl::{ContactHeader, Message, SessInit};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut session = SessionConfig::new("ipn:2.0");
+    session.keepalive_s = 1;
+    let two = Arc::new(TcpclConfig { session, tls: None });
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut link = accept(stream, two).await.unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(link.recv().await, None, "the session ends");
+        (started.elapsed(), link.close().await)
+    });
+    // A hand-rolled peer: contact header and SESS_INIT (keepalive 1 s), then silence.
+    let mut peer = tokio::net::TcpStream::connect(addr).await.unwrap();
+    peer.write_all(&ContactHeader { version: 4, can_tls: false }.encode()).await.unwrap();
+    let init = SessInit {
+        keepalive_s: 1,
+        segment_mru: 1 << 16,
+        transfer_mru: 1 << 20,
+        node_id: "ipn:1.0".into(),
+        extensions: Vec::new(),
+    };
+    peer.write_all(&Message::SessInit(init).encode()).await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = peer.read_to_end(&mut all).await;
+        all
+    });
+    let (waited, closed) = server.await.unwrap();
+    assert!(closed.is_ok(), "ending an idle session is not a failure here: {closed:?}");
+    assert!(waited.as_secs_f64() >= 1.5 && waited.as_secs_f64() < 5.0, "dropped after {waited:?}");
+    // The server sent keepalives, then SESS_TERM reason 1 (idle timeout), then closed.
+    let sent = reader.await.unwrap();
+    assert!(sent.ends_with(&[0x05, 0x00, 0x01]), "{:02x?}", &sent[sent.len().saturating_sub(8)..]);
+}
