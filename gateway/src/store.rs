@@ -173,16 +173,8 @@ impl BundleStore for RedbStore {
         Some(Bytes::copy_from_slice(value.value()))
     }
 
-    fn recover(&self) -> Vec<StoredBundle> {
-        match self.read_all() {
-            Ok(all) => all,
-            Err(e) => {
-                // The trait has no error here; `open` already read every bundle once, so this
-                // is a medium failing under us: say so loudly rather than recover nothing quietly.
-                eprintln!("store: recovery read failed: {e}");
-                Vec::new()
-            }
-        }
+    fn recover(&self) -> Result<Vec<StoredBundle>, StoreError> {
+        self.read_all().map_err(failed("reading the stored bundles"))
     }
 
     fn used_bytes(&self) -> u64 {

@@ -54,7 +54,7 @@ fn only_committed_changes_survive_reopening() {
         assert_eq!(store.bytes(3), Some(Bytes::from_static(b"lost")), "staged bytes are readable");
     }
     let store = RedbStore::open(&dir.file(), 1 << 20).unwrap();
-    let all = store.recover();
+    let all = store.recover().unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].id, all[0].bytes.as_ref(), all[0].meta.as_slice()), (1, &b"kept"[..], &[9u8][..]));
     assert_eq!(store.bytes(1), Some(Bytes::from_static(b"kept")));

@@ -152,7 +152,7 @@ impl Sim {
     fn durably_held(&self) -> Vec<u64> {
         let mut held = Vec::new();
         for agent in &self.agents {
-            for stored in agent.store().after_crash().recover() {
+            for stored in agent.store().after_crash().recover().unwrap() {
                 let bundle = Bundle::parse(stored.bytes, ParseMode::Relaxed).ok();
                 if let Some(b) = bundle.filter(|b| b.payload().len() == 8 && !b.is_admin_record()) {
                     held.push(u64::from_be_bytes(b.payload()[..8].try_into().unwrap()));

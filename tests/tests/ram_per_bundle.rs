@@ -67,7 +67,7 @@ fn agent_metadata_per_stored_bundle_is_at_most_200_bytes() {
     let copy = agent.store().after_crash();
     let store_only_before = LIVE.load(Ordering::Relaxed);
     let mut store = MemoryStore::new(1 << 30);
-    for b in copy.recover() {
+    for b in copy.recover().unwrap() {
         store.insert(b.id, Bytes::from(b.bytes.to_vec()), b.meta).unwrap();
     }
     store.commit().unwrap();

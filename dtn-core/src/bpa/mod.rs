@@ -293,7 +293,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// An agent rebuilt from a store after a restart: every stored bundle is queued again.
     /// Links start down and registrations empty; the host re-announces them.
     pub fn recover(config: NodeConfig, store: S, router: R, now: DtnTime) -> Result<Self, BpaError> {
-        let stored = store.recover();
+        let stored = store.recover()?;
         let mut bpa = Bpa::new(config, store, router);
         bpa.now = now;
         for b in stored {

@@ -122,11 +122,12 @@ impl BundleStore for MemoryStore {
         self.live.get(&id).cloned()
     }
 
-    fn recover(&self) -> Vec<StoredBundle> {
-        self.committed
+    fn recover(&self) -> Result<Vec<StoredBundle>, StoreError> {
+        Ok(self
+            .committed
             .iter()
             .map(|(&id, (bytes, meta))| StoredBundle { id, bytes: bytes.clone(), meta: meta.clone() })
-            .collect()
+            .collect())
     }
 
     fn used_bytes(&self) -> u64 {
@@ -152,13 +153,13 @@ mod tests {
         store.insert(2, Bytes::from_static(b"de"), alloc::vec![]).unwrap();
         let crashed = store.after_crash();
         assert_eq!(
-            crashed.recover(),
+            crashed.recover().unwrap_or_default(),
             [StoredBundle { id: 1, bytes: Bytes::from_static(b"abc"), meta: alloc::vec![1] }]
         );
         assert_eq!(crashed.used_bytes(), 3);
         store.remove(1).unwrap();
         store.commit().unwrap();
-        assert_eq!(store.recover().len(), 1);
+        assert_eq!(store.recover().map(|r| r.len()), Ok(1));
         assert_eq!(store.used_bytes(), 2);
         assert_eq!(store.commits(), 2);
     }

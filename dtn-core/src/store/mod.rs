@@ -76,8 +76,9 @@ pub trait BundleStore {
     /// The bytes of a stored bundle (staged or committed).
     fn bytes(&self, id: BundleId) -> Option<Bytes>;
 
-    /// Every committed bundle, for recovery after a restart.
-    fn recover(&self) -> Vec<StoredBundle>;
+    /// Every committed bundle, for recovery after a restart; an error when the medium cannot
+    /// be read (never an empty list in its place: that would lose every bundle quietly).
+    fn recover(&self) -> Result<Vec<StoredBundle>, StoreError>;
 
     /// Bytes in use (committed and staged).
     fn used_bytes(&self) -> u64;

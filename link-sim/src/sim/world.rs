@@ -478,7 +478,9 @@ impl World {
 
     /// What the stores of nodes that are down hold: (node, encoded bundle).
     pub fn stored_while_down(&self) -> impl Iterator<Item = (NodeId, Bytes)> + '_ {
-        self.down.iter().flat_map(|(node, store)| store.recover().into_iter().map(move |b| (*node, b.bytes)))
+        self.down
+            .iter()
+            .flat_map(|(node, store)| store.recover().unwrap_or_default().into_iter().map(move |b| (*node, b.bytes)))
     }
 
     /// How many reboots happened.
