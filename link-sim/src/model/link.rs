@@ -28,6 +28,19 @@ pub struct Window {
 }
 
 impl Window {
+    /// The routing contact `from → to` for this window, planned with light time `owlt_nanos`.
+    pub fn contact(&self, from: NodeId, to: NodeId, owlt_nanos: i64) -> dtn_core::routing::Contact {
+        dtn_core::routing::Contact {
+            from,
+            to,
+            start: self.start,
+            end: self.end,
+            rate_bytes_per_sec: self.rate_bytes_per_sec,
+            owlt_nanos,
+            confidence: 1.0,
+        }
+    }
+
     /// Light time at `t`: longest at the edges of the pass, shortest at its middle, linear in
     /// between (a LEO pass closes and opens its range roughly so).
     pub fn owlt_at(&self, t: PlanTime) -> i64 {

@@ -7,7 +7,7 @@ use dtn_core::bpa::{DeliveryMode, Event, Submission};
 use dtn_core::bundle::BundleFlags;
 use dtn_core::eid::Eid;
 use dtn_core::routing::search::{EmptyNetwork, RouteQuery, search};
-use dtn_core::routing::{Contact, ContactPlan, NodeId, PlanTime, Priority};
+use dtn_core::routing::{ContactPlan, NodeId, PlanTime, Priority};
 use serde_json::{Value, json};
 
 use super::ledger::Ledger;
@@ -322,19 +322,7 @@ fn judge(
 fn plan_with(windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>, owlt: impl Fn(&Window) -> i64) -> ContactPlan {
     let contacts = windows
         .iter()
-        .flat_map(|(&(from, to), ws)| {
-            ws.iter()
-                .map(|w| Contact {
-                    from,
-                    to,
-                    start: w.start,
-                    end: w.end,
-                    rate_bytes_per_sec: w.rate_bytes_per_sec,
-                    owlt_nanos: owlt(w),
-                    confidence: 1.0,
-                })
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|(&(from, to), ws)| ws.iter().map(|w| w.contact(from, to, owlt(w))).collect::<Vec<_>>())
         .collect();
     ContactPlan::new(contacts, None)
 }

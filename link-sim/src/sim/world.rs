@@ -149,15 +149,7 @@ impl World {
             let mut ordered = ws.clone();
             ordered.sort_by_key(|w| (w.start, w.end));
             for (pass, w) in ordered.iter().enumerate() {
-                let contact = dtn_core::routing::Contact {
-                    from,
-                    to,
-                    start: w.start,
-                    end: w.end,
-                    rate_bytes_per_sec: w.rate_bytes_per_sec,
-                    owlt_nanos: w.owlt_max_nanos,
-                    confidence: 1.0,
-                };
+                let contact = w.contact(from, to, w.owlt_max_nanos);
                 match config.late_passes.iter().find(|l| (l.from, l.to, l.pass) == (from, to, pass)) {
                     Some(late) => updates.entry(late.known_at).or_default().push(contact),
                     None => contacts.push(contact),
