@@ -125,6 +125,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
         self.custody_ids.remove(&c.transmission_id);
         self.remember_hops(key, &[c.peer, returned_by]);
+        self.looped.insert(id, key);
         self.persist(id)?;
         self.route(id)?;
         Ok(true)

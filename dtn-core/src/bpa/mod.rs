@@ -222,6 +222,9 @@ pub struct Bpa<S, R> {
     /// to (the last four; 0 = none) and until when to remember. A copy that comes back went
     /// round a loop and is routed again without those hops.
     pub(crate) released_to: BTreeMap<u128, ([NodeId; 4], DtnTime)>,
+    /// Stored bundles that came back round a loop, with their key digest in `released_to`:
+    /// routing them again needs no parse of the stored bundle.
+    pub(crate) looped: BTreeMap<BundleId, u128>,
     /// Custody timeouts in a row per custodial peer (no signal from it since): each doubles
     /// the wait before the next retransmission to it, up to 64 times, so a peer that cannot
     /// answer (its way back is gone) is not flooded with copies.
@@ -269,6 +272,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             sequence: 0,
             seen: BTreeMap::new(),
             released_to: BTreeMap::new(),
+            looped: BTreeMap::new(),
             custody_backoff: BTreeMap::new(),
             registrations: BTreeMap::new(),
             passive: BTreeMap::new(),

@@ -307,14 +307,20 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// The next hops a bundle must not take again (it came back round a loop through them).
-    pub(crate) fn hops_to_avoid(&self, id: BundleId, parsed: Option<&Bundle>) -> alloc::vec::Vec<NodeId> {
+    /// A bundle is recognised as returned when it is routed with its parsed form at hand (on
+    /// reception) or taken back; later routings look it up by id, without parsing.
+    pub(crate) fn hops_to_avoid(&mut self, id: BundleId, parsed: Option<&Bundle>) -> alloc::vec::Vec<NodeId> {
         if self.released_to.is_empty() {
             return alloc::vec::Vec::new();
         }
-        let key = match parsed {
-            Some(b) => digest(&key_of(b)),
-            None => match self.stored_bundle(id) {
-                Some(b) => digest(&key_of(&b)),
+        let key = match parsed.map(|b| digest(&key_of(b))) {
+            Some(key) if self.released_to.contains_key(&key) => {
+                self.looped.insert(id, key);
+                key
+            }
+            Some(_) => return alloc::vec::Vec::new(),
+            None => match self.looped.get(&id) {
+                Some(&key) => key,
                 None => return alloc::vec::Vec::new(),
             },
         };
@@ -327,6 +333,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {
         // Queues may keep the id; `transmit` skips ids that are gone, so no queue is scanned.
         let entry = self.bundles.remove(&id);
+        self.looped.remove(&id);
         if let Some(e) = &entry {
             self.expiries.remove(&(e.expiry, id));
             let queue = e.next_hop.filter(|_| e.state == BundleState::Waiting).map(u64::from);
