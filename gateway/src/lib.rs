@@ -1,5 +1,9 @@
-//! The ground-station gateway: convergence layers driven by tokio around `dtn-core`.
+//! The ground-station gateway: convergence layers driven by tokio around `dtn-core`, the
+//! crash-safe store, and the daemon that ties them to one agent.
 
+pub mod daemon;
+pub mod loadgen;
 pub mod mtcp;
+pub mod plan_file;
 pub mod store;
 pub mod tcpcl;

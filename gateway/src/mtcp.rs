@@ -27,6 +27,9 @@ pub enum MtcpLinkError {
     Closed,
 }
 
+/// A reader or writer task of a connection.
+pub type MtcpTask = JoinHandle<Result<(), MtcpLinkError>>;
+
 /// An MTCP connection.
 #[derive(Debug)]
 pub struct MtcpLink {
@@ -84,6 +87,13 @@ fn start(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> 
 }
 
 impl MtcpLink {
+    /// Takes the connection apart: bundles to send, bundles received, and the reader and
+    /// writer tasks (the connection is over when the reader ends).
+    pub fn into_parts(self) -> (mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>, MtcpTask, MtcpTask) {
+        let MtcpLink { outbound, inbound, reader, writer } = self;
+        (outbound.unwrap_or_else(|| mpsc::channel(1).0), inbound, reader, writer)
+    }
+
     /// Queues a bundle.
     pub async fn send(&self, bundle: Bytes) -> Result<(), MtcpLinkError> {
         let outbound = self.outbound.as_ref().ok_or(MtcpLinkError::Closed)?;

@@ -272,6 +272,27 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// back first). Bundles already on a link stay there.
     pub(crate) fn contacts_added(&mut self, contacts: &[crate::routing::Contact]) -> Result<(), BpaError> {
         self.router.add_contacts(contacts);
+        self.reroute_queued()
+    }
+
+    /// Changes the router (a plan reload, a new static route) and routes again every bundle
+    /// queued for a next hop or waiting without a route. Bookings of queued bundles are given
+    /// back to the old router first.
+    pub fn update_router(&mut self, update: impl FnOnce(&mut R)) -> Result<(), BpaError> {
+        for queue in self.waiting_for.values() {
+            for id in queue {
+                if let Some(booking) = self.bundles.get_mut(id).and_then(|e| e.booking.take()) {
+                    self.router.release(booking);
+                }
+            }
+        }
+        update(&mut self.router);
+        self.reroute_queued()?;
+        self.flush_commit()
+    }
+
+    /// Routes again every bundle queued for a next hop, and every one without a route.
+    fn reroute_queued(&mut self) -> Result<(), BpaError> {
         let queues = core::mem::take(&mut self.waiting_for);
         for (peer, queue) in queues {
             for id in queue {

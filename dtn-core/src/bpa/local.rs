@@ -57,6 +57,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         Ok(())
     }
 
+    /// The next delivery waiting for a passive registration, left in place: a host that must
+    /// hand it over durably (write it out) first peeks, then takes it once that is done, so a
+    /// crash in between delivers it again rather than never.
+    pub fn peek_delivery(&self, endpoint: &Eid) -> Option<&Delivery> {
+        self.passive.get(endpoint).and_then(VecDeque::front).map(|(d, _)| d)
+    }
+
     /// The next delivery waiting for a passive registration. The bundles behind it leave the
     /// store (as tombstones) in a commit before it is returned.
     pub fn take_delivery(&mut self, endpoint: &Eid) -> Result<Option<Delivery>, BpaError> {

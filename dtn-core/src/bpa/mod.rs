@@ -345,6 +345,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         &self.store
     }
 
+    /// The router, to change what it knows outside the agent's events (a neighbour's session
+    /// came up: tell the router, then send [`Event::LinkUp`]). To change routes for bundles
+    /// already queued, use [`Bpa::update_router`].
+    pub fn router_mut(&mut self) -> &mut R {
+        &mut self.router
+    }
+
     /// The router.
     pub fn router(&self) -> &R {
         &self.router

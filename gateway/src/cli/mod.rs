@@ -1,10 +1,11 @@
 //! Command-line parsing and dispatch.
 
+mod bench_cmd;
 mod bundle_decode;
 mod bundle_encode;
+mod gateway_cmd;
 mod input;
 mod plan_cmd;
-mod plan_file;
 mod render;
 mod route_cmd;
 
@@ -28,6 +29,26 @@ enum Command {
     /// Work with contact plans.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// The ground-station daemon.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+    /// Load tests against live gateways.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GatewayCommand {
+    /// Run the gateway (SIGHUP reloads the contact plan, SIGTERM stops it gracefully).
+    Run(gateway_cmd::ConfigArgs),
+    /// Check a configuration file (with its plans and TLS material) without starting.
+    CheckConfig(gateway_cmd::ConfigArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Push bundles through a gateway chain over TCPCLv4; report bundles/s, Gbit/s, latency.
+    Tcpcl(Box<bench_cmd::TcpclArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,5 +72,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Bundle(BundleCommand::Encode(args)) => bundle_encode::run(&args),
         Command::Route(args) => route_cmd::run(&args),
         Command::Plan(PlanCommand::Check(args)) => plan_cmd::run(&args),
+        Command::Gateway(GatewayCommand::Run(args)) => gateway_cmd::run(&args),
+        Command::Gateway(GatewayCommand::CheckConfig(args)) => gateway_cmd::check(&args),
+        Command::Bench(BenchCommand::Tcpcl(args)) => bench_cmd::tcpcl(&args),
     }
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use dtn_core::routing::parse::ImportPolicy;
 use serde_json::json;
 
-use super::plan_file;
+use gateway::plan_file;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

@@ -8,7 +8,7 @@ use dtn_core::routing::time::{NANOS_PER_SEC, parse_decimal};
 use dtn_core::routing::{ContactPlan, PlanTime};
 use serde_json::json;
 
-use super::plan_file::{self, Policy};
+use gateway::plan_file::{self, Policy};
 
 #[derive(Debug, Args)]
 pub struct RouteArgs {

@@ -19,6 +19,9 @@ use super::tls::{self, NodeIdPolicy, TlsError, TlsSetup};
 const HIGH_WATER: usize = 8 << 20;
 /// Bundles waiting in each direction's channel.
 const CHANNEL: usize = 256;
+/// Longest a session may take to be established (contact headers, TLS, SESS_INIT): a peer
+/// that connects and goes quiet must not hold a task and a socket for ever (RFC 9174 4.1).
+const ESTABLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A node's TCPCL settings.
 #[derive(Debug, Clone)]
@@ -65,7 +68,23 @@ pub struct TcpclLink {
     outbound: Option<mpsc::Sender<Bytes>>,
     inbound: mpsc::Receiver<Bytes>,
     delivered: Arc<AtomicU64>,
+    outcomes: mpsc::UnboundedReceiver<bool>,
     task: JoinHandle<Result<(), LinkError>>,
+}
+
+/// A session taken apart for a host that sends and receives from different tasks.
+#[derive(Debug)]
+pub struct LinkParts {
+    /// Bundles to send (bounded: waits while the session has plenty queued).
+    pub outbound: mpsc::Sender<Bytes>,
+    /// Bundles received; ends when the session does.
+    pub inbound: mpsc::Receiver<Bytes>,
+    /// One entry per bundle sent, in sending order: `true` once the peer acknowledged all of
+    /// it, `false` if it refused it. Bundles without an entry when the session ends were not
+    /// (known to be) delivered.
+    pub outcomes: mpsc::UnboundedReceiver<bool>,
+    /// The session task: how the session ended.
+    pub task: JoinHandle<Result<(), LinkError>>,
 }
 
 impl TcpclLink {
@@ -95,6 +114,13 @@ impl TcpclLink {
         self.delivered.load(Ordering::Relaxed)
     }
 
+    /// Takes the session apart (see [`LinkParts`]).
+    pub fn into_parts(self) -> LinkParts {
+        let TcpclLink { outbound, inbound, outcomes, task, .. } = self;
+        let outbound = outbound.unwrap_or_else(|| mpsc::channel(1).0);
+        LinkParts { outbound, inbound, outcomes, task }
+    }
+
     /// Ends the session once what was queued has gone out (SESS_TERM, the peer's reply,
     /// close), and returns how it went.
     pub async fn close(mut self) -> Result<(), LinkError> {
@@ -111,12 +137,20 @@ impl TcpclLink {
 /// Opens a session to `addr` as the active side.
 pub async fn connect(addr: SocketAddr, config: Arc<TcpclConfig>) -> Result<TcpclLink, LinkError> {
     let stream = TcpStream::connect(addr).await?;
-    establish(stream, Role::Active, config).await
+    within_limit(establish(stream, Role::Active, config)).await
+}
+
+async fn within_limit(
+    establishing: impl std::future::Future<Output = Result<TcpclLink, LinkError>>,
+) -> Result<TcpclLink, LinkError> {
+    tokio::time::timeout(ESTABLISH_TIMEOUT, establishing).await.unwrap_or_else(|_| {
+        Err(LinkError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "session establishment timed out")))
+    })
 }
 
 /// Runs the passive side of a session on an accepted connection.
 pub async fn accept(stream: TcpStream, config: Arc<TcpclConfig>) -> Result<TcpclLink, LinkError> {
-    establish(stream, Role::Passive, config).await
+    within_limit(establish(stream, Role::Passive, config)).await
 }
 
 /// Milliseconds since `origin`.
@@ -220,8 +254,17 @@ where
     let (out_tx, out_rx) = mpsc::channel(CHANNEL);
     let (in_tx, in_rx) = mpsc::channel(CHANNEL);
     let delivered = Arc::new(AtomicU64::new(0));
-    let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, delivered.clone()));
-    Ok(TcpclLink { peer_node_id, tls, outbound: Some(out_tx), inbound: in_rx, delivered, task })
+    let (outcome_tx, outcomes) = mpsc::unbounded_channel();
+    let counters = Outcomes { delivered: delivered.clone(), outcomes: outcome_tx };
+    let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, counters));
+    Ok(TcpclLink { peer_node_id, tls, outbound: Some(out_tx), inbound: in_rx, delivered, outcomes, task })
+}
+
+/// Where the session loop reports what became of each bundle sent.
+#[derive(Debug)]
+struct Outcomes {
+    delivered: Arc<AtomicU64>,
+    outcomes: mpsc::UnboundedSender<bool>,
 }
 
 /// The session loop: read, send what the host queued, keep alive, until the session ends.
@@ -234,7 +277,7 @@ async fn drive<R, W>(
     origin: Instant,
     mut outbound: mpsc::Receiver<Bytes>,
     inbound: mpsc::Sender<Bytes>,
-    delivered: Arc<AtomicU64>,
+    report: Outcomes,
 ) -> Result<(), LinkError>
 where
     R: AsyncRead + Unpin,
@@ -252,7 +295,12 @@ where
                     let _ = inbound.send(bundle).await;
                 }
                 SessionEvent::Delivered { .. } => {
-                    delivered.fetch_add(1, Ordering::Relaxed);
+                    report.delivered.fetch_add(1, Ordering::Relaxed);
+                    // Nobody listening (the host kept the link whole) is fine.
+                    let _ = report.outcomes.send(true);
+                }
+                SessionEvent::Refused { .. } => {
+                    let _ = report.outcomes.send(false);
                 }
                 SessionEvent::Ended { reason, by_peer } => {
                     flush(&mut session, &mut wr).await?;
@@ -282,6 +330,7 @@ where
                 Some(bundle) => {
                     if let Err(e) = session.send_bundle(bundle) {
                         eprintln!("tcpcl: bundle not sent: {e}");
+                        let _ = report.outcomes.send(false);
                     }
                 }
                 None => {

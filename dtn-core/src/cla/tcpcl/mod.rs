@@ -11,7 +11,8 @@ pub mod msg;
 pub mod session;
 
 pub use msg::{
-    ContactHeader, DecodeError, ExtItem, Message, RefuseReason, RejectReason, SegmentFlags, SessInit, TermReason,
+    ContactHeader, DecodeError, EXT_TRANSFER_LENGTH, ExtItem, Limits, Message, RefuseReason, RejectReason,
+    SegmentFlags, SessInit, TermReason, frame_len,
 };
 pub use session::{Role, Session, SessionConfig, SessionError, SessionEvent};
 

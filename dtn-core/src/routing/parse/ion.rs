@@ -186,6 +186,11 @@ impl Parser {
     }
 }
 
+/// An ION absolute time, `yyyy/mm/dd-hh:mm:ss` (UTC), as DTN time.
+pub fn parse_absolute_time(token: &str) -> Option<DtnTime> {
+    parse_utc(token, 0, "time").ok()
+}
+
 /// `yyyy/mm/dd-hh:mm:ss` (UTC) as DTN time.
 fn parse_utc(token: &str, line: usize, field: &'static str) -> Result<DtnTime, ParseError> {
     let bad = || ParseError::new(line, field, alloc::format!("{token:?} is not +seconds or yyyy/mm/dd-hh:mm:ss"));

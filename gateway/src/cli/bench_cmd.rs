@@ -1,0 +1,104 @@
+//! `dtn bench tcpcl`: pushes bundles through a live gateway chain.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use dtn_core::eid::Eid;
+use gateway::loadgen::{self, LoadSpec};
+use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Load-test options.
+#[derive(Debug, Args)]
+pub struct TcpclArgs {
+    /// The first gateway's TCPCL address.
+    #[arg(long)]
+    to: SocketAddr,
+    /// The last gateway's TCPCL address, to receive on (default: back through `--to`).
+    #[arg(long)]
+    back: Option<SocketAddr>,
+    /// Payload bytes per bundle (at least 8).
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Bundles to send.
+    #[arg(long, default_value_t = 10_000)]
+    count: u64,
+    /// Most bundles out at once (1: one at a time, for round-trip times).
+    #[arg(long, default_value_t = 100_000)]
+    window: u64,
+    /// This tool's node number.
+    #[arg(long, default_value_t = 4_000_000)]
+    node: u64,
+    /// Destination endpoint (default `ipn:<node>.1`: back to this tool).
+    #[arg(long)]
+    dest: Option<Eid>,
+    /// Use TLS (needs --cert, --key, --ca).
+    #[arg(long)]
+    tls: bool,
+    /// PEM certificate chain naming `ipn:<node>.0`.
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// PEM trust anchors.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Seconds to wait for stragglers.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn pem_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs the load test.
+pub fn tcpcl(args: &TcpclArgs) -> Result<(), String> {
+    let tls = if args.tls {
+        let (Some(cert), Some(key), Some(ca)) = (&args.cert, &args.key, &args.ca) else {
+            return Err("--tls needs --cert, --key and --ca".into());
+        };
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        Some(TlsSetup {
+            chain: pem_certs(cert)?,
+            key: Arc::new(key),
+            roots: pem_certs(ca)?,
+            policy: NodeIdPolicy::Require,
+        })
+    } else {
+        None
+    };
+    let spec = LoadSpec {
+        to: args.to,
+        back: args.back,
+        node: args.node,
+        destination: args.dest.clone(),
+        size: args.size,
+        count: args.count,
+        window: args.window,
+        tls,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let report = runtime.block_on(loadgen::run(spec))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    } else {
+        println!("{report}");
+    }
+    if report.received < report.sent {
+        return Err(format!("{} bundle(s) did not come back", report.sent - report.received));
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! The agent task: the one owner of the node's `Bpa`. Links and timers send it commands; it
+//! handles them in batches (one store commit per batch: group commit) and carries out the
+//! agent's actions: bundles to links, deliveries to endpoints.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dtn_core::bpa::{Action, Bpa, BpaError, DeliveryMode, Event, LinkId, Submission};
+use dtn_core::eid::Eid;
+use dtn_core::routing::{CgrRouter, NodeId, Priority};
+use dtn_core::store::{BundleId, BundleStore};
+use dtn_core::time::DtnTime;
+use tokio::sync::{mpsc, oneshot};
+
+use super::config::{Delivery, EndpointConfig};
+use super::deliver::DirWriter;
+use super::metrics::{Counters, Gauges};
+use super::router::GatewayRouter;
+use super::snapshot::{BundleView, LinkView, Snapshot};
+
+/// Commands handled per batch at most (one commit each).
+const BATCH: usize = 1024;
+
+/// A link as the agent sees it.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    /// Convergence layer and transport details, for the admin API.
+    pub cla: &'static str,
+    /// The peer's address.
+    pub address: String,
+    /// TLS in use.
+    pub tls: bool,
+}
+
+/// What links, timers and operators tell the agent.
+#[derive(Debug)]
+pub enum Command {
+    /// A session to `peer` is up; bundles for it go into `tx`.
+    LinkUp {
+        /// The link.
+        link: LinkId,
+        /// Its peer.
+        peer: NodeId,
+        /// Where the agent puts bundles for it.
+        tx: LinkSender,
+        /// Details for the admin API.
+        info: LinkInfo,
+    },
+    /// The session ended.
+    LinkDown {
+        /// The link.
+        link: LinkId,
+    },
+    /// A bundle arrived.
+    Received {
+        /// The link.
+        link: LinkId,
+        /// The bundle.
+        bytes: Bytes,
+    },
+    /// What became of a bundle handed to a link.
+    Transmitted {
+        /// The link.
+        link: LinkId,
+        /// The bundle.
+        bundle: BundleId,
+        /// Whether the peer has it.
+        ok: bool,
+    },
+    /// A new contact plan (SIGHUP); `None`: no plan.
+    Reload(Box<Option<CgrRouter>>),
+    /// The admin API asks what the node is doing.
+    Snapshot(oneshot::Sender<Snapshot>),
+    /// Finish the batch and stop.
+    Shutdown,
+}
+
+/// Where the agent puts bundles for one link.
+pub type LinkSender = mpsc::UnboundedSender<(BundleId, Bytes)>;
+
+/// The agent and what it needs to act.
+#[derive(Debug)]
+pub struct Agent<S> {
+    bpa: Bpa<S, GatewayRouter>,
+    links: BTreeMap<LinkId, (NodeId, LinkSender, LinkInfo)>,
+    endpoints: Vec<EndpointConfig>,
+    dirs: Vec<(Eid, DirWriter)>,
+    counters: Arc<Counters>,
+    /// Failed hand-overs to report back at the next turn.
+    failed: Vec<Event>,
+}
+
+impl<S: BundleStore> Agent<S> {
+    /// Wraps a recovered (or fresh) agent and registers the endpoints.
+    pub fn new(
+        mut bpa: Bpa<S, GatewayRouter>,
+        endpoints: Vec<EndpointConfig>,
+        counters: Arc<Counters>,
+    ) -> Result<Self, String> {
+        let mut dirs = Vec::new();
+        for e in &endpoints {
+            let mode = match &e.delivery {
+                Delivery::Dir(path) => {
+                    dirs.push((e.eid.clone(), DirWriter::open(path)?));
+                    DeliveryMode::Passive
+                }
+                Delivery::Sink | Delivery::Echo => DeliveryMode::Active,
+            };
+            bpa.handle(Event::Register { endpoint: e.eid.clone(), mode }, DtnTime::now())
+                .map_err(|err| format!("registering {}: {err}", e.eid))?;
+        }
+        let mut agent = Agent { bpa, links: BTreeMap::new(), endpoints, dirs, counters, failed: Vec::new() };
+        agent.act().map_err(|e| e.to_string())?;
+        Ok(agent)
+    }
+
+    /// Runs until [`Command::Shutdown`] or until every sender is gone. A store failure ends
+    /// the task with the error: the host restarts and recovers from the store.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), BpaError> {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let wait = self.bpa.poll_timeout().map(|at| Duration::from_millis(at.0.saturating_sub(DtnTime::now().0)));
+            let first = match wait {
+                Some(wait) => match tokio::time::timeout(wait, commands.recv()).await {
+                    Ok(c) => c,
+                    Err(_) => {
+                        self.bpa.handle_timeout(DtnTime::now())?;
+                        self.act()?;
+                        continue;
+                    }
+                },
+                None => commands.recv().await,
+            };
+            let Some(first) = first else { return Ok(()) };
+            let mut next = Some(first);
+            let mut stop = false;
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Received { link, bytes } => {
+                        Counters::add(&self.counters.bundles_received, 1);
+                        Counters::add(&self.counters.bytes_received, bytes.len() as u64);
+                        batch.push(Event::Received { link, bytes });
+                    }
+                    Command::Transmitted { link, bundle, ok } => {
+                        let counter =
+                            if ok { &self.counters.transmissions_ok } else { &self.counters.transmissions_failed };
+                        Counters::add(counter, 1);
+                        batch.push(Event::Transmitted { link, bundle, ok });
+                    }
+                    other => {
+                        // Order matters for these: what came before goes in first.
+                        self.flush(&mut batch)?;
+                        stop = self.control(other)?;
+                    }
+                }
+                if batch.len() < BATCH && !stop {
+                    next = commands.try_recv().ok();
+                }
+            }
+            self.flush(&mut batch)?;
+            if stop {
+                return Ok(());
+            }
+        }
+    }
+
+    fn flush(&mut self, batch: &mut Vec<Event>) -> Result<(), BpaError> {
+        batch.append(&mut self.failed);
+        if !batch.is_empty() {
+            self.bpa.handle_batch(batch.drain(..), DtnTime::now())?;
+        }
+        self.act()
+    }
+
+    /// Commands that change links, the plan or nothing at all. True: stop.
+    fn control(&mut self, command: Command) -> Result<bool, BpaError> {
+        let now = DtnTime::now();
+        match command {
+            Command::LinkUp { link, peer, tx, info } => {
+                tracing::info!(link = link.0, peer, cla = info.cla, address = %info.address, tls = info.tls, "link up");
+                self.links.insert(link, (peer, tx, info));
+                self.bpa.router_mut().set_connected(peer, true);
+                self.bpa.handle(Event::LinkUp { link, peer }, now)?;
+            }
+            Command::LinkDown { link } => {
+                if let Some((peer, _, _)) = self.links.remove(&link) {
+                    tracing::info!(link = link.0, peer, "link down");
+                    if !self.links.values().any(|(p, _, _)| *p == peer) {
+                        self.bpa.router_mut().set_connected(peer, false);
+                    }
+                }
+                self.bpa.handle(Event::LinkDown { link }, now)?;
+            }
+            Command::Reload(plan) => {
+                Counters::add(&self.counters.plan_reloads, 1);
+                self.bpa.update_router(|r| r.replace_plan(*plan))?;
+                tracing::info!("contact plan reloaded");
+            }
+            Command::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Command::Shutdown => return Ok(true),
+            Command::Received { .. } | Command::Transmitted { .. } => {}
+        }
+        Ok(false)
+    }
+
+    /// Carries out the agent's actions, then writes out deliveries for directory endpoints.
+    fn act(&mut self) -> Result<(), BpaError> {
+        let mut echoes = Vec::new();
+        while let Some(action) = self.bpa.poll_action() {
+            match action {
+                Action::Transmit { link, bundle, bytes } => {
+                    Counters::add(&self.counters.bundles_sent, 1);
+                    Counters::add(&self.counters.bytes_sent, bytes.len() as u64);
+                    let sent = self.links.get(&link).is_some_and(|(_, tx, _)| tx.send((bundle, bytes)).is_ok());
+                    if !sent {
+                        self.failed.push(Event::Transmitted { link, bundle, ok: false });
+                    }
+                }
+                Action::Deliver(d) => {
+                    Counters::add(&self.counters.deliveries, 1);
+                    let echo = self.endpoints.iter().any(|e| e.eid == d.endpoint && e.delivery == Delivery::Echo);
+                    if echo && d.source != self.bpa.config().admin_endpoint() {
+                        echoes.push(Submission {
+                            token: 0,
+                            source: Some(d.endpoint),
+                            destination: d.source,
+                            payload: d.payload,
+                            lifetime_ms: 3_600_000,
+                            flags: dtn_core::bundle::BundleFlags::default(),
+                            priority: Priority::Normal,
+                        });
+                    }
+                }
+                Action::Accepted { .. } => Counters::add(&self.counters.submissions_accepted, 1),
+                Action::Refused { token, reason } => {
+                    Counters::add(&self.counters.submissions_refused, 1);
+                    tracing::warn!(token, ?reason, "submission refused");
+                }
+                Action::Rejected { link, error } => {
+                    Counters::add(&self.counters.bundles_rejected, 1);
+                    tracing::warn!(link = link.0, %error, "bytes received were not a valid bundle");
+                }
+                Action::Deleted { source, creation, reason } => {
+                    Counters::add(&self.counters.bundles_deleted, 1);
+                    tracing::info!(%source, time = creation.time.0, seq = creation.sequence, ?reason, "bundle deleted");
+                }
+            }
+        }
+        if !echoes.is_empty() {
+            self.bpa.handle_batch(echoes.into_iter().map(Event::Submit), DtnTime::now())?;
+            return self.act();
+        }
+        self.write_deliveries()
+    }
+
+    /// Each waiting delivery is written (and synced) first and taken from the agent second:
+    /// a crash in between finds the file on restart and does not write it twice.
+    fn write_deliveries(&mut self) -> Result<(), BpaError> {
+        for (eid, dir) in &self.dirs {
+            while let Some(d) = self.bpa.peek_delivery(eid) {
+                match dir.write(d) {
+                    Ok(fresh) => {
+                        let counter =
+                            if fresh { &self.counters.deliveries } else { &self.counters.deliveries_repeated };
+                        Counters::add(counter, 1);
+                    }
+                    Err(e) => {
+                        // Kept in the agent (and the store): retried on the next turn.
+                        tracing::error!(endpoint = %eid, error = %e, "cannot write a delivery");
+                        break;
+                    }
+                }
+                self.bpa.take_delivery(eid)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let mut states: BTreeMap<String, u64> = BTreeMap::new();
+        let mut bundles = Vec::new();
+        let mut stored = 0u64;
+        for (id, e) in self.bpa.bundles() {
+            stored += 1;
+            *states.entry(format!("{:?}", e.state)).or_default() += 1;
+            if bundles.len() < 1000 {
+                bundles.push(BundleView {
+                    id,
+                    state: format!("{:?}", e.state),
+                    size: e.size,
+                    destination_node: e.destination.map(|d| d.get()),
+                    next_hop: e.next_hop.map(|d| d.get()),
+                    expiry_ms: e.expiry.0,
+                    custody_peer: e.custody.as_ref().map(|c| c.peer),
+                });
+            }
+        }
+        let links = self
+            .links
+            .iter()
+            .map(|(id, (peer, tx, info))| LinkView {
+                id: id.0,
+                peer: *peer,
+                cla: info.cla,
+                address: info.address.clone(),
+                tls: info.tls,
+                open: !tx.is_closed(),
+            })
+            .collect();
+        let store = self.bpa.store();
+        let gauges = Gauges {
+            bundles_stored: stored,
+            store_bytes: store.used_bytes(),
+            store_budget: store.capacity_bytes(),
+            links_up: self.links.len() as u64,
+        };
+        let config = self.bpa.config();
+        let contacts = match self.bpa.router().cgr() {
+            Some(cgr) => super::snapshot::contacts_of(cgr.plan(), config.node, config.plan_epoch, DtnTime::now()),
+            None => Vec::new(),
+        };
+        Snapshot {
+            node: config.node,
+            links,
+            contacts,
+            queues: states,
+            bundles,
+            gauges,
+            counters: self.counters.all().into_iter().map(|(n, _, v)| (n.to_string(), v)).collect(),
+        }
+    }
+}

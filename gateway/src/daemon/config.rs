@@ -1,0 +1,625 @@
+//! The node's TOML configuration file, checked whole before anything starts: every error names
+//! the file, line and column of the value at fault.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use dtn_core::eid::Eid;
+use dtn_core::routing::NodeId;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::units::{parse_rate, parse_size};
+
+/// A configuration problem, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How endpoints hand deliveries to applications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// One file per ADU in a directory, named by the bundle's source and creation timestamp,
+    /// written (and synced) before the agent lets the bundle go: exactly once across crashes.
+    Dir(PathBuf),
+    /// Counted and dropped (load tests).
+    Sink,
+    /// Sent back to the source (round-trip measurements).
+    Echo,
+}
+
+/// A local endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// Its EID (on this node).
+    pub eid: Eid,
+    /// Where deliveries go.
+    pub delivery: Delivery,
+}
+
+/// Which convergence layer reaches a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaKind {
+    /// TCPCLv4 (RFC 9174).
+    Tcpcl,
+    /// MTCP (µD3TN, dtn7).
+    Mtcp,
+}
+
+/// A neighbour this node dials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Its node number.
+    pub node: NodeId,
+    /// How to reach it.
+    pub cla: ClaKind,
+    /// Its address; `None`: it dials us.
+    pub address: Option<SocketAddr>,
+    /// Outduct rate cap in bytes/s (the plan's contact rate applies when lower); 0: none.
+    pub rate: u64,
+    /// Ingress limit for bundles from it, bytes/s; 0: none.
+    pub ingress_rate: u64,
+    /// Bundles to it go with custody (BIBE).
+    pub custody: bool,
+}
+
+/// TLS material for TCPCL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM certificate chain, this node's first.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM trust anchors for peers.
+    pub ca: PathBuf,
+    /// What to do when a peer's certificate does not name its node ID.
+    pub policy: crate::tcpcl::NodeIdPolicy,
+}
+
+/// The whole configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the file was (relative paths in it are relative to its directory).
+    pub path: PathBuf,
+    /// Node number.
+    pub node: NodeId,
+    /// `dtn://` names of nodes (this one included) for routing `dtn` scheme endpoints.
+    pub dtn_names: Vec<(String, NodeId)>,
+    /// DTN time of the plan's time 0 when the plan files do not say (`None`: start-up time).
+    pub plan_epoch: Option<dtn_core::time::DtnTime>,
+    /// Contact plan files.
+    pub plans: Vec<PathBuf>,
+    /// Store file.
+    pub store_path: PathBuf,
+    /// Storage budget in bytes.
+    pub store_budget: u64,
+    /// Local endpoints.
+    pub endpoints: Vec<EndpointConfig>,
+    /// TCPCL listen addresses.
+    pub tcpcl_listen: Vec<SocketAddr>,
+    /// TCPCL keepalive, seconds.
+    pub keepalive_s: u16,
+    /// Largest segment and transfer accepted.
+    pub segment_mru: u64,
+    /// Largest bundle accepted from a peer.
+    pub transfer_mru: u64,
+    /// TLS, when configured.
+    pub tls: Option<TlsConfig>,
+    /// MTCP listen addresses.
+    pub mtcp_listen: Vec<SocketAddr>,
+    /// Neighbours.
+    pub peers: Vec<PeerConfig>,
+    /// Static routes: destination node (None = default) → next hop.
+    pub routes: Vec<(Option<NodeId>, NodeId)>,
+    /// Custody transfer settings (`None`: off).
+    pub custody: Option<dtn_core::custody::CustodyConfig>,
+    /// Status reports this node sends.
+    pub reports: dtn_core::bpa::ReportPolicy,
+    /// Hop limit for bundles created here.
+    pub hop_limit: Option<u64>,
+    /// Admin HTTP address.
+    pub admin: Option<SocketAddr>,
+    /// Log format: JSON lines (`true`) or text.
+    pub log_json: bool,
+    /// Log level.
+    pub log_level: tracing::Level,
+}
+
+impl Config {
+    /// Reads and checks a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks configuration text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let at = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
+            ConfigError { file: path.display().to_string(), line, column, message }
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
+        let spanned_err = |s: std::ops::Range<usize>, m: String| at(Some(s), m);
+
+        let node = *raw.node.id.get_ref();
+        if node == 0 {
+            return Err(spanned_err(raw.node.id.span(), "node id must be a non-zero ipn node number".into()));
+        }
+        let plan_epoch = match &raw.node.plan_epoch {
+            None => None,
+            Some(s) => Some(
+                super::units::parse_utc(s.get_ref()).map_err(|m| spanned_err(s.span(), format!("plan_epoch: {m}")))?,
+            ),
+        };
+        let mut dtn_names = Vec::new();
+        for (name, n) in &raw.node.dtn_names {
+            dtn_names.push((name.clone(), *n));
+        }
+
+        let store_budget =
+            parse_size(raw.storage.budget.get_ref()).map_err(|m| at(Some(raw.storage.budget.span()), m))?;
+
+        let mut endpoints = Vec::new();
+        let mut seen_eids = BTreeSet::new();
+        for e in &raw.endpoint {
+            let eid: Eid = e
+                .eid
+                .get_ref()
+                .parse()
+                .map_err(|err| spanned_err(e.eid.span(), format!("endpoint {:?}: {err}", e.eid.get_ref())))?;
+            let local = match &eid {
+                Eid::Ipn(ipn) => ipn.fqnn() == node,
+                Eid::Dtn(d) => dtn_names.iter().any(|(n, id)| n == d.node_name() && *id == node),
+                _ => false,
+            };
+            if !local {
+                return Err(spanned_err(e.eid.span(), format!("endpoint {eid} is not on node {node}")));
+            }
+            if !seen_eids.insert(eid.to_string()) {
+                return Err(spanned_err(e.eid.span(), format!("endpoint {eid} is configured twice")));
+            }
+            let delivery = match (e.deliver.get_ref().as_str(), &e.dir) {
+                ("dir", Some(dir)) => Delivery::Dir(resolve(dir)),
+                ("dir", None) => {
+                    return Err(spanned_err(e.deliver.span(), "deliver = \"dir\" needs dir = \"PATH\"".into()));
+                }
+                ("sink", _) => Delivery::Sink,
+                ("echo", _) => Delivery::Echo,
+                (other, _) => {
+                    return Err(spanned_err(
+                        e.deliver.span(),
+                        format!("deliver = {other:?}: expected \"dir\", \"sink\" or \"echo\""),
+                    ));
+                }
+            };
+            endpoints.push(EndpointConfig { eid, delivery });
+        }
+
+        let tcpcl = raw.tcpcl.unwrap_or_default();
+        let tcpcl_listen = addrs(&tcpcl.listen, &spanned_err)?;
+        let segment_mru = parse_size(tcpcl.segment_mru.get_ref()).map_err(|m| at(Some(tcpcl.segment_mru.span()), m))?;
+        let transfer_mru =
+            parse_size(tcpcl.transfer_mru.get_ref()).map_err(|m| at(Some(tcpcl.transfer_mru.span()), m))?;
+        let tls = match tcpcl.tls {
+            None => None,
+            Some(t) => {
+                let policy = match t.node_id_policy.get_ref().as_str() {
+                    "require" => crate::tcpcl::NodeIdPolicy::Require,
+                    "warn" => crate::tcpcl::NodeIdPolicy::Warn,
+                    "none" => crate::tcpcl::NodeIdPolicy::None,
+                    other => {
+                        return Err(spanned_err(
+                            t.node_id_policy.span(),
+                            format!("node_id_policy = {other:?}: expected \"require\", \"warn\" or \"none\""),
+                        ));
+                    }
+                };
+                Some(TlsConfig { cert: resolve(&t.cert), key: resolve(&t.key), ca: resolve(&t.ca), policy })
+            }
+        };
+        let mtcp = raw.mtcp.unwrap_or_default();
+        let mtcp_listen = addrs(&mtcp.listen, &spanned_err)?;
+
+        let mut peers = Vec::new();
+        let mut peer_nodes = BTreeSet::new();
+        for p in &raw.peer {
+            let n = *p.node.get_ref();
+            if n == 0 || n == node {
+                return Err(spanned_err(p.node.span(), format!("peer node {n} must be another node's number")));
+            }
+            if !peer_nodes.insert(n) {
+                return Err(spanned_err(p.node.span(), format!("peer {n} is configured twice")));
+            }
+            let cla = match p.cla.get_ref().as_str() {
+                "tcpcl" => ClaKind::Tcpcl,
+                "mtcp" => ClaKind::Mtcp,
+                other => {
+                    return Err(spanned_err(p.cla.span(), format!("cla = {other:?}: expected \"tcpcl\" or \"mtcp\"")));
+                }
+            };
+            let address = match &p.address {
+                None => None,
+                Some(a) => Some(
+                    a.get_ref()
+                        .parse::<SocketAddr>()
+                        .map_err(|e| spanned_err(a.span(), format!("address {:?}: {e}", a.get_ref())))?,
+                ),
+            };
+            if cla == ClaKind::Mtcp && address.is_none() {
+                return Err(spanned_err(
+                    p.cla.span(),
+                    "an MTCP peer needs an address (MTCP does not name nodes)".into(),
+                ));
+            }
+            let rate = match &p.rate {
+                None => 0,
+                Some(r) => parse_rate(r.get_ref()).map_err(|m| spanned_err(r.span(), m))?,
+            };
+            let ingress_rate = match &p.ingress_rate {
+                None => 0,
+                Some(r) => parse_rate(r.get_ref()).map_err(|m| spanned_err(r.span(), m))?,
+            };
+            peers.push(PeerConfig { node: n, cla, address, rate, ingress_rate, custody: p.custody });
+        }
+
+        let mut routes = Vec::new();
+        for r in &raw.route {
+            let dest = match r.dest.get_ref() {
+                DestSpec::Node(n) => Some(*n),
+                DestSpec::Word(w) if w == "default" => None,
+                DestSpec::Word(w) => {
+                    return Err(spanned_err(r.dest.span(), format!("dest = {w:?}: a node number or \"default\"")));
+                }
+            };
+            routes.push((dest, *r.via.get_ref()));
+        }
+
+        let custody = match raw.custody {
+            Some(c) if c.enabled => {
+                let codes = match c.codes.get_ref().as_str() {
+                    "draft" => dtn_core::admin::CustodyCodes::DRAFT,
+                    "ion" => dtn_core::admin::CustodyCodes::ION,
+                    other => {
+                        return Err(spanned_err(
+                            c.codes.span(),
+                            format!("codes = {other:?}: expected \"draft\" or \"ion\""),
+                        ));
+                    }
+                };
+                let mut cfg =
+                    dtn_core::custody::CustodyConfig::with_peers(peers.iter().filter(|p| p.custody).map(|p| p.node));
+                cfg.codes = codes;
+                cfg.margin_ms = c.margin_ms;
+                cfg.default_owlt_ms = c.default_owlt_ms;
+                Some(cfg)
+            }
+            _ => None,
+        };
+        if custody.is_none()
+            && let Some(p) = raw.peer.iter().find(|p| p.custody)
+        {
+            return Err(spanned_err(p.node.span(), "custody = true for a peer needs [custody] enabled = true".into()));
+        }
+        let r = raw.reports.unwrap_or_default();
+        let reports = dtn_core::bpa::ReportPolicy {
+            reception: r.reception,
+            forwarding: r.forwarding,
+            delivery: r.delivery,
+            deletion: r.deletion,
+        };
+
+        let admin = match &raw.admin {
+            None => None,
+            Some(a) => Some(
+                a.listen
+                    .get_ref()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| spanned_err(a.listen.span(), format!("listen {:?}: {e}", a.listen.get_ref())))?,
+            ),
+        };
+        let log = raw.log.unwrap_or_default();
+        let log_json = match log.format.get_ref().as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(spanned_err(
+                    log.format.span(),
+                    format!("format = {other:?}: expected \"text\" or \"json\""),
+                ));
+            }
+        };
+        let log_level = log.level.get_ref().parse::<tracing::Level>().map_err(|_| {
+            spanned_err(
+                log.level.span(),
+                format!("level = {:?}: expected error, warn, info, debug or trace", log.level.get_ref()),
+            )
+        })?;
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            node,
+            dtn_names,
+            plan_epoch,
+            plans: raw.plans.files.iter().map(|f| resolve(f)).collect(),
+            store_path: resolve(&raw.storage.path),
+            store_budget,
+            endpoints,
+            tcpcl_listen,
+            keepalive_s: tcpcl.keepalive_s,
+            segment_mru,
+            transfer_mru,
+            tls,
+            mtcp_listen,
+            peers,
+            routes,
+            custody,
+            reports,
+            hop_limit: if raw.node.hop_limit == 0 { None } else { Some(raw.node.hop_limit) },
+            admin,
+            log_json,
+            log_level,
+        })
+    }
+
+    /// This node's TCPCL node ID, `ipn:N.0`.
+    pub fn node_id(&self) -> String {
+        format!("ipn:{}.0", self.node)
+    }
+
+    /// The configured peer with this node number.
+    pub fn peer(&self, node: NodeId) -> Option<&PeerConfig> {
+        self.peers.iter().find(|p| p.node == node)
+    }
+}
+
+fn addrs(
+    list: &[Spanned<String>],
+    err: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<Vec<SocketAddr>, ConfigError> {
+    list.iter()
+        .map(|a| a.get_ref().parse().map_err(|e| err(a.span(), format!("listen address {:?}: {e}", a.get_ref()))))
+        .collect()
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    node: RawNode,
+    storage: RawStorage,
+    #[serde(default)]
+    plans: RawPlans,
+    #[serde(default)]
+    endpoint: Vec<RawEndpoint>,
+    tcpcl: Option<RawTcpcl>,
+    mtcp: Option<RawMtcp>,
+    #[serde(default)]
+    peer: Vec<RawPeer>,
+    #[serde(default)]
+    route: Vec<RawRoute>,
+    custody: Option<RawCustody>,
+    reports: Option<RawReports>,
+    admin: Option<RawAdmin>,
+    log: Option<RawLog>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    id: Spanned<u64>,
+    plan_epoch: Option<Spanned<String>>,
+    #[serde(default = "default_hop_limit")]
+    hop_limit: u64,
+    #[serde(default)]
+    dtn_names: std::collections::BTreeMap<String, u64>,
+}
+
+fn default_hop_limit() -> u64 {
+    64
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: String,
+    budget: Spanned<SizeSpec>,
+}
+
+/// A size or rate: a plain number or a string with a unit.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub(crate) enum SizeSpec {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlans {
+    #[serde(default)]
+    files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    eid: Spanned<String>,
+    deliver: Spanned<String>,
+    dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTcpcl {
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
+    #[serde(default = "default_keepalive")]
+    keepalive_s: u16,
+    #[serde(default = "default_segment_mru")]
+    segment_mru: Spanned<SizeSpec>,
+    #[serde(default = "default_transfer_mru")]
+    transfer_mru: Spanned<SizeSpec>,
+    tls: Option<RawTls>,
+}
+
+impl Default for RawTcpcl {
+    fn default() -> Self {
+        RawTcpcl {
+            listen: Vec::new(),
+            keepalive_s: default_keepalive(),
+            segment_mru: default_segment_mru(),
+            transfer_mru: default_transfer_mru(),
+            tls: None,
+        }
+    }
+}
+
+fn default_keepalive() -> u16 {
+    30
+}
+
+fn default_segment_mru() -> Spanned<SizeSpec> {
+    Spanned::new(0..0, SizeSpec::Number(1 << 20))
+}
+
+fn default_transfer_mru() -> Spanned<SizeSpec> {
+    Spanned::new(0..0, SizeSpec::Number(1 << 30))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: String,
+    key: String,
+    ca: String,
+    #[serde(default = "default_policy")]
+    node_id_policy: Spanned<String>,
+}
+
+fn default_policy() -> Spanned<String> {
+    Spanned::new(0..0, "require".to_string())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMtcp {
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    node: Spanned<u64>,
+    cla: Spanned<String>,
+    address: Option<Spanned<String>>,
+    rate: Option<Spanned<SizeSpec>>,
+    ingress_rate: Option<Spanned<SizeSpec>>,
+    #[serde(default)]
+    custody: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DestSpec {
+    Node(u64),
+    Word(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    dest: Spanned<DestSpec>,
+    via: Spanned<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCustody {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default = "default_codes")]
+    codes: Spanned<String>,
+    #[serde(default = "default_margin")]
+    margin_ms: u64,
+    #[serde(default = "default_owlt")]
+    default_owlt_ms: u64,
+}
+
+fn default_codes() -> Spanned<String> {
+    Spanned::new(0..0, "draft".to_string())
+}
+
+fn default_margin() -> u64 {
+    2_000
+}
+
+fn default_owlt() -> u64 {
+    1_000
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReports {
+    #[serde(default)]
+    reception: bool,
+    #[serde(default)]
+    forwarding: bool,
+    #[serde(default)]
+    delivery: bool,
+    #[serde(default)]
+    deletion: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    #[serde(default = "default_format")]
+    format: Spanned<String>,
+    #[serde(default = "default_level")]
+    level: Spanned<String>,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog { format: default_format(), level: default_level() }
+    }
+}
+
+fn default_format() -> Spanned<String> {
+    Spanned::new(0..0, "text".to_string())
+}
+
+fn default_level() -> Spanned<String> {
+    Spanned::new(0..0, "info".to_string())
+}

@@ -1,0 +1,381 @@
+//! Convergence-layer links: listeners that accept sessions, dialers that open them to
+//! configured peers while the plan has a contact with them (always, for peers the plan does
+//! not schedule), and the two tasks per link that carry bundles between a session and the
+//! agent.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dtn_core::bpa::LinkId;
+use dtn_core::routing::{ContactPlan, NodeId};
+use dtn_core::store::BundleId;
+use dtn_core::time::DtnTime;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use super::agent::{Command, LinkInfo};
+use super::config::{ClaKind, Config, PeerConfig};
+use super::metrics::Counters;
+use super::pacer::Pacer;
+use super::snapshot::{dtn_time, plan_time};
+use crate::tcpcl::TcpclConfig;
+
+/// Longest wait between connection attempts to a peer.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often a dialer waiting for a contact looks at the plan again (it may be reloaded).
+const PLAN_RECHECK: Duration = Duration::from_secs(5);
+
+/// What every link task shares.
+#[derive(Debug, Clone)]
+pub struct LinkContext {
+    /// The node's configuration.
+    pub config: Arc<Config>,
+    /// TCPCL session settings and TLS.
+    pub tcpcl: Arc<TcpclConfig>,
+    /// The agent.
+    pub commands: mpsc::Sender<Command>,
+    /// Link numbers.
+    pub next_link: Arc<AtomicU32>,
+    /// Counters.
+    pub counters: Arc<Counters>,
+    /// The contact plan (replaced on reload).
+    pub plan: Arc<RwLock<Option<Arc<ContactPlan>>>>,
+    /// DTN time of plan time 0.
+    pub epoch: DtnTime,
+    /// Becomes true on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A session, whatever its convergence layer.
+struct Session {
+    outbound: mpsc::Sender<Bytes>,
+    inbound: mpsc::Receiver<Bytes>,
+    /// TCPCL: one verdict per bundle sent, in order. MTCP has none: written is sent.
+    outcomes: Option<mpsc::UnboundedReceiver<bool>>,
+    info: LinkInfo,
+}
+
+/// When a dialer may hold a session to a peer.
+enum Window {
+    /// The plan does not schedule this peer: always.
+    Always,
+    /// Now, until this DTN time.
+    Until(DtnTime),
+    /// From this DTN time.
+    From(DtnTime),
+    /// The plan has no more contacts with it.
+    Never,
+}
+
+impl LinkContext {
+    fn allocate(&self) -> LinkId {
+        LinkId(self.next_link.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The window for sending to `peer`, from the plan.
+    fn window(&self, peer: NodeId) -> (Window, u64) {
+        let guard = self.plan.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(plan) = guard.as_ref() else { return (Window::Always, 0) };
+        let node = self.config.node;
+        let mut scheduled = false;
+        let now = plan_time(self.epoch, DtnTime::now());
+        let mut next: Option<(dtn_core::routing::PlanTime, dtn_core::routing::PlanTime, u64)> = None;
+        for c in plan.contacts().iter().filter(|c| c.from == node && c.to == peer) {
+            scheduled = true;
+            if c.end <= now {
+                continue;
+            }
+            if next.is_none_or(|(s, _, _)| c.start < s) {
+                next = Some((c.start, c.end, c.rate_bytes_per_sec));
+            }
+        }
+        match next {
+            None if !scheduled => (Window::Always, 0),
+            None => (Window::Never, 0),
+            Some((start, end, rate)) if start <= now => (Window::Until(dtn_time(self.epoch, end)), rate),
+            Some((start, _, _)) => (Window::From(dtn_time(self.epoch, start)), 0),
+        }
+    }
+}
+
+/// The next connection on `listener`; `None` on shutdown.
+async fn next_connection(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => return Some(a),
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => return None,
+        }
+    }
+}
+
+/// Accepts TCPCL sessions on `addr` until shutdown.
+pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let Some((stream, from)) = next_connection(&listener, &mut shutdown).await else { return };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            match crate::tcpcl::accept(stream, ctx.tcpcl.clone()).await {
+                Ok(link) => {
+                    let Some(peer) = node_of_id(link.peer_node_id()) else {
+                        tracing::warn!(%from, node_id = link.peer_node_id(), "peer's node ID is not an ipn node: session closed");
+                        let _ = link.close().await;
+                        return;
+                    };
+                    Counters::add(&ctx.counters.sessions_established, 1);
+                    let info = LinkInfo { cla: "tcpcl", address: from.to_string(), tls: link.is_tls() };
+                    let parts = link.into_parts();
+                    let session = Session {
+                        outbound: parts.outbound,
+                        inbound: parts.inbound,
+                        outcomes: Some(parts.outcomes),
+                        info,
+                    };
+                    let peer_config = ctx.config.peer(peer).cloned();
+                    serve(&ctx, peer, session, peer_config.as_ref(), 0, None).await;
+                }
+                Err(e) => {
+                    Counters::add(&ctx.counters.session_failures, 1);
+                    tracing::warn!(%from, error = %e, "tcpcl session refused or failed");
+                }
+            }
+        });
+    }
+}
+
+/// Accepts MTCP connections: bundles come in; nothing goes out (MTCP does not say who the
+/// peer is: bundles for MTCP peers go over connections this node dials).
+pub async fn listen_mtcp(ctx: LinkContext, listener: TcpListener) {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let Some((stream, from)) = next_connection(&listener, &mut shutdown).await else { return };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let link = match crate::mtcp::accept(stream, ctx.config.transfer_mru) {
+                Ok(link) => link,
+                Err(e) => {
+                    tracing::warn!(%from, error = %e, "mtcp connection failed");
+                    return;
+                }
+            };
+            tracing::info!(%from, "mtcp connection in");
+            let (_outbound, mut inbound, reader, _writer) = link.into_parts();
+            let link_id = ctx.allocate();
+            while let Some(bytes) = inbound.recv().await {
+                if ctx.commands.send(Command::Received { link: link_id, bytes }).await.is_err() {
+                    break;
+                }
+            }
+            if let Ok(Err(e)) = reader.await {
+                tracing::warn!(%from, error = %e, "mtcp connection ended badly");
+            }
+        });
+    }
+}
+
+/// Keeps a session to `peer` open while the plan allows, reconnecting with backoff.
+pub async fn dial(ctx: LinkContext, peer: PeerConfig) {
+    let Some(address) = peer.address else { return };
+    let mut shutdown = ctx.shutdown.clone();
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let (window, contact_rate) = ctx.window(peer.node);
+        let until = match window {
+            Window::Always => None,
+            Window::Until(end) => Some(end),
+            Window::From(start) => {
+                let wait = Duration::from_millis(start.0.saturating_sub(DtnTime::now().0)).min(PLAN_RECHECK);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+            Window::Never => {
+                tokio::select! {
+                    () = tokio::time::sleep(PLAN_RECHECK) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        match open(&ctx, &peer, address).await {
+            Ok(session) => {
+                backoff = Duration::from_millis(200);
+                Counters::add(&ctx.counters.sessions_established, 1);
+                serve(&ctx, peer.node, session, Some(&peer), contact_rate, until).await;
+            }
+            Err(e) => {
+                Counters::add(&ctx.counters.session_failures, 1);
+                tracing::debug!(peer = peer.node, %address, error = %e, "cannot reach peer");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Result<Session, String> {
+    let connect = async {
+        match peer.cla {
+            ClaKind::Tcpcl => {
+                let link = crate::tcpcl::connect(address, ctx.tcpcl.clone()).await.map_err(|e| e.to_string())?;
+                let claimed = node_of_id(link.peer_node_id());
+                if claimed != Some(peer.node) {
+                    let id = link.peer_node_id().to_string();
+                    let _ = link.close().await;
+                    return Err(format!("{address} says it is {id}, not node {}", peer.node));
+                }
+                let info = LinkInfo { cla: "tcpcl", address: address.to_string(), tls: link.is_tls() };
+                let parts = link.into_parts();
+                Ok(Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: Some(parts.outcomes), info })
+            }
+            ClaKind::Mtcp => {
+                let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
+                let (outbound, inbound, _reader, _writer) = link.into_parts();
+                let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false };
+                Ok(Session { outbound, inbound, outcomes: None, info })
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), connect).await.map_err(|_| "timed out".to_string())?
+}
+
+/// The node number in a TCPCL node ID (`ipn:N.0`).
+pub fn node_of_id(node_id: &str) -> Option<NodeId> {
+    match node_id.parse::<dtn_core::eid::Eid>().ok()? {
+        dtn_core::eid::Eid::Ipn(ipn) => Some(ipn.fqnn()),
+        _ => None,
+    }
+}
+
+/// Carries bundles between a session and the agent until the session ends, the contact
+/// window closes or the daemon stops. Every bundle the agent hands over gets exactly one
+/// verdict back.
+async fn serve(
+    ctx: &LinkContext,
+    peer: NodeId,
+    session: Session,
+    peer_config: Option<&PeerConfig>,
+    contact_rate: u64,
+    until: Option<DtnTime>,
+) {
+    let Session { outbound, mut inbound, outcomes, info } = session;
+    let link = ctx.allocate();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(BundleId, Bytes)>();
+    if ctx.commands.send(Command::LinkUp { link, peer, tx, info }).await.is_err() {
+        return;
+    }
+    // The outduct goes no faster than the contact and the configured cap, whichever is lower.
+    let cap = peer_config.map_or(0, |p| p.rate);
+    let rate = match (cap, contact_rate) {
+        (0, r) | (r, 0) => r,
+        (a, b) => a.min(b),
+    };
+    let egress = Pacer::new(rate);
+    let ingress = Pacer::new(peer_config.map_or(0, |p| p.ingress_rate));
+    let commands = ctx.commands.clone();
+    let mut reader = tokio::spawn(async move {
+        while let Some(bytes) = inbound.recv().await {
+            if let Some(p) = &ingress {
+                p.take(bytes.len()).await;
+            }
+            if commands.send(Command::Received { link, bytes }).await.is_err() {
+                break;
+            }
+        }
+    });
+    let verdict = |bundle: BundleId, ok: bool| Command::Transmitted { link, bundle, ok };
+    let mut in_flight: VecDeque<BundleId> = VecDeque::new();
+    let mut outcomes = outcomes;
+    let has_outcomes = outcomes.is_some();
+    let mut shutdown = ctx.shutdown.clone();
+    let deadline = until.map(|end| Duration::from_millis(end.0.saturating_sub(DtnTime::now().0)));
+    let window_end = async {
+        match deadline {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(window_end);
+    loop {
+        tokio::select! {
+            biased;
+            outcome = recv_outcome(&mut outcomes), if has_outcomes => match outcome {
+                Some(ok) => {
+                    if let Some(bundle) = in_flight.pop_front() {
+                        let _ = ctx.commands.send(verdict(bundle, ok)).await;
+                    }
+                }
+                None => break,
+            },
+            item = rx.recv() => {
+                let Some((bundle, bytes)) = item else { break };
+                if let Some(p) = &egress {
+                    p.take(bytes.len()).await;
+                }
+                if outbound.send(bytes).await.is_err() {
+                    let _ = ctx.commands.send(verdict(bundle, false)).await;
+                    break;
+                }
+                if has_outcomes {
+                    in_flight.push_back(bundle);
+                } else {
+                    let _ = ctx.commands.send(verdict(bundle, true)).await;
+                }
+            }
+            _ = &mut reader => break,
+            () = &mut window_end => {
+                tracing::info!(peer, link = link.0, "contact ended: closing the session");
+                break;
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    // No more bundles for this link; the session ends once what it has is out.
+    rx.close();
+    drop(outbound);
+    if let Some(outcomes) = outcomes.as_mut() {
+        let settle = async {
+            while let Some(ok) = outcomes.recv().await {
+                if let Some(bundle) = in_flight.pop_front() {
+                    let _ = ctx.commands.send(verdict(bundle, ok)).await;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
+    }
+    for bundle in in_flight.drain(..) {
+        let _ = ctx.commands.send(verdict(bundle, false)).await;
+    }
+    while let Ok((bundle, _)) = rx.try_recv() {
+        let _ = ctx.commands.send(verdict(bundle, false)).await;
+    }
+    let _ = ctx.commands.send(Command::LinkDown { link }).await;
+    reader.abort();
+}
+
+async fn recv_outcome(outcomes: &mut Option<mpsc::UnboundedReceiver<bool>>) -> Option<bool> {
+    match outcomes {
+        Some(o) => o.recv().await,
+        None => std::future::pending().await,
+    }
+}

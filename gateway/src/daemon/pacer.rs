@@ -1,0 +1,63 @@
+//! Byte-rate limits with `governor` (GCRA): an outduct at its contact's rate, a peer's ingress
+//! at its configured limit.
+
+use std::num::NonZeroU32;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Pacing works in cells of this many bytes (governor counts cells in `u32`).
+const CELL: u64 = 1024;
+
+/// Holds a byte stream to a rate.
+#[derive(Debug)]
+pub struct Pacer {
+    limiter: DefaultDirectRateLimiter,
+    burst: u32,
+}
+
+impl Pacer {
+    /// A pacer at `bytes_per_sec`, with a burst of about 50 ms of traffic; `None` for 0
+    /// (unlimited).
+    pub fn new(bytes_per_sec: u64) -> Option<Pacer> {
+        if bytes_per_sec == 0 {
+            return None;
+        }
+        let cells_per_sec = (bytes_per_sec as f64 / CELL as f64).max(1e-3);
+        let period = std::time::Duration::from_secs_f64((1.0 / cells_per_sec).min(3_600.0))
+            .max(std::time::Duration::from_nanos(1));
+        let burst = ((cells_per_sec / 20.0) as u32).clamp(16, 1 << 16);
+        let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(burst)?);
+        Some(Pacer { limiter: RateLimiter::direct(quota), burst })
+    }
+
+    /// Waits until `len` more bytes may pass.
+    pub async fn take(&self, len: usize) {
+        let mut cells = (len as u64).div_ceil(CELL).max(1);
+        while cells > 0 {
+            let n = cells.min(u64::from(self.burst)) as u32;
+            cells -= u64::from(n);
+            if let Some(n) = NonZeroU32::new(n) {
+                // `n` never exceeds the burst, so this cannot fail.
+                let _ = self.limiter.until_n_ready(n).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn holds_the_rate() {
+        assert!(Pacer::new(0).is_none());
+        let pacer = Pacer::new(2_000_000).unwrap();
+        let start = std::time::Instant::now();
+        // 1 MB at 2 MB/s: about half a second (less the burst).
+        for _ in 0..100 {
+            pacer.take(10_000).await;
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!((0.4..0.8).contains(&took), "took {took} s");
+    }
+}

@@ -1,0 +1,335 @@
+//! Real `dtn gateway` processes on loopback: two gateways exchanging bundles over TCPCLv4 with
+//! TLS (certificates made here), a certificate naming the wrong node refused, configuration
+//! errors with their line, plan reload on SIGHUP, shutdown on SIGTERM, and peers that send
+//! garbage, oversize transfers or nothing at all while the daemon keeps serving others.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dtn_core::cla::tcpcl::{
+    EXT_TRANSFER_LENGTH, ExtItem, Limits, Message, SegmentFlags, SessInit, SessionConfig, frame_len,
+};
+use gateway::loadgen::{self, LoadSpec};
+use gateway::tcpcl::{NodeIdPolicy, TcpclConfig, TlsSetup};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType, string::Ia5String};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use support::{Gateway, Scratch, counter, dtn, eventually};
+
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+    cert: rcgen::Certificate,
+}
+
+fn ca() -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    Ca { params, key, cert }
+}
+
+/// Writes `<name>.pem`, `<name>.key` (naming `uri`) and `ca.pem` into `dir`; returns the
+/// material for in-process use too.
+fn issue(ca: &Ca, dir: &Path, name: &str, uri: &str) -> TlsSetup {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.subject_alt_names = vec![SanType::URI(Ia5String::try_from(uri).unwrap())];
+    let issuer = Issuer::from_params(&ca.params, &ca.key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.cert.pem()).unwrap();
+    TlsSetup {
+        chain: vec![cert.der().clone()],
+        key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))),
+        roots: vec![CertificateDer::from(ca.cert.der().to_vec())],
+        policy: NodeIdPolicy::Require,
+    }
+}
+
+fn tls_section(name: &str) -> String {
+    format!("[tcpcl.tls]\ncert = \"{name}.pem\"\nkey = \"{name}.key\"\nca = \"ca.pem\"\nnode_id_policy = \"require\"\n")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn load(
+    to: std::net::SocketAddr,
+    back: std::net::SocketAddr,
+    count: u64,
+    size: usize,
+    tls: Option<TlsSetup>,
+) -> loadgen::LoadReport {
+    let spec = LoadSpec {
+        to,
+        back: Some(back),
+        node: 4_000_000,
+        destination: None,
+        size,
+        count,
+        window: 1000,
+        tls,
+        timeout: Duration::from_secs(30),
+    };
+    runtime().block_on(loadgen::run(spec)).unwrap()
+}
+
+#[test]
+fn two_gateways_exchange_over_tls_and_refuse_a_wrong_node_id() {
+    let dir = Scratch::new("tls");
+    let ca = ca();
+    issue(&ca, &dir.0, "b", "ipn:2.0");
+    issue(&ca, &dir.0, "a", "ipn:1.0");
+    issue(&ca, &dir.0, "c", "ipn:9.0");
+    let bench_tls = issue(&ca, &dir.0, "bench", "ipn:4000000.0");
+    let b = Gateway::start(
+        &dir.0,
+        "b",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"b.redb\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
+             [[route]]\ndest = 4000000\nvia = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+            tls_section("b")
+        ),
+    );
+    let b_addr = b.tcpcl[0];
+    let a = Gateway::start(
+        &dir.0,
+        "a",
+        &format!(
+            "[node]\nid = 1\n[storage]\npath = \"a.redb\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
+             [[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{b_addr}\"\n\
+             [[route]]\ndest = 4000000\nvia = 2\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+            tls_section("a")
+        ),
+    );
+    assert!(eventually(Duration::from_secs(20), || a.get("/links").contains("\"peer\":2")), "A never reached B");
+    assert!(a.get("/links").contains("\"tls\":true"), "{}", a.get("/links"));
+
+    // A → B, then B → A, each a few hundred bundles and a 1 MiB one, over TLS.
+    let report = load(a.tcpcl[0], b_addr, 300, 2048, Some(bench_tls.clone()));
+    assert_eq!(report.received, 300, "{report}");
+    assert!(report.tls);
+    let report = load(b_addr, a.tcpcl[0], 300, 2048, Some(bench_tls.clone()));
+    assert_eq!(report.received, 300, "{report}");
+    let report = load(a.tcpcl[0], b_addr, 3, 1 << 20, Some(bench_tls));
+    assert_eq!(report.received, 3, "{report}");
+
+    // Node 3 presents a certificate naming ipn:9.0: B refuses it.
+    let failures_before = counter(&b, "session_failures");
+    let c = Gateway::start(
+        &dir.0,
+        "c",
+        &format!(
+            "[node]\nid = 3\n[storage]\npath = \"c.redb\"\nbudget = \"16 MiB\"\n[tcpcl]\n{}\
+             [[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{b_addr}\"\n",
+            tls_section("c")
+        ),
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || counter(&b, "session_failures") > failures_before),
+        "B did not refuse node 3"
+    );
+    assert!(!b.get("/links").contains("\"peer\":3"), "{}", b.get("/links"));
+    drop(c);
+    assert!(a.terminate(Duration::from_secs(15)).success());
+    assert!(b.terminate(Duration::from_secs(15)).success());
+}
+
+#[test]
+fn configuration_errors_name_the_line() {
+    let dir = Scratch::new("config");
+    let cases = [
+        ("[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = \"12 parsecs\"\n", ":5:", "unknown unit"),
+        (
+            "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = 1000\n[[peer]]\nnode = 3\ncla = \"udp\"\n",
+            ":8:",
+            "cla",
+        ),
+        ("[node]\nid = 2\nnmae = \"x\"\n[storage]\npath = \"s.redb\"\nbudget = 1000\n", ":3:", "unknown field"),
+        (
+            "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = 1000\n[[endpoint]]\neid = \"ipn:3.1\"\ndeliver = \"sink\"\n",
+            ":7:",
+            "not on node 2",
+        ),
+        (
+            "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = 1000\n[tcpcl]\nlisten = [\"nowhere\"]\n",
+            ":7:",
+            "listen",
+        ),
+    ];
+    for (text, line, words) in cases {
+        let path = dir.path("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = dtn().args(["gateway", "check-config", "--config"]).arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text}");
+        assert!(err.contains(line) && err.contains(words), "expected {line} and {words:?} in {err:?}");
+    }
+    let good = dir.path("good.toml");
+    std::fs::write(&good, "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = \"1 GiB\"\n").unwrap();
+    let out = dtn().args(["gateway", "check-config", "--config"]).arg(&good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+}
+
+#[test]
+fn sighup_reloads_the_plan_and_sigterm_stops_cleanly() {
+    let dir = Scratch::new("reload");
+    let plan = dir.path("plan.rc");
+    std::fs::write(&plan, "a contact +0 +86400 2 7 1000000\na range +0 +86400 2 7 1\n").unwrap();
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.redb\"\nbudget = \"16 MiB\"\n[plans]\nfiles = [\"plan.rc\"]\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let contacts = gw.get("/contacts");
+    assert!(contacts.contains("\"to\":7") && !contacts.contains("\"to\":8"), "{contacts}");
+    std::fs::write(&plan, "a contact +0 +86400 2 8 1000000\na range +0 +86400 2 8 1\n").unwrap();
+    gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(10), || gw.get("/contacts").contains("\"to\":8")),
+        "{}",
+        gw.get("/contacts")
+    );
+    assert!(!gw.get("/contacts").contains("\"to\":7"));
+    assert_eq!(counter(&gw, "plan_reloads"), 1);
+    // A broken plan is refused and the old one stays.
+    std::fs::write(&plan, "a contact +0 banana 2 9 1\n").unwrap();
+    gw.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(gw.get("/contacts").contains("\"to\":8"));
+    let status = gw.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+}
+
+/// Raw TCP to the gateway: what it answers to garbage.
+fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    got
+}
+
+/// Contact header, SESS_INIT, then the start of a 200 kB transfer; what the gateway says.
+fn oversize_transfer(addr: std::net::SocketAddr) -> Vec<Message> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut out = b"dtn!\x04\x00".to_vec();
+    let init = SessInit {
+        keepalive_s: 0,
+        segment_mru: 1 << 20,
+        transfer_mru: 1 << 20,
+        node_id: "ipn:6.0".into(),
+        extensions: Vec::new(),
+    };
+    out.extend(Message::SessInit(init).encode());
+    let length = ExtItem {
+        critical: false,
+        item_type: EXT_TRANSFER_LENGTH,
+        value: Bytes::copy_from_slice(&200_000u64.to_be_bytes()),
+    };
+    out.extend(
+        Message::XferSegment {
+            flags: SegmentFlags { start: true, end: false },
+            transfer_id: 1,
+            extensions: vec![length],
+            data: Bytes::from(vec![0u8; 1000]),
+        }
+        .encode(),
+    );
+    s.write_all(&out).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let mut messages = Vec::new();
+    let mut rest = Bytes::from(got).slice(6..);
+    let limits = Limits::default();
+    while let Ok(Some(len)) = frame_len(&rest, &limits) {
+        messages.push(Message::parse(&rest.slice(..len), &limits).unwrap());
+        rest = rest.slice(len..);
+    }
+    messages
+}
+
+#[test]
+fn misbehaving_peers_do_not_stop_the_daemon() {
+    let dir = Scratch::new("misbehave");
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.redb\"\nbudget = \"64 MiB\"\n\
+         [[endpoint]]\neid = \"ipn:2.7\"\ndeliver = \"echo\"\n\
+         [tcpcl]\nlisten = [\"127.0.0.1:0\"]\nkeepalive_s = 1\ntransfer_mru = \"64 KiB\"\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let addr = gw.tcpcl[0];
+    // Not TCPCL at all: closed without a word (RFC 9174 4.3).
+    let answer = raw_exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(answer.starts_with(b"dtn!") || answer.is_empty(), "{answer:?}");
+    // Version 3: SESS_TERM "version mismatch" after our contact header.
+    let answer = raw_exchange(addr, b"dtn!\x03\x00");
+    assert!(answer.windows(2).any(|w| w == [0x05, 0x00]), "no SESS_TERM in {answer:?}");
+
+    // A transfer declared above the gateway's 64 KiB transfer MRU: XFER_REFUSE, and the
+    // session lives on.
+    let refused = oversize_transfer(addr);
+    assert!(
+        refused.iter().any(|m| matches!(m, Message::XferRefuse { transfer_id: 1, .. })),
+        "no XFER_REFUSE in {refused:?}"
+    );
+    assert!(!refused.iter().any(|m| matches!(m, Message::SessTerm { .. })), "session ended: {refused:?}");
+
+    let rt = runtime();
+    rt.block_on(async {
+        let config = Arc::new(TcpclConfig { session: SessionConfig::new("ipn:5.0"), tls: None });
+        let link = gateway::tcpcl::connect(addr, config.clone()).await.unwrap();
+        let mut parts = link.into_parts();
+        // A bundle that is not one: received by TCPCL, rejected by the agent.
+        parts.outbound.send(Bytes::from_static(b"\x9f\x00not a bundle")).await.unwrap();
+        assert_eq!(tokio::time::timeout(Duration::from_secs(10), parts.outcomes.recv()).await.unwrap(), Some(true));
+        drop(parts.outbound);
+        // A peer that sends its contact header and then nothing is dropped.
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stalled.write_all(b"dtn!\x04\x00").await.unwrap();
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(30), stalled.read_to_end(&mut sink)).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(20), "stalled peer kept {:?}", started.elapsed());
+    });
+    assert!(eventually(Duration::from_secs(5), || counter(&gw, "bundles_rejected") == 1));
+    // Still serving: bundles to its echo endpoint come back.
+    let spec = LoadSpec {
+        to: addr,
+        back: None,
+        node: 4_000_000,
+        destination: Some("ipn:2.7".parse().unwrap()),
+        size: 1024,
+        count: 200,
+        window: 50,
+        tls: None,
+        timeout: Duration::from_secs(30),
+    };
+    let report = runtime().block_on(loadgen::run(spec)).unwrap();
+    assert_eq!(report.received, 200, "{report}");
+    assert!(gw.terminate(Duration::from_secs(10)).success());
+}
