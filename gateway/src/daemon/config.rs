@@ -358,7 +358,11 @@ impl Config {
             dtn_names,
             plan_epoch,
             plans: raw.plans.files.iter().map(|f| resolve(f)).collect(),
-            store_path: resolve(&raw.storage.path),
+            store_path: if raw.storage.path == super::MEMORY_STORE {
+                PathBuf::from(super::MEMORY_STORE)
+            } else {
+                resolve(&raw.storage.path)
+            },
             store_budget,
             endpoints,
             tcpcl_listen,
