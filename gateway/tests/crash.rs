@@ -81,7 +81,7 @@ fn custody_bundles_survive_sigkill() {
                 std::thread::sleep(Duration::from_millis(100 + rng.next() % 400));
                 gw.kill();
                 killed.fetch_add(1, Ordering::Relaxed);
-                if rng.next() % 4 == 0 {
+                if rng.next().is_multiple_of(4) {
                     std::thread::sleep(Duration::from_millis(rng.next() % 300));
                 }
                 gw = Gateway::start_file(&config, &log);
