@@ -41,6 +41,9 @@ pub struct LoadSpec {
     pub tls: Option<TlsSetup>,
     /// Give up on bundles not back after this long.
     pub timeout: Duration,
+    /// Wait for the bundles to come back (`false`: only for the first gateway to acknowledge
+    /// each one: ingest only, towards destinations this tool does not reach).
+    pub expect_return: bool,
 }
 
 /// What came of it.
@@ -131,12 +134,14 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
     let bundle_bytes = build(0)?.len();
 
     let first_parts = first.into_parts();
+    let (mut inbound, mut acks) = (first_parts.inbound, first_parts.outcomes);
     let (mut inbound, keep) = match second {
         Some(s) => {
             let parts = s.into_parts();
-            (parts.inbound, Some((first_parts.inbound, parts.outbound)))
+            let first_inbound = std::mem::replace(&mut inbound, parts.inbound);
+            (inbound, Some((first_inbound, parts.outbound)))
         }
-        None => (first_parts.inbound, None),
+        None => (inbound, None),
     };
     let outbound = first_parts.outbound;
     let count = spec.count;
@@ -173,11 +178,26 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
     let mut seen = BTreeSet::new();
     let mut last = started;
     let deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut acked = 0u64;
     while (seen.len() as u64) < count {
-        let Ok(next) = tokio::time::timeout_at(deadline, inbound.recv()).await else { break };
-        let Some(bytes) = next else { break };
-        let now = Instant::now();
-        let Some(i) = index_of(&bytes) else { continue };
+        let now;
+        let i = if spec.expect_return {
+            let Ok(next) = tokio::time::timeout_at(deadline, inbound.recv()).await else { break };
+            let Some(bytes) = next else { break };
+            now = Instant::now();
+            let Some(i) = index_of(&bytes) else { continue };
+            i
+        } else {
+            // Acknowledgements come in sending order.
+            let Ok(next) = tokio::time::timeout_at(deadline, acks.recv()).await else { break };
+            let Some(ok) = next else { break };
+            now = Instant::now();
+            acked += 1;
+            if !ok {
+                continue;
+            }
+            acked - 1
+        };
         if i >= count || !seen.insert(i) {
             continue;
         }

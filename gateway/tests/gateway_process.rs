@@ -79,6 +79,7 @@ fn load(
         window: 1000,
         tls,
         timeout: Duration::from_secs(30),
+        expect_return: true,
     };
     runtime().block_on(loadgen::run(spec)).unwrap()
 }
@@ -328,6 +329,7 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
         window: 50,
         tls: None,
         timeout: Duration::from_secs(30),
+        expect_return: true,
     };
     let report = runtime().block_on(loadgen::run(spec)).unwrap();
     assert_eq!(report.received, 200, "{report}");

@@ -42,6 +42,9 @@ pub struct NodeConfig {
     pub dtn_nodes: BTreeMap<String, NodeId>,
     /// Custody transfer towards BIBE peers; `None` turns custody off.
     pub custody: Option<crate::custody::CustodyConfig>,
+    /// How bundles from links are parsed: strict RFC 9171 by default; relaxed accepts what
+    /// deployed peers emit (dtn7-rs's bundles have no primary-block CRC).
+    pub parse_mode: crate::parse_mode::ParseMode,
 }
 
 impl NodeConfig {
@@ -55,6 +58,7 @@ impl NodeConfig {
             retry_interval_ms: 10_000,
             dtn_nodes: BTreeMap::new(),
             custody: None,
+            parse_mode: crate::parse_mode::ParseMode::Strict,
         }
     }
 

@@ -177,7 +177,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     fn decapsulate(&mut self, link: LinkId, outer: &Bundle, bpdu: Bpdu) -> Result<(), BpaError> {
         let custodian = self.config.node_of(outer.source());
         let previous_hop = self.links.get(&link).copied().or(custodian);
-        let inner = Bundle::parse(bpdu.bundle, crate::parse_mode::ParseMode::Strict);
+        let inner = Bundle::parse(bpdu.bundle, self.config.parse_mode);
         if let (Ok(bundle), Some(c)) = (&inner, custodian.filter(|_| bpdu.transmission_id != 0))
             && self.take_back(bundle, c)?
         {

@@ -85,7 +85,7 @@ pub(crate) fn expiry_of(bundle: &Bundle, received_at: DtnTime) -> DtnTime {
 impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn receive(&mut self, link: LinkId, bytes: Bytes) -> Result<(), BpaError> {
         let previous_hop = self.links.get(&link).copied();
-        let bundle = match Bundle::parse(bytes, crate::parse_mode::ParseMode::Strict) {
+        let bundle = match Bundle::parse(bytes, self.config.parse_mode) {
             Ok(bundle) => bundle,
             // Not identifiable, so no status report is possible (RFC 9171 5.6 step 3).
             Err(error) => {

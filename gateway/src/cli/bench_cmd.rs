@@ -51,6 +51,10 @@ pub struct TcpclArgs {
     /// Seconds to wait for stragglers.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// Do not wait for bundles to come back: count the first gateway's acknowledgements
+    /// (ingest rate, or sending into a network that does not route back here).
+    #[arg(long)]
+    no_return: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -89,6 +93,7 @@ pub fn tcpcl(args: &TcpclArgs) -> Result<(), String> {
         window: args.window,
         tls,
         timeout: Duration::from_secs(args.timeout),
+        expect_return: !args.no_return,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let report = runtime.block_on(loadgen::run(spec))?;

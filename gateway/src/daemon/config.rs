@@ -127,6 +127,8 @@ pub struct Config {
     pub reports: dtn_core::bpa::ReportPolicy,
     /// Hop limit for bundles created here.
     pub hop_limit: Option<u64>,
+    /// How bundles from peers are parsed.
+    pub parse_mode: dtn_core::parse_mode::ParseMode,
     /// Admin HTTP address.
     pub admin: Option<SocketAddr>,
     /// Log format: JSON lines (`true`) or text.
@@ -167,6 +169,16 @@ impl Config {
             Some(s) => Some(
                 super::units::parse_utc(s.get_ref()).map_err(|m| spanned_err(s.span(), format!("plan_epoch: {m}")))?,
             ),
+        };
+        let parse_mode = match raw.node.accept.get_ref().as_str() {
+            "strict" => dtn_core::parse_mode::ParseMode::Strict,
+            "relaxed" => dtn_core::parse_mode::ParseMode::Relaxed,
+            other => {
+                return Err(spanned_err(
+                    raw.node.accept.span(),
+                    format!("accept = {other:?}: expected \"strict\" or \"relaxed\""),
+                ));
+            }
         };
         let mut dtn_names = Vec::new();
         for (name, n) in &raw.node.dtn_names {
@@ -376,6 +388,7 @@ impl Config {
             custody,
             reports,
             hop_limit: if raw.node.hop_limit == 0 { None } else { Some(raw.node.hop_limit) },
+            parse_mode,
             admin,
             log_json,
             log_level,
@@ -440,6 +453,12 @@ struct RawNode {
     hop_limit: u64,
     #[serde(default)]
     dtn_names: std::collections::BTreeMap<String, u64>,
+    #[serde(default = "default_accept")]
+    accept: Spanned<String>,
+}
+
+fn default_accept() -> Spanned<String> {
+    Spanned::new(0..0, "strict".to_string())
 }
 
 fn default_hop_limit() -> u64 {

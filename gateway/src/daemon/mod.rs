@@ -144,6 +144,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     node.plan_epoch = epoch;
     node.hop_limit = config.hop_limit;
     node.custody = config.custody.clone();
+    node.parse_mode = config.parse_mode;
     node.dtn_nodes = config.dtn_names.iter().cloned().collect();
     let router = GatewayRouter::new(&config.routes, plan.clone().map(CgrRouter::new));
     let counters = Arc::new(Counters::default());
