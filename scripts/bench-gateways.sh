@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Gateway benchmarks on loopback (BENCHMARKS.md): two `dtn gateway` processes, one TCPCLv4 hop
+# (load tool -> A -> B -> load tool), at 1 KiB, 64 KiB and 1 MiB, plus the round trip of one
+# bundle at a time; then the ingest rate of one gateway next to dtn7-rs's dtnd 0.21 (if
+# installed: DTN7_ROOT, default ~/.cargo), both fed by the same load tool.
+# STORE=":memory:" runs the gateways without durable storage (the price of durability).
+# Usage: scripts/bench-gateways.sh [quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p gateway --bin dtn 2>&1 | tail -n 1
+DTN="$PWD/target/release/dtn"
+STORE="${STORE:-node.redb}"
+QUICK="${1:-}"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+wait_for() { for _ in $(seq 1 100); do if "$@" >/dev/null 2>&1; then return 0; fi; sleep 0.2; done; return 1; }
+
+start_gateway() { # name config-body -> sets $ADDR, $PID
+  local name="$1"; mkdir -p "$WORK/$name"
+  printf '%s\n' "$2" > "$WORK/$name/node.toml"
+  "$DTN" gateway run --config "$WORK/$name/node.toml" > "$WORK/$name/out" 2> "$WORK/$name/log" &
+  PID=$!; PIDS+=($PID)
+  wait_for grep -q ready "$WORK/$name/out" || { cat "$WORK/$name/log"; exit 1; }
+  ADDR="$(sed -n 's/.*tcpcl=\([^ ]*\).*/\1/p' "$WORK/$name/out")"
+}
+
+common='[storage]
+path = "'"$STORE"'"
+budget = "2 GiB"
+[tcpcl]
+listen = ["127.0.0.1:0"]
+segment_mru = "16 MiB"
+[log]
+level = "warn"'
+start_gateway b "[node]
+id = 2
+$common"
+B="$ADDR"; B_PID="$PID"
+start_gateway a "[node]
+id = 1
+$common
+[[peer]]
+node = 2
+cla = \"tcpcl\"
+address = \"$B\"
+[[route]]
+dest = 4000000
+via = 2"
+A="$ADDR"; A_PID="$PID"
+sleep 1
+
+scale() { if [ -n "$QUICK" ]; then echo $(( $1 / 10 )); else echo "$1"; fi; }
+echo "== ours: load tool -> A -> B -> load tool (store: $STORE)"
+"$DTN" bench tcpcl --to "$A" --back "$B" --size 1024 --count "$(scale 300000)" --window 20000
+"$DTN" bench tcpcl --to "$A" --back "$B" --size 65536 --count "$(scale 50000)" --window 2000
+"$DTN" bench tcpcl --to "$A" --back "$B" --size 1048576 --count "$(scale 5000)" --window 128
+echo "== ours: one bundle at a time (round trip load tool -> A -> B -> load tool)"
+"$DTN" bench tcpcl --to "$A" --back "$B" --size 64 --count 2000 --window 1
+echo "== ours: 300 x 1 MiB burst; peak RSS of each gateway"
+"$DTN" bench tcpcl --to "$A" --back "$B" --size 1048576 --count 300 --window 300
+echo "peak RSS A: $(grep VmHWM /proc/$A_PID/status | awk '{print $2/1024 " MiB"}'), B: $(grep VmHWM /proc/$B_PID/status | awk '{print $2/1024 " MiB"}')"
+
+ROOT="${DTN7_ROOT:-$HOME/.cargo}"
+if [ -x "$ROOT/bin/dtnd" ]; then
+  echo "== ingest side by side: load tool -> one node, acknowledged (--no-return)"
+  for size in 1024 65536 1048576; do
+    case $size in 1024) n=20000;; 65536) n=300;; *) n=100;; esac
+    echo "-- ours, $size B"
+    "$DTN" bench tcpcl --to "$B" --dest ipn:2.99 --no-return --size $size --count "$n" --window "$n"
+  done
+  mkdir -p "$WORK/dtnd"
+  (cd "$WORK/dtnd" && exec "$ROOT/bin/dtnd" -n ipn:20.0 -w 47390 -W "$WORK/dtnd" -D mem --disable_nd -r flooding \
+      -C "tcp:port=47391:bind=127.0.0.1" -e 1 > "$WORK/dtnd/log" 2>&1) &
+  DTND_PID=$!; PIDS+=($DTND_PID)
+  wait_for curl -sf http://127.0.0.1:47390/status/nodeid
+  for size in 1024 65536 1048576; do
+    case $size in 1024) n=20000;; 65536) n=300;; *) n=100;; esac
+    echo "-- dtnd 0.21, $size B"
+    "$DTN" bench tcpcl --to 127.0.0.1:47391 --dest ipn:20.1 --no-return --size $size --count "$n" --window "$n" --timeout 120 || true
+  done
+  echo "dtnd peak RSS: $(grep VmHWM /proc/$DTND_PID/status | awk '{print $2/1024 " MiB"}')"
+else
+  echo "(dtnd not installed: scripts/interop-dtnd.sh installs it)"
+fi
