@@ -3,13 +3,14 @@
 # (load tool -> A -> B -> load tool), at 1 KiB, 64 KiB and 1 MiB, plus the round trip of one
 # bundle at a time; then the ingest rate of one gateway next to dtn7-rs's dtnd 0.21 (if
 # installed: DTN7_ROOT, default ~/.cargo), both fed by the same load tool.
-# STORE=":memory:" runs the gateways without durable storage (the price of durability).
+# STORE=":memory:" runs the gateways without durable storage (the price of durability);
+# ENGINE=redb uses the redb store instead of the segment log.
 # Usage: scripts/bench-gateways.sh [quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p gateway --bin dtn 2>&1 | tail -n 1
 DTN="$PWD/target/release/dtn"
-STORE="${STORE:-node.redb}"
+STORE="${STORE:-store}"
 QUICK="${1:-}"
 WORK="$(mktemp -d)"
 PIDS=()
@@ -28,6 +29,7 @@ start_gateway() { # name config-body -> sets $ADDR, $PID
 
 common='[storage]
 path = "'"$STORE"'"
+engine = "'"${ENGINE:-log}"'"
 budget = "2 GiB"
 [tcpcl]
 listen = ["127.0.0.1:0"]

@@ -40,7 +40,7 @@ id = 2
 # dtnd's bundles carry no primary-block CRC (RFC 9171 4.3.1 requires one).
 accept = "relaxed"
 [storage]
-path = "node.redb"
+path = "store"
 budget = "256 MiB"
 [[endpoint]]
 eid = "ipn:2.1"

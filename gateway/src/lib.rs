@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod loadgen;
+pub mod logstore;
 pub mod mtcp;
 pub mod plan_file;
 pub mod store;

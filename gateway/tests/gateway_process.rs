@@ -96,7 +96,7 @@ fn two_gateways_exchange_over_tls_and_refuse_a_wrong_node_id() {
         &dir.0,
         "b",
         &format!(
-            "[node]\nid = 2\n[storage]\npath = \"b.redb\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
+            "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
              [[route]]\ndest = 4000000\nvia = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             tls_section("b")
         ),
@@ -106,7 +106,7 @@ fn two_gateways_exchange_over_tls_and_refuse_a_wrong_node_id() {
         &dir.0,
         "a",
         &format!(
-            "[node]\nid = 1\n[storage]\npath = \"a.redb\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
+            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
              [[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{b_addr}\"\n\
              [[route]]\ndest = 4000000\nvia = 2\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             tls_section("a")
@@ -130,7 +130,7 @@ fn two_gateways_exchange_over_tls_and_refuse_a_wrong_node_id() {
         &dir.0,
         "c",
         &format!(
-            "[node]\nid = 3\n[storage]\npath = \"c.redb\"\nbudget = \"16 MiB\"\n[tcpcl]\n{}\
+            "[node]\nid = 3\n[storage]\npath = \"c.store\"\nbudget = \"16 MiB\"\n[tcpcl]\n{}\
              [[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{b_addr}\"\n",
             tls_section("c")
         ),
@@ -149,20 +149,20 @@ fn two_gateways_exchange_over_tls_and_refuse_a_wrong_node_id() {
 fn configuration_errors_name_the_line() {
     let dir = Scratch::new("config");
     let cases = [
-        ("[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = \"12 parsecs\"\n", ":5:", "unknown unit"),
+        ("[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = \"12 parsecs\"\n", ":5:", "unknown unit"),
         (
-            "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = 1000\n[[peer]]\nnode = 3\ncla = \"udp\"\n",
+            "[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = 1000\n[[peer]]\nnode = 3\ncla = \"udp\"\n",
             ":8:",
             "cla",
         ),
-        ("[node]\nid = 2\nnmae = \"x\"\n[storage]\npath = \"s.redb\"\nbudget = 1000\n", ":3:", "unknown field"),
+        ("[node]\nid = 2\nnmae = \"x\"\n[storage]\npath = \"s.store\"\nbudget = 1000\n", ":3:", "unknown field"),
         (
-            "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = 1000\n[[endpoint]]\neid = \"ipn:3.1\"\ndeliver = \"sink\"\n",
+            "[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = 1000\n[[endpoint]]\neid = \"ipn:3.1\"\ndeliver = \"sink\"\n",
             ":7:",
             "not on node 2",
         ),
         (
-            "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = 1000\n[tcpcl]\nlisten = [\"nowhere\"]\n",
+            "[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = 1000\n[tcpcl]\nlisten = [\"nowhere\"]\n",
             ":7:",
             "listen",
         ),
@@ -176,7 +176,7 @@ fn configuration_errors_name_the_line() {
         assert!(err.contains(line) && err.contains(words), "expected {line} and {words:?} in {err:?}");
     }
     let good = dir.path("good.toml");
-    std::fs::write(&good, "[node]\nid = 2\n[storage]\npath = \"s.redb\"\nbudget = \"1 GiB\"\n").unwrap();
+    std::fs::write(&good, "[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = \"1 GiB\"\n").unwrap();
     let out = dtn().args(["gateway", "check-config", "--config"]).arg(&good).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
@@ -190,7 +190,7 @@ fn sighup_reloads_the_plan_and_sigterm_stops_cleanly() {
     let gw = Gateway::start(
         &dir.0,
         "g",
-        "[node]\nid = 2\n[storage]\npath = \"g.redb\"\nbudget = \"16 MiB\"\n[plans]\nfiles = [\"plan.rc\"]\n\
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"16 MiB\"\n[plans]\nfiles = [\"plan.rc\"]\n\
          [admin]\nlisten = \"127.0.0.1:0\"\n",
     );
     let contacts = gw.get("/contacts");
@@ -277,7 +277,7 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
     let gw = Gateway::start(
         &dir.0,
         "g",
-        "[node]\nid = 2\n[storage]\npath = \"g.redb\"\nbudget = \"64 MiB\"\n\
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n\
          [[endpoint]]\neid = \"ipn:2.7\"\ndeliver = \"echo\"\n\
          [tcpcl]\nlisten = [\"127.0.0.1:0\"]\nkeepalive_s = 1\ntransfer_mru = \"64 KiB\"\n\
          [admin]\nlisten = \"127.0.0.1:0\"\n",

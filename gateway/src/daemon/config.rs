@@ -26,6 +26,15 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The bundle store's engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreEngine {
+    /// The append-only segment log (a directory): one sequential write and sync per commit.
+    Log,
+    /// A redb database file (B-tree, copy-on-write pages).
+    Redb,
+}
+
 /// How endpoints hand deliveries to applications.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -99,8 +108,10 @@ pub struct Config {
     pub plan_epoch: Option<dtn_core::time::DtnTime>,
     /// Contact plan files.
     pub plans: Vec<PathBuf>,
-    /// Store file.
+    /// Store directory (segment log) or file (redb), or [`super::MEMORY_STORE`].
     pub store_path: PathBuf,
+    /// Which store keeps the bundles.
+    pub store_engine: StoreEngine,
     /// Storage budget in bytes.
     pub store_budget: u64,
     /// Local endpoints.
@@ -185,6 +196,16 @@ impl Config {
             dtn_names.push((name.clone(), *n));
         }
 
+        let store_engine = match raw.storage.engine.get_ref().as_str() {
+            "log" => StoreEngine::Log,
+            "redb" => StoreEngine::Redb,
+            other => {
+                return Err(spanned_err(
+                    raw.storage.engine.span(),
+                    format!("engine = {other:?}: expected \"log\" or \"redb\""),
+                ));
+            }
+        };
         let store_budget =
             parse_size(raw.storage.budget.get_ref()).map_err(|m| at(Some(raw.storage.budget.span()), m))?;
 
@@ -376,6 +397,7 @@ impl Config {
                 resolve(&raw.storage.path)
             },
             store_budget,
+            store_engine,
             endpoints,
             tcpcl_listen,
             keepalive_s: tcpcl.keepalive_s,
@@ -470,6 +492,12 @@ fn default_hop_limit() -> u64 {
 struct RawStorage {
     path: String,
     budget: Spanned<SizeSpec>,
+    #[serde(default = "default_engine")]
+    engine: Spanned<String>,
+}
+
+fn default_engine() -> Spanned<String> {
+    Spanned::new(0..0, "log".to_string())
 }
 
 /// A size or rate: a plain number or a string with a unit.

@@ -41,6 +41,7 @@ use self::agent::{Agent, Command};
 use self::links::LinkContext;
 use self::metrics::Counters;
 use self::router::GatewayRouter;
+use crate::logstore::LogStore;
 use crate::store::RedbStore;
 use crate::tcpcl::{TcpclConfig, TlsSetup};
 
@@ -118,7 +119,7 @@ pub fn check(config: &Config) -> Result<String, String> {
     }
     Ok(format!(
         "node {} ({}): {} endpoint(s), {} peer(s), {} static route(s), {} contact(s) in {} plan file(s), TLS {}, \
-         custody {}, store {} (budget {} bytes)",
+         custody {}, store {} ({:?}, budget {} bytes)",
         config.node,
         config.node_id(),
         config.endpoints.len(),
@@ -129,6 +130,7 @@ pub fn check(config: &Config) -> Result<String, String> {
         if tls.is_some() { "on" } else { "off" },
         if config.custody.is_some() { "on" } else { "off" },
         config.store_path.display(),
+        config.store_engine,
         config.store_budget,
     ))
 }
@@ -151,8 +153,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let agent = if config.store_path.as_os_str() == MEMORY_STORE {
         spawn_agent(node, MemoryStore::new(config.store_budget), router, &config, &counters, rx)?
-    } else {
+    } else if config.store_engine == config::StoreEngine::Redb {
         let store = RedbStore::open(&config.store_path, config.store_budget)
+            .map_err(|e| format!("store {}: {e}", config.store_path.display()))?;
+        spawn_agent(node, store, router, &config, &counters, rx)?
+    } else {
+        let store = LogStore::open(&config.store_path, config.store_budget)
             .map_err(|e| format!("store {}: {e}", config.store_path.display()))?;
         spawn_agent(node, store, router, &config, &counters, rx)?
     };
