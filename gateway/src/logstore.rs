@@ -19,7 +19,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use dtn_core::store::{BundleId, BundleStore, StoreError, StoredBundle};
+use dtn_core::store::{BundleId, BundleStore, StagedChange as Change, Staging, StoreError, StoredBundle};
 
 /// A segment is closed once it holds this much.
 const SEGMENT_BYTES: u64 = 64 << 20;
@@ -31,13 +31,6 @@ const HEAD: usize = 8;
 const PUT: u8 = 0;
 const META: u8 = 1;
 const REMOVE: u8 = 2;
-
-#[derive(Debug)]
-enum Change {
-    Put(Bytes, Vec<u8>),
-    Meta(Vec<u8>),
-    Remove,
-}
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -61,16 +54,10 @@ struct Segment {
 #[derive(Debug)]
 pub struct LogStore {
     dir: PathBuf,
-    capacity: u64,
-    used: u64,
-    /// Size of every live bundle, staged changes included.
-    sizes: BTreeMap<BundleId, u64>,
+    staging: Staging,
     /// Committed bundles.
     index: BTreeMap<BundleId, Entry>,
     segments: BTreeMap<u64, Segment>,
-    staged: Vec<(BundleId, Change)>,
-    /// Bytes of bundles staged since the last commit.
-    pending: BTreeMap<BundleId, Bytes>,
     hot: BTreeMap<BundleId, Bytes>,
     hot_order: VecDeque<BundleId>,
     hot_bytes: usize,
@@ -160,13 +147,9 @@ impl LogStore {
         numbers.sort_unstable();
         let mut store = LogStore {
             dir: dir.to_path_buf(),
-            capacity,
-            used: 0,
-            sizes: BTreeMap::new(),
+            staging: Staging::new(capacity, []),
             index: BTreeMap::new(),
             segments: BTreeMap::new(),
-            staged: Vec::new(),
-            pending: BTreeMap::new(),
             hot: BTreeMap::new(),
             hot_order: VecDeque::new(),
             hot_bytes: 0,
@@ -180,8 +163,7 @@ impl LogStore {
         if store.segments.is_empty() {
             store.new_segment(0)?;
         }
-        store.used = store.index.values().map(|e| e.len).sum();
-        store.sizes = store.index.iter().map(|(id, e)| (*id, e.len)).collect();
+        store.staging = Staging::new(capacity, store.index.iter().map(|(id, e)| (*id, e.len)));
         Ok(store)
     }
 
@@ -366,7 +348,7 @@ impl LogStore {
             }
             if !seg.live.is_empty() {
                 let mostly_dead = seg.live_bytes < seg.size / 4;
-                let worth_it = self.disk_bytes() > 2 * self.used + 2 * self.segment_bytes;
+                let worth_it = self.disk_bytes() > 2 * self.staging.used() + 2 * self.segment_bytes;
                 if !(mostly_dead && worth_it) {
                     return Ok(());
                 }
@@ -389,51 +371,33 @@ impl LogStore {
 
 impl BundleStore for LogStore {
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
-        let needed = bytes.len() as u64;
-        let replaced = self.sizes.get(&id).copied().unwrap_or(0);
-        let free = self.free_bytes() + replaced;
-        if needed > free {
-            return Err(StoreError::Full { needed, free });
-        }
-        self.used = self.used - replaced + needed;
-        self.sizes.insert(id, needed);
-        self.pending.insert(id, bytes.clone());
-        self.staged.push((id, Change::Put(bytes, meta)));
-        Ok(())
+        self.staging.insert(id, bytes, meta)
     }
 
     fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
-        if !self.sizes.contains_key(&id) {
-            return Err(StoreError::Unknown(id));
-        }
-        self.staged.push((id, Change::Meta(meta)));
-        Ok(())
+        self.staging.update(id, meta)
     }
 
     fn remove(&mut self, id: BundleId) -> Result<(), StoreError> {
-        let size = self.sizes.remove(&id).ok_or(StoreError::Unknown(id))?;
-        self.used -= size;
-        self.pending.remove(&id);
-        self.staged.push((id, Change::Remove));
-        Ok(())
+        self.staging.remove(id)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        if self.staged.is_empty() {
+        if self.staging.is_clean() {
             return Ok(());
         }
-        let changes = std::mem::take(&mut self.staged);
+        let changes = self.staging.take();
         self.append(changes)?;
-        self.pending.clear();
+        self.staging.committed();
         self.commits += 1;
         self.reclaim()
     }
 
     fn bytes(&self, id: BundleId) -> Option<Bytes> {
-        if !self.sizes.contains_key(&id) {
+        if !self.staging.contains(id) {
             return None;
         }
-        if let Some(b) = self.pending.get(&id).or_else(|| self.hot.get(&id)) {
+        if let Some(b) = self.staging.pending(id).or_else(|| self.hot.get(&id)) {
             return Some(b.clone());
         }
         self.read(self.index.get(&id)?)
@@ -450,11 +414,11 @@ impl BundleStore for LogStore {
     }
 
     fn used_bytes(&self) -> u64 {
-        self.used
+        self.staging.used()
     }
 
     fn capacity_bytes(&self) -> u64 {
-        self.capacity
+        self.staging.capacity()
     }
 }
 

@@ -11,18 +11,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use dtn_core::store::{BundleId, BundleStore, StoreError, StoredBundle};
+use dtn_core::store::{BundleId, BundleStore, StagedChange, Staging, StoreError, StoredBundle};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 const BUNDLES: TableDefinition<u64, &[u8]> = TableDefinition::new("bundles");
 const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
-
-#[derive(Debug)]
-enum Change {
-    Put(Bytes, Vec<u8>),
-    Meta(Vec<u8>),
-    Remove,
-}
 
 /// redb's page cache.
 const CACHE_BYTES: usize = 32 << 20;
@@ -31,13 +24,7 @@ const CACHE_BYTES: usize = 32 << 20;
 #[derive(Debug)]
 pub struct RedbStore {
     db: Database,
-    capacity: u64,
-    used: u64,
-    /// Size of every live bundle (committed or staged).
-    sizes: BTreeMap<BundleId, u64>,
-    /// Bytes of bundles staged since the last commit.
-    pending: BTreeMap<BundleId, Bytes>,
-    staged: Vec<(BundleId, Change)>,
+    staging: Staging,
     commits: u64,
 }
 
@@ -68,8 +55,7 @@ impl RedbStore {
                 sizes.insert(id.value(), bytes.value().len() as u64);
             }
         }
-        let used = sizes.values().sum();
-        Ok(RedbStore { db, capacity, used, sizes, pending: BTreeMap::new(), staged: Vec::new(), commits: 0 })
+        Ok(RedbStore { db, staging: Staging::new(capacity, sizes), commits: 0 })
     }
 
     /// Commits done since opening.
@@ -79,18 +65,18 @@ impl RedbStore {
 
     /// Bundles stored (committed or staged).
     pub fn len(&self) -> usize {
-        self.sizes.len()
+        self.staging.len()
     }
 
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.sizes.is_empty()
+        self.staging.is_empty()
     }
 
     fn read_all(&self) -> Result<Vec<StoredBundle>, redb::Error> {
         let read = self.db.begin_read()?;
         let (bundles, meta) = (read.open_table(BUNDLES)?, read.open_table(META)?);
-        let mut all = Vec::with_capacity(self.sizes.len());
+        let mut all = Vec::with_capacity(self.staging.len());
         for row in bundles.iter()? {
             let (id, bytes) = row?;
             let id = id.value();
@@ -100,21 +86,21 @@ impl RedbStore {
         Ok(all)
     }
 
-    fn write(&mut self, changes: Vec<(BundleId, Change)>) -> Result<(), redb::Error> {
+    fn write(&mut self, changes: Vec<(BundleId, StagedChange)>) -> Result<(), redb::Error> {
         let txn = self.db.begin_write()?;
         {
             let mut bundles = txn.open_table(BUNDLES)?;
             let mut meta = txn.open_table(META)?;
             for (id, change) in &changes {
                 match change {
-                    Change::Put(bytes, record) => {
+                    StagedChange::Put(bytes, record) => {
                         bundles.insert(*id, bytes.as_ref())?;
                         meta.insert(*id, record.as_slice())?;
                     }
-                    Change::Meta(record) => {
+                    StagedChange::Meta(record) => {
                         meta.insert(*id, record.as_slice())?;
                     }
-                    Change::Remove => {
+                    StagedChange::Remove => {
                         bundles.remove(*id)?;
                         meta.remove(*id)?;
                     }
@@ -128,51 +114,33 @@ impl RedbStore {
 
 impl BundleStore for RedbStore {
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
-        let needed = bytes.len() as u64;
-        let replaced = self.sizes.get(&id).copied().unwrap_or(0);
-        let free = self.free_bytes() + replaced;
-        if needed > free {
-            return Err(StoreError::Full { needed, free });
-        }
-        self.used = self.used - replaced + needed;
-        self.sizes.insert(id, needed);
-        self.pending.insert(id, bytes.clone());
-        self.staged.push((id, Change::Put(bytes, meta)));
-        Ok(())
+        self.staging.insert(id, bytes, meta)
     }
 
     fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
-        if !self.sizes.contains_key(&id) {
-            return Err(StoreError::Unknown(id));
-        }
-        self.staged.push((id, Change::Meta(meta)));
-        Ok(())
+        self.staging.update(id, meta)
     }
 
     fn remove(&mut self, id: BundleId) -> Result<(), StoreError> {
-        let size = self.sizes.remove(&id).ok_or(StoreError::Unknown(id))?;
-        self.used -= size;
-        self.pending.remove(&id);
-        self.staged.push((id, Change::Remove));
-        Ok(())
+        self.staging.remove(id)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        if self.staged.is_empty() {
+        if self.staging.is_clean() {
             return Ok(());
         }
-        let changes = std::mem::take(&mut self.staged);
+        let changes = self.staging.take();
         self.write(changes).map_err(failed("committing"))?;
-        self.pending.clear();
+        self.staging.committed();
         self.commits += 1;
         Ok(())
     }
 
     fn bytes(&self, id: BundleId) -> Option<Bytes> {
-        if !self.sizes.contains_key(&id) {
+        if !self.staging.contains(id) {
             return None;
         }
-        if let Some(bytes) = self.pending.get(&id) {
+        if let Some(bytes) = self.staging.pending(id) {
             return Some(bytes.clone());
         }
         let read = self.db.begin_read().ok()?;
@@ -186,10 +154,10 @@ impl BundleStore for RedbStore {
     }
 
     fn used_bytes(&self) -> u64 {
-        self.used
+        self.staging.used()
     }
 
     fn capacity_bytes(&self) -> u64 {
-        self.capacity
+        self.staging.capacity()
     }
 }

@@ -7,14 +7,7 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::{BundleId, BundleStore, StoreError, StoredBundle};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Change {
-    Put(Bytes, Vec<u8>),
-    Meta(Vec<u8>),
-    Remove,
-}
+use super::{BundleId, BundleStore, StagedChange as Change, StoreError, StoredBundle};
 
 /// Bundles in memory, with a byte budget and commit semantics: `live` is the current state
 /// (what reads see), `log` the changes since the last commit, `committed` what survives a

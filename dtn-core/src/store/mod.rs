@@ -18,12 +18,14 @@
 //! evict on their own.
 
 mod memory;
+mod staging;
 
 use alloc::vec::Vec;
 
 use bytes::Bytes;
 
 pub use memory::MemoryStore;
+pub use staging::{StagedChange, Staging};
 
 /// The agent's identifier of a stored bundle (local to the node).
 pub type BundleId = u64;
