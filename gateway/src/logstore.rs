@@ -7,6 +7,12 @@
 //! deleted, and one with few left has them copied forward first. Only the oldest segment is
 //! ever deleted, so a removal record never outlives the older segment it cancels a bundle in.
 //!
+//! Bundles received without custody ([`BundleStore::insert_volatile`]) wait in memory and
+//! are written only when held for a while or given a lasting record: a transit bundle that
+//! leaves at once (a ground relay with its next hop up) costs no write at all, while every
+//! bundle this node took custody of or accepted from an application is on disk before that
+//! is acknowledged.
+//!
 //! Record: `len u32 | crc32c u32 | kind u8 | id u64 | meta_len u32 | meta | bytes` (big-endian;
 //! `len` and the CRC cover everything after the CRC). Recovery replays the segments in order;
 //! a torn record at the end of the last segment (the crash came mid-write, so its commit never
@@ -25,6 +31,9 @@ use dtn_core::store::{BundleId, BundleStore, StagedChange as Change, Staging, St
 const SEGMENT_BYTES: u64 = 64 << 20;
 /// Recently committed bundles kept in memory for their transmission.
 const HOT_BYTES: usize = 64 << 20;
+/// A bundle received without custody is written once it has been held this long (it waits
+/// for a contact); one forwarded sooner never costs a write.
+const SPILL_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 /// Record header before the id: length and CRC.
 const HEAD: usize = 8;
 
@@ -58,6 +67,8 @@ pub struct LogStore {
     /// Committed bundles.
     index: BTreeMap<BundleId, Entry>,
     segments: BTreeMap<u64, Segment>,
+    /// Bundles received without custody, not written yet, with when they came.
+    volatile: BTreeMap<BundleId, (Bytes, Vec<u8>, std::time::Instant)>,
     hot: BTreeMap<BundleId, Bytes>,
     hot_order: VecDeque<BundleId>,
     hot_bytes: usize,
@@ -150,6 +161,7 @@ impl LogStore {
             staging: Staging::new(capacity, []),
             index: BTreeMap::new(),
             segments: BTreeMap::new(),
+            volatile: BTreeMap::new(),
             hot: BTreeMap::new(),
             hot_order: VecDeque::new(),
             hot_bytes: 0,
@@ -371,18 +383,51 @@ impl LogStore {
 
 impl BundleStore for LogStore {
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
+        self.volatile.remove(&id);
         self.staging.insert(id, bytes, meta)
     }
 
+    fn insert_volatile(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
+        if self.staging.contains(id) && !self.volatile.contains_key(&id) {
+            // Replacing a written bundle: the replacement must be written too.
+            return self.insert(id, bytes, meta);
+        }
+        self.staging.reserve(id, bytes.len() as u64)?;
+        self.volatile.insert(id, (bytes, meta, std::time::Instant::now()));
+        Ok(())
+    }
+
     fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
+        // A record that must last: the bundle is written with it.
+        if let Some((bytes, _, _)) = self.volatile.remove(&id) {
+            self.staging.put(id, bytes, meta);
+            return Ok(());
+        }
         self.staging.update(id, meta)
     }
 
     fn remove(&mut self, id: BundleId) -> Result<(), StoreError> {
+        if self.volatile.remove(&id).is_some() {
+            self.staging.forget(id);
+            return Ok(());
+        }
         self.staging.remove(id)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
+        // Bundles held a while are written now.
+        let now = std::time::Instant::now();
+        let due: Vec<BundleId> = self
+            .volatile
+            .iter()
+            .filter(|(_, (_, _, at))| now.duration_since(*at) >= SPILL_AFTER)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some((bytes, meta, _)) = self.volatile.remove(&id) {
+                self.staging.put(id, bytes, meta);
+            }
+        }
         if self.staging.is_clean() {
             return Ok(());
         }
@@ -397,7 +442,8 @@ impl BundleStore for LogStore {
         if !self.staging.contains(id) {
             return None;
         }
-        if let Some(b) = self.staging.pending(id).or_else(|| self.hot.get(&id)) {
+        let volatile = self.volatile.get(&id).map(|(b, _, _)| b);
+        if let Some(b) = self.staging.pending(id).or(volatile).or_else(|| self.hot.get(&id)) {
             return Some(b.clone());
         }
         self.read(self.index.get(&id)?)
@@ -520,6 +566,32 @@ mod tests {
         let got = ids(&s);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0], (0, b"old".to_vec(), vec![]));
+    }
+
+    #[test]
+    fn volatile_bundles_are_written_only_if_they_stay_or_gain_a_lasting_record() {
+        let dir = Dir::new("volatile");
+        {
+            let mut s = LogStore::open(&dir.0, 1 << 20).unwrap();
+            s.insert_volatile(1, Bytes::from_static(b"passing through"), vec![1]).unwrap();
+            s.insert_volatile(2, Bytes::from_static(b"custody taken later"), vec![2]).unwrap();
+            s.insert_volatile(3, Bytes::from_static(b"waits for a contact"), vec![3]).unwrap();
+            assert_eq!(s.used_bytes(), 15 + 19 + 19);
+            assert_eq!(s.bytes(1), Some(Bytes::from_static(b"passing through")));
+            s.commit().unwrap();
+            assert_eq!(s.disk_bytes(), 0, "nothing written yet");
+            s.remove(1).unwrap();
+            s.update(2, vec![22]).unwrap();
+            s.commit().unwrap();
+            std::thread::sleep(SPILL_AFTER);
+            s.commit().unwrap();
+            assert_eq!(s.used_bytes(), 38);
+        }
+        let s = LogStore::open(&dir.0, 1 << 20).unwrap();
+        assert_eq!(
+            ids(&s),
+            vec![(2, b"custody taken later".to_vec(), vec![22]), (3, b"waits for a contact".to_vec(), vec![3])]
+        );
     }
 
     #[test]

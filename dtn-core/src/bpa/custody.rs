@@ -186,7 +186,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             return Ok(());
         }
         let reception = match inner {
-            Ok(inner) => self.receive_bundle(inner, previous_hop)?,
+            Ok(inner) => self.receive_bundle(inner, previous_hop, bpdu.transmission_id != 0)?,
             Err(error) => {
                 self.actions.push_back(super::Action::Rejected { link, error });
                 if let Some(c) = custodian.filter(|_| bpdu.transmission_id != 0) {

@@ -97,14 +97,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if for_me && bundle.is_admin_record() && self.custody_record(link, &bundle)? {
             return Ok(());
         }
-        self.receive_bundle(bundle, previous_hop).map(|_| ())
+        // Received without custody: nobody was promised it survives a crash here.
+        self.receive_bundle(bundle, previous_hop, false).map(|_| ())
     }
 
     /// Reception checks in the RFC's order, then storage and dispatch.
+    /// `custody`: this node takes custody of it (the bundle must survive a crash before the
+    /// acceptance is signalled).
     pub(crate) fn receive_bundle(
         &mut self,
         bundle: Bundle,
         previous_hop: Option<NodeId>,
+        custody: bool,
     ) -> Result<Reception, BpaError> {
         let key = digest(&key_of(&bundle));
         if self.seen.contains_key(&key) {
@@ -145,7 +149,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 }
             }
         }
-        match self.accept(bundle, previous_hop, Priority::Normal, None)? {
+        match self.store_and_dispatch(bundle, previous_hop, Priority::Normal, None, custody)? {
             Some(id) => {
                 self.seen.insert(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
                 Ok(Reception::Stored(id))
@@ -163,6 +167,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         priority: Priority,
         token: Option<u64>,
     ) -> Result<Option<BundleId>, BpaError> {
+        self.store_and_dispatch(bundle, previous_hop, priority, token, true)
+    }
+
+    /// [`Bpa::accept`]; `durable` false for a bundle received without custody, which the
+    /// store may keep in memory while it is forwarded straight on.
+    fn store_and_dispatch(
+        &mut self,
+        bundle: Bundle,
+        previous_hop: Option<NodeId>,
+        priority: Priority,
+        token: Option<u64>,
+        durable: bool,
+    ) -> Result<Option<BundleId>, BpaError> {
         let id = self.bundles.allocate();
         let meta = PersistedMeta {
             received_at: self.now,
@@ -170,7 +187,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             priority: priority as u8,
             custody: None,
         };
-        match self.store.insert(id, bundle.to_bytes(), meta.encode()) {
+        let stored = if durable {
+            self.store.insert(id, bundle.to_bytes(), meta.encode())
+        } else {
+            self.store.insert_volatile(id, bundle.to_bytes(), meta.encode())
+        };
+        match stored {
             Ok(()) => {}
             Err(StoreError::Full { .. }) => {
                 self.bundles.release(id);

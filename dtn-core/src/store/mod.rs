@@ -66,6 +66,15 @@ pub trait BundleStore {
     /// Stages a new bundle.
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError>;
 
+    /// Stages a bundle whose loss in a crash nobody relies on: one received without custody,
+    /// which no custody signal or acknowledgement has promised to keep. A store may hold it in
+    /// memory and write it only if it stays a while, or once [`BundleStore::update`] gives it
+    /// a record that must last (this node took custody of it); one forwarded and removed
+    /// quickly then never costs a write. By default it is simply inserted.
+    fn insert_volatile(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
+        self.insert(id, bytes, meta)
+    }
+
     /// Stages a new record for a stored bundle.
     fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError>;
 

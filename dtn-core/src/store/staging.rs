@@ -55,6 +55,33 @@ impl Staging {
         Ok(())
     }
 
+    /// Counts a bundle against the budget without staging a change (a store keeping it in
+    /// memory for now; [`Staging::put`] stages its write later).
+    pub fn reserve(&mut self, id: BundleId, len: u64) -> Result<(), StoreError> {
+        let replaced = self.sizes.get(&id).copied().unwrap_or(0);
+        let free = self.capacity.saturating_sub(self.used) + replaced;
+        if len > free {
+            return Err(StoreError::Full { needed: len, free });
+        }
+        self.used = self.used - replaced + len;
+        self.sizes.insert(id, len);
+        Ok(())
+    }
+
+    /// Stages the write of a bundle already counted with [`Staging::reserve`].
+    pub fn put(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) {
+        self.pending.insert(id, bytes.clone());
+        self.changes.push((id, StagedChange::Put(bytes, meta)));
+    }
+
+    /// Stops counting a bundle that was never written, without staging a removal.
+    pub fn forget(&mut self, id: BundleId) {
+        if let Some(size) = self.sizes.remove(&id) {
+            self.used -= size;
+        }
+        self.pending.remove(&id);
+    }
+
     /// Stages a new record for a live bundle.
     pub fn update(&mut self, id: BundleId, meta: Vec<u8>) -> Result<(), StoreError> {
         if !self.sizes.contains_key(&id) {
