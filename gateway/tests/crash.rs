@@ -118,7 +118,9 @@ fn custody_bundles_survive_sigkill() {
 struct Node {
     bpa: Bpa<MemoryStore, StaticRouter>,
     tcpcl: Arc<TcpclConfig>,
-    link: Option<gateway::tcpcl::link::LinkParts>,
+    /// Bundles to send, and what arrived (drained by a task of its own, so that a session
+    /// handing over a bundle never blocks this node sending one).
+    link: Option<(tokio::sync::mpsc::Sender<Bytes>, tokio::sync::mpsc::UnboundedReceiver<Bytes>)>,
     link_no: u32,
 }
 
@@ -146,7 +148,17 @@ impl Node {
                 tokio::time::timeout(Duration::from_secs(2), gateway::tcpcl::connect(addr, self.tcpcl.clone()));
             if let Ok(Ok(l)) = opening.await {
                 self.link_no += 1;
-                self.link = Some(l.into_parts());
+                let parts = l.into_parts();
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let mut inbound = parts.inbound;
+                tokio::spawn(async move {
+                    while let Some(b) = inbound.recv().await {
+                        if tx.send(b).is_err() {
+                            break;
+                        }
+                    }
+                });
+                self.link = Some((parts.outbound, rx));
                 self.bpa.handle(Event::LinkUp { link: LinkId(self.link_no), peer: 2 }, DtnTime::now()).unwrap();
             } else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -158,7 +170,7 @@ impl Node {
             match action {
                 Action::Transmit { link: l, bundle, bytes } => {
                     let ok = match &self.link {
-                        Some(parts) if l == LinkId(self.link_no) => parts.outbound.send(bytes).await.is_ok(),
+                        Some((outbound, _)) if l == LinkId(self.link_no) => outbound.send(bytes).await.is_ok(),
                         _ => false,
                     };
                     lost |= !ok;
@@ -170,8 +182,8 @@ impl Node {
                 _ => {}
             }
         }
-        if let Some(parts) = self.link.as_mut() {
-            match tokio::time::timeout(Duration::from_millis(5), parts.inbound.recv()).await {
+        if let Some((_, inbound)) = self.link.as_mut() {
+            match tokio::time::timeout(Duration::from_millis(5), inbound.recv()).await {
                 Ok(Some(bytes)) => {
                     self.bpa.handle(Event::Received { link: LinkId(self.link_no), bytes }, DtnTime::now()).unwrap();
                 }

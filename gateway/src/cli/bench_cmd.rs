@@ -55,6 +55,10 @@ pub struct TcpclArgs {
     /// (ingest rate, or sending into a network that does not route back here).
     #[arg(long)]
     no_return: bool,
+    /// Hand bundles to the first gateway with custody and measure how fast it accepts
+    /// custody (it commits each bundle to its store first).
+    #[arg(long, conflicts_with_all = ["back", "no_return"])]
+    custody: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -96,14 +100,17 @@ pub fn tcpcl(args: &TcpclArgs) -> Result<(), String> {
         expect_return: !args.no_return,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let report = runtime.block_on(loadgen::run(spec))?;
+    let custody = args.custody;
+    let report = runtime
+        .block_on(async move { if custody { loadgen::custody::run(spec).await } else { loadgen::run(spec).await } })?;
     if args.json {
         println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     } else {
         println!("{report}");
     }
     if report.received < report.sent {
-        return Err(format!("{} bundle(s) did not come back", report.sent - report.received));
+        let what = if custody { "were not accepted into custody" } else { "did not come back" };
+        return Err(format!("{} bundle(s) {what}", report.sent - report.received));
     }
     Ok(())
 }

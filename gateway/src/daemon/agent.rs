@@ -34,6 +34,15 @@ pub struct LinkInfo {
     pub tls: bool,
 }
 
+/// Runs `f`, which may block on the disk, without stalling the tasks queued behind this one
+/// (on a multi-threaded runtime; elsewhere it just runs).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// What links, timers and operators tell the agent.
 #[derive(Debug)]
 pub enum Command {
@@ -169,7 +178,10 @@ impl<S: BundleStore> Agent<S> {
     fn flush(&mut self, batch: &mut Vec<Event>) -> Result<(), BpaError> {
         batch.append(&mut self.failed);
         if !batch.is_empty() {
-            self.bpa.handle_batch(batch.drain(..), DtnTime::now())?;
+            let bpa = &mut self.bpa;
+            // The batch ends in the store's commit (a sync to disk): let the runtime move this
+            // worker's other tasks (the sessions feeding the next batch) to another thread.
+            blocking(|| bpa.handle_batch(batch.drain(..), DtnTime::now()))?;
         }
         self.act()
     }

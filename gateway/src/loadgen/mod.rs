@@ -20,6 +20,8 @@ use serde::Serialize;
 
 use crate::tcpcl::{TcpclConfig, TlsSetup};
 
+pub mod custody;
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
