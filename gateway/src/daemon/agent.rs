@@ -68,6 +68,8 @@ pub enum Command {
         link: LinkId,
         /// The bundle.
         bytes: Bytes,
+        /// Its share of the ingress byte budget, given back once the agent has it.
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     /// What became of a bundle handed to a link.
     Transmitted {
@@ -129,6 +131,7 @@ impl<S: BundleStore> Agent<S> {
     /// the task with the error: the host restarts and recovers from the store.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), BpaError> {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut permits = Vec::with_capacity(BATCH);
         loop {
             let wait = self.bpa.poll_timeout().map(|at| Duration::from_millis(at.0.saturating_sub(DtnTime::now().0)));
             let first = match wait {
@@ -147,7 +150,8 @@ impl<S: BundleStore> Agent<S> {
             let mut stop = false;
             while let Some(command) = next.take() {
                 match command {
-                    Command::Received { link, bytes } => {
+                    Command::Received { link, bytes, permit } => {
+                        permits.extend(permit);
                         Counters::add(&self.counters.bundles_received, 1);
                         Counters::add(&self.counters.bytes_received, bytes.len() as u64);
                         batch.push(Event::Received { link, bytes });
@@ -169,6 +173,7 @@ impl<S: BundleStore> Agent<S> {
                 }
             }
             self.flush(&mut batch)?;
+            permits.clear();
             if stop {
                 return Ok(());
             }

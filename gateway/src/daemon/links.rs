@@ -48,6 +48,35 @@ pub struct LinkContext {
     pub epoch: DtnTime,
     /// Becomes true on shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// Bytes received and not yet taken in by the agent, all links together.
+    pub ingress: IngressBudget,
+}
+
+/// Bounds the bytes between the links and the agent (a count of bundles would let 1 MiB
+/// bundles pile up by the gigabyte while the agent writes to disk): a link that would exceed
+/// it waits, and TCP slows its peer.
+#[derive(Debug, Clone)]
+pub struct IngressBudget {
+    permits: Arc<tokio::sync::Semaphore>,
+    total: usize,
+}
+
+/// Ingress budget granularity.
+const PERMIT_BYTES: usize = 1024;
+
+impl IngressBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        let total = (bytes / PERMIT_BYTES).max(1);
+        IngressBudget { permits: Arc::new(tokio::sync::Semaphore::new(total)), total }
+    }
+
+    /// Waits for room for `len` bytes (a bundle larger than the whole budget waits for all of
+    /// it). `None` only if the budget was closed.
+    pub async fn permit(&self, len: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let want = u32::try_from(len.div_ceil(PERMIT_BYTES).clamp(1, self.total)).unwrap_or(u32::MAX);
+        self.permits.clone().acquire_many_owned(want).await.ok()
+    }
 }
 
 /// A session, whatever its convergence layer.
@@ -72,6 +101,10 @@ enum Window {
 }
 
 impl LinkContext {
+    async fn ingress_permit(&self, len: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.ingress.permit(len).await
+    }
+
     fn allocate(&self) -> LinkId {
         LinkId(self.next_link.fetch_add(1, Ordering::Relaxed))
     }
@@ -176,7 +209,8 @@ pub async fn listen_mtcp(ctx: LinkContext, listener: TcpListener) {
             let (_outbound, mut inbound, reader, _writer) = link.into_parts();
             let link_id = ctx.allocate();
             while let Some(bytes) = inbound.recv().await {
-                if ctx.commands.send(Command::Received { link: link_id, bytes }).await.is_err() {
+                let permit = ctx.ingress_permit(bytes.len()).await;
+                if ctx.commands.send(Command::Received { link: link_id, bytes, permit }).await.is_err() {
                     break;
                 }
             }
@@ -293,12 +327,14 @@ async fn serve(
     let egress = Pacer::new(rate);
     let ingress = Pacer::new(peer_config.map_or(0, |p| p.ingress_rate));
     let commands = ctx.commands.clone();
+    let ingress_budget = ctx.ingress.clone();
     let mut reader = tokio::spawn(async move {
         while let Some(bytes) = inbound.recv().await {
             if let Some(p) = &ingress {
                 p.take(bytes.len()).await;
             }
-            if commands.send(Command::Received { link, bytes }).await.is_err() {
+            let permit = ingress_budget.permit(bytes.len()).await;
+            if commands.send(Command::Received { link, bytes, permit }).await.is_err() {
                 break;
             }
         }

@@ -47,6 +47,8 @@ use crate::tcpcl::{TcpclConfig, TlsSetup};
 
 /// Commands waiting for the agent at most.
 const COMMAND_QUEUE: usize = 4096;
+/// Bytes of received bundles waiting for the agent at most (all links).
+const INGRESS_BYTES: usize = 32 << 20;
 
 /// The store path that keeps bundles in memory only (benchmarks: the price of durability).
 pub const MEMORY_STORE: &str = ":memory:";
@@ -179,6 +181,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         plan: plan.clone(),
         epoch,
         shutdown: shutdown_rx.clone(),
+        ingress: links::IngressBudget::new(INGRESS_BYTES),
     };
     let mut tasks = Vec::new();
     let bind = |addr: SocketAddr| async move {

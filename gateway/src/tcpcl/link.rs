@@ -17,8 +17,8 @@ use super::tls::{self, NodeIdPolicy, TlsError, TlsSetup};
 
 /// Queued octets above which no new bundle is taken from the sender.
 const HIGH_WATER: usize = 8 << 20;
-/// Bundles waiting in each direction's channel.
-const CHANNEL: usize = 256;
+/// Bundles waiting in each direction's channel (with 1 MiB bundles, 64 MiB a direction).
+const CHANNEL: usize = 64;
 /// Longest a session may take to be established (contact headers, TLS, SESS_INIT): a peer
 /// that connects and goes quiet must not hold a task and a socket for ever (RFC 9174 4.1).
 const ESTABLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -335,8 +335,10 @@ impl Session {
             (State::Established | State::Ending, Message::XferSegment { flags, transfer_id, extensions, data }) => {
                 self.segment(flags, transfer_id, &extensions, data);
             }
-            (State::Established | State::Ending, Message::XferAck { flags, transfer_id, length }) => {
-                if flags.end && self.outgoing.get(&transfer_id) == Some(&length) {
+            (State::Established | State::Ending, Message::XferAck { transfer_id, length, .. }) => {
+                // Cumulative: an ack covering the whole transfer delivers it. Its flags should
+                // echo the segment's (END), but dtn7-rs sends none, so they are not required.
+                if self.outgoing.get(&transfer_id) == Some(&length) {
                     self.outgoing.remove(&transfer_id);
                     self.events.push_back(SessionEvent::Delivered { transfer_id });
                 }

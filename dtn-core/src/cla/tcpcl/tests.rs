@@ -70,6 +70,21 @@ fn bundles_cross_both_ways_in_segments() {
 }
 
 #[test]
+fn an_ack_covering_the_whole_transfer_delivers_it_whatever_its_flags() {
+    // dtn7-rs acknowledges every segment with no flags set.
+    let (mut a, _) = established(40);
+    let id = a.send_bundle(Bytes::from(vec![3u8; 100])).unwrap();
+    while a.poll_transmit().is_some() {}
+    let ack = |length| Message::XferAck { flags: SegmentFlags::default(), transfer_id: id, length }.encode();
+    a.receive(&ack(40), 1);
+    a.receive(&ack(80), 1);
+    assert!(events(&mut a).is_empty(), "partial acks deliver nothing");
+    a.receive(&ack(100), 1);
+    assert_eq!(events(&mut a), vec![SessionEvent::Delivered { transfer_id: id }]);
+    assert_eq!(a.unacknowledged(), 0);
+}
+
+#[test]
 fn transfers_above_a_limit_are_refused() {
     let mut strict = config("ipn:2.0", 100);
     strict.transfer_mru = 500;
