@@ -175,6 +175,13 @@ fn configuration_errors_name_the_line() {
         assert!(!out.status.success(), "{text}");
         assert!(err.contains(line) && err.contains(words), "expected {line} and {words:?} in {err:?}");
     }
+    // The documented examples stay valid.
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gateway");
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        let out = dtn().args(["gateway", "check-config", "--config"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    }
     let good = dir.path("good.toml");
     std::fs::write(&good, "[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = \"1 GiB\"\n").unwrap();
     let out = dtn().args(["gateway", "check-config", "--config"]).arg(&good).output().unwrap();
@@ -334,4 +341,48 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
     let report = runtime().block_on(loadgen::run(spec)).unwrap();
     assert_eq!(report.received, 200, "{report}");
     assert!(gw.terminate(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn links_follow_the_plan_and_its_rate() {
+    let dir = Scratch::new("plan-links");
+    let b = Gateway::start(
+        &dir.0,
+        "b",
+        "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n",
+    );
+    // Node 1 may send to node 2 from 3 s after it starts, at 500 kB/s.
+    std::fs::write(dir.path("plan.rc"), "a contact +3 +3600 1 2 500000\na range +0 +3600 1 2 1\n").unwrap();
+    let a = Gateway::start(
+        &dir.0,
+        "a",
+        &format!(
+            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"64 MiB\"\n[plans]\nfiles = [\"plan.rc\"]\n\
+             [tcpcl]\nlisten = [\"127.0.0.1:0\"]\n[[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{}\"\n\
+             [[route]]\ndest = 4000000\nvia = 2\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+            b.tcpcl[0]
+        ),
+    );
+    let started = std::time::Instant::now();
+    assert!(!a.get("/links").contains("\"peer\":2"), "dialled before the contact: {}", a.get("/links"));
+    assert!(a.get("/contacts").contains("\"active\":false"), "{}", a.get("/contacts"));
+    assert!(eventually(Duration::from_secs(15), || a.get("/links").contains("\"peer\":2")));
+    assert!(started.elapsed() >= Duration::from_millis(2500), "link up after {:?}", started.elapsed());
+    assert!(a.get("/contacts").contains("\"active\":true"));
+    // 1 MB through the outduct at 500 kB/s: about 2 s.
+    let spec = LoadSpec {
+        to: a.tcpcl[0],
+        back: Some(b.tcpcl[0]),
+        node: 4_000_000,
+        destination: None,
+        size: 25_000,
+        count: 40,
+        window: 40,
+        tls: None,
+        timeout: Duration::from_secs(30),
+        expect_return: true,
+    };
+    let report = runtime().block_on(loadgen::run(spec)).unwrap();
+    assert_eq!(report.received, 40, "{report}");
+    assert!((1.5..6.0).contains(&report.seconds), "1 MB at 500 kB/s took {} s", report.seconds);
 }
