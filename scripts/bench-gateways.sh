@@ -60,6 +60,34 @@ echo "== ours: load tool -> A -> B -> load tool (store: $STORE)"
 "$DTN" bench tcpcl --to "$A" --back "$B" --size 1048576 --count "$(scale 5000)" --window 128
 echo "== ours: one bundle at a time (round trip load tool -> A -> B -> load tool)"
 "$DTN" bench tcpcl --to "$A" --back "$B" --size 64 --count 2000 --window 1
+echo "== ours: the same chain with A -> B over QUIC (draft-ek-dtn-qubicle) instead of TCPCLv4"
+"$DTN" cert ca --out "$WORK/ca" >/dev/null
+"$DTN" cert issue --ca "$WORK/ca" --node ipn:11.0 --out "$WORK/qa" >/dev/null
+"$DTN" cert issue --ca "$WORK/ca" --node ipn:12.0 --out "$WORK/qb" >/dev/null
+quic_section() { printf '[quic]\nlisten = ["127.0.0.1:0"]\ncert = "%s.pem"\nkey = "%s.key"\nca = "%s.pem"\n' "$WORK/$1" "$WORK/$1" "$WORK/ca"; }
+start_gateway qb "[node]
+id = 12
+$common
+$(quic_section qb)"
+QB="$ADDR"; QB_QUIC="$(sed -n 's/.*quic=\([^ ]*\).*/\1/p' "$WORK/qb/out")"
+start_gateway qa "[node]
+id = 11
+$common
+$(quic_section qa)
+[[peer]]
+node = 12
+cla = \"quic\"
+address = \"$QB_QUIC\"
+[[route]]
+dest = 4000000
+via = 12"
+QA="$ADDR"
+sleep 1
+"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 1024 --count "$(scale 300000)" --window 20000
+"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 65536 --count "$(scale 50000)" --window 2000
+"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 1048576 --count "$(scale 5000)" --window 128
+"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 64 --count 2000 --window 1
+
 echo "== ours: 300 x 1 MiB burst; peak RSS of each gateway (storage budget 256 MiB)"
 echo 5 > /proc/$A_PID/clear_refs; echo 5 > /proc/$B_PID/clear_refs  # restart the peak (VmHWM) here
 "$DTN" bench tcpcl --to "$A" --back "$B" --size 1048576 --count 300 --window 300

@@ -6,5 +6,6 @@ pub mod loadgen;
 pub mod logstore;
 pub mod mtcp;
 pub mod plan_file;
+pub mod quic;
 pub mod store;
 pub mod tcpcl;

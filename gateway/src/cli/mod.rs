@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod bundle_decode;
 mod bundle_encode;
+mod cert_cmd;
 mod gateway_cmd;
 mod input;
 mod plan_cmd;
@@ -35,6 +36,17 @@ enum Command {
     /// Load tests against live gateways.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// A certificate authority for the mission's nodes (TLS for TCPCLv4 and QUIC).
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Create a CA: PREFIX.pem and PREFIX.key.
+    Ca(cert_cmd::CaArgs),
+    /// Issue a certificate naming a node ID, signed by the CA.
+    Issue(cert_cmd::IssueArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,5 +87,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Gateway(GatewayCommand::Run(args)) => gateway_cmd::run(&args),
         Command::Gateway(GatewayCommand::CheckConfig(args)) => gateway_cmd::check(&args),
         Command::Bench(BenchCommand::Tcpcl(args)) => bench_cmd::tcpcl(&args),
+        Command::Cert(CertCommand::Ca(args)) => cert_cmd::ca(&args),
+        Command::Cert(CertCommand::Issue(args)) => cert_cmd::issue(&args),
     }
 }

@@ -63,6 +63,8 @@ pub enum ClaKind {
     Tcpcl,
     /// MTCP (µD3TN, dtn7).
     Mtcp,
+    /// QUIC (draft-ek-dtn-qubicle), between gateways.
+    Quic,
 }
 
 /// A neighbour this node dials.
@@ -128,6 +130,12 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// MTCP listen addresses.
     pub mtcp_listen: Vec<SocketAddr>,
+    /// QUIC listen addresses.
+    pub quic_listen: Vec<SocketAddr>,
+    /// QUIC TLS material (QUIC is always encrypted and mutually authenticated).
+    pub quic_tls: Option<TlsConfig>,
+    /// QUIC idle timeout.
+    pub quic_idle_s: u64,
     /// Neighbours.
     pub peers: Vec<PeerConfig>,
     /// Static routes: destination node (None = default) → next hop.
@@ -269,6 +277,18 @@ impl Config {
         };
         let mtcp = raw.mtcp.unwrap_or_default();
         let mtcp_listen = addrs(&mtcp.listen, &spanned_err)?;
+        let (quic_listen, quic_tls, quic_idle_s) = match &raw.quic {
+            None => (Vec::new(), None, 30),
+            Some(q) => {
+                let tls = TlsConfig {
+                    cert: resolve(&q.cert),
+                    key: resolve(&q.key),
+                    ca: resolve(&q.ca),
+                    policy: crate::tcpcl::NodeIdPolicy::Require,
+                };
+                (addrs(&q.listen, &spanned_err)?, Some(tls), q.idle_timeout_s.max(1))
+            }
+        };
 
         let mut peers = Vec::new();
         let mut peer_nodes = BTreeSet::new();
@@ -283,8 +303,12 @@ impl Config {
             let cla = match p.cla.get_ref().as_str() {
                 "tcpcl" => ClaKind::Tcpcl,
                 "mtcp" => ClaKind::Mtcp,
+                "quic" => ClaKind::Quic,
                 other => {
-                    return Err(spanned_err(p.cla.span(), format!("cla = {other:?}: expected \"tcpcl\" or \"mtcp\"")));
+                    return Err(spanned_err(
+                        p.cla.span(),
+                        format!("cla = {other:?}: expected \"tcpcl\", \"mtcp\" or \"quic\""),
+                    ));
                 }
             };
             let address = match &p.address {
@@ -295,6 +319,12 @@ impl Config {
                         .map_err(|e| spanned_err(a.span(), format!("address {:?}: {e}", a.get_ref())))?,
                 ),
             };
+            if cla == ClaKind::Quic && raw.quic.is_none() {
+                return Err(spanned_err(
+                    p.cla.span(),
+                    "a QUIC peer needs a [quic] section (certificate, key, CA)".into(),
+                ));
+            }
             if cla == ClaKind::Mtcp && address.is_none() {
                 return Err(spanned_err(
                     p.cla.span(),
@@ -405,6 +435,9 @@ impl Config {
             transfer_mru,
             tls,
             mtcp_listen,
+            quic_listen,
+            quic_tls,
+            quic_idle_s,
             peers,
             routes,
             custody,
@@ -456,6 +489,7 @@ struct Raw {
     endpoint: Vec<RawEndpoint>,
     tcpcl: Option<RawTcpcl>,
     mtcp: Option<RawMtcp>,
+    quic: Option<RawQuic>,
     #[serde(default)]
     peer: Vec<RawPeer>,
     #[serde(default)]
@@ -580,6 +614,22 @@ fn default_policy() -> Spanned<String> {
 struct RawMtcp {
     #[serde(default)]
     listen: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuic {
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
+    cert: String,
+    key: String,
+    ca: String,
+    #[serde(default = "default_quic_idle")]
+    idle_timeout_s: u64,
+}
+
+fn default_quic_idle() -> u64 {
+    30
 }
 
 #[derive(Debug, Deserialize)]

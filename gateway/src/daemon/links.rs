@@ -3,7 +3,7 @@
 //! not schedule), and the two tasks per link that carry bundles between a session and the
 //! agent.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -50,6 +50,17 @@ pub struct LinkContext {
     pub shutdown: watch::Receiver<bool>,
     /// Bytes received and not yet taken in by the agent, all links together.
     pub ingress: IngressBudget,
+    /// QUIC, when configured.
+    pub quic: Option<QuicContext>,
+}
+
+/// The QUIC endpoint that dials, and the settings.
+#[derive(Debug, Clone)]
+pub struct QuicContext {
+    /// Opens connections (the first listening endpoint, or one of its own).
+    pub endpoint: quinn::Endpoint,
+    /// Settings.
+    pub config: Arc<crate::quic::QuicConfig>,
 }
 
 /// Bounds the bytes between the links and the agent (a count of bundles would let 1 MiB
@@ -83,9 +94,36 @@ impl IngressBudget {
 struct Session {
     outbound: mpsc::Sender<Bytes>,
     inbound: mpsc::Receiver<Bytes>,
-    /// TCPCL: one verdict per bundle sent, in order. MTCP has none: written is sent.
-    outcomes: Option<mpsc::UnboundedReceiver<bool>>,
+    /// What became of each bundle sent.
+    outcomes: Verdicts,
     info: LinkInfo,
+}
+
+/// How a convergence layer reports what became of the bundles sent.
+enum Verdicts {
+    /// One per bundle, in sending order (TCPCL: acknowledgements are in order).
+    InOrder(mpsc::UnboundedReceiver<bool>),
+    /// One per bundle with its position in sending order, in any order (QUIC: one stream per
+    /// bundle, acknowledged independently).
+    Indexed(mpsc::UnboundedReceiver<(u64, bool)>),
+    /// None: written is sent (MTCP).
+    None,
+}
+
+impl Verdicts {
+    /// The next verdict: the bundle's position when known, and whether the peer has it;
+    /// `None` once the session has ended.
+    async fn next(&mut self) -> Option<(Option<u64>, bool)> {
+        match self {
+            Verdicts::InOrder(rx) => rx.recv().await.map(|ok| (None, ok)),
+            Verdicts::Indexed(rx) => rx.recv().await.map(|(seq, ok)| (Some(seq), ok)),
+            Verdicts::None => std::future::pending().await,
+        }
+    }
+
+    fn some(&self) -> bool {
+        !matches!(self, Verdicts::None)
+    }
 }
 
 /// When a dialer may hold a session to a peer.
@@ -175,7 +213,7 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                     let session = Session {
                         outbound: parts.outbound,
                         inbound: parts.inbound,
-                        outcomes: Some(parts.outcomes),
+                        outcomes: Verdicts::InOrder(parts.outcomes),
                         info,
                     };
                     let peer_config = ctx.config.peer(peer).cloned();
@@ -184,6 +222,48 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
                     tracing::warn!(%from, error = %e, "tcpcl session refused or failed");
+                }
+            }
+        });
+    }
+}
+
+/// Accepts QUIC connections on `endpoint` until shutdown.
+pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
+    let Some(quic) = ctx.quic.clone() else { return };
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let incoming = tokio::select! {
+            incoming = endpoint.accept() => match incoming {
+                Some(i) => i,
+                None => return,
+            },
+            _ = shutdown.changed() => {
+                endpoint.close(quinn::VarInt::from_u32(crate::quic::SHUTTING_DOWN), b"shutting down");
+                return;
+            }
+        };
+        let from = incoming.remote_address();
+        let (ctx, quic) = (ctx.clone(), quic.clone());
+        tokio::spawn(async move {
+            match crate::quic::accept(incoming, &quic.config).await {
+                Ok(link) => {
+                    let Some(peer) = node_of_id(link.peer_node_id()) else { return };
+                    Counters::add(&ctx.counters.sessions_established, 1);
+                    let info = LinkInfo { cla: "quic", address: from.to_string(), tls: true };
+                    let parts = link.into_parts();
+                    let session = Session {
+                        outbound: parts.outbound,
+                        inbound: parts.inbound,
+                        outcomes: Verdicts::Indexed(parts.outcomes),
+                        info,
+                    };
+                    let peer_config = ctx.config.peer(peer).cloned();
+                    serve(&ctx, peer, session, peer_config.as_ref(), 0, None).await;
+                }
+                Err(e) => {
+                    Counters::add(&ctx.counters.session_failures, 1);
+                    tracing::warn!(%from, error = %e, "quic connection refused or failed");
                 }
             }
         });
@@ -280,13 +360,38 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                 }
                 let info = LinkInfo { cla: "tcpcl", address: address.to_string(), tls: link.is_tls() };
                 let parts = link.into_parts();
-                Ok(Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: Some(parts.outcomes), info })
+                Ok(Session {
+                    outbound: parts.outbound,
+                    inbound: parts.inbound,
+                    outcomes: Verdicts::InOrder(parts.outcomes),
+                    info,
+                })
+            }
+            ClaKind::Quic => {
+                let quic = ctx.quic.as_ref().ok_or("no [quic] section")?;
+                let link =
+                    crate::quic::connect(&quic.endpoint, address, &quic.config).await.map_err(|e| e.to_string())?;
+                if node_of_id(link.peer_node_id()) != Some(peer.node) {
+                    return Err(format!(
+                        "{address}'s certificate names {}, not node {}",
+                        link.peer_node_id(),
+                        peer.node
+                    ));
+                }
+                let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true };
+                let parts = link.into_parts();
+                Ok(Session {
+                    outbound: parts.outbound,
+                    inbound: parts.inbound,
+                    outcomes: Verdicts::Indexed(parts.outcomes),
+                    info,
+                })
             }
             ClaKind::Mtcp => {
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
                 let (outbound, inbound, _reader, _writer) = link.into_parts();
                 let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false };
-                Ok(Session { outbound, inbound, outcomes: None, info })
+                Ok(Session { outbound, inbound, outcomes: Verdicts::None, info })
             }
         }
     };
@@ -340,9 +445,11 @@ async fn serve(
         }
     });
     let verdict = |bundle: BundleId, ok: bool| Command::Transmitted { link, bundle, ok };
-    let mut in_flight: VecDeque<BundleId> = VecDeque::new();
+    // Bundles handed to the session and not yet judged, by position in sending order.
+    let mut in_flight: BTreeMap<u64, BundleId> = BTreeMap::new();
+    let mut sent = 0u64;
     let mut outcomes = outcomes;
-    let has_outcomes = outcomes.is_some();
+    let has_outcomes = outcomes.some();
     let mut shutdown = ctx.shutdown.clone();
     let deadline = until.map(|end| Duration::from_millis(end.0.saturating_sub(DtnTime::now().0)));
     let window_end = async {
@@ -355,9 +462,9 @@ async fn serve(
     loop {
         tokio::select! {
             biased;
-            outcome = recv_outcome(&mut outcomes), if has_outcomes => match outcome {
-                Some(ok) => {
-                    if let Some(bundle) = in_flight.pop_front() {
+            outcome = outcomes.next(), if has_outcomes => match outcome {
+                Some((position, ok)) => {
+                    if let Some(bundle) = take_judged(&mut in_flight, position) {
                         let _ = ctx.commands.send(verdict(bundle, ok)).await;
                     }
                 }
@@ -373,7 +480,8 @@ async fn serve(
                     break;
                 }
                 if has_outcomes {
-                    in_flight.push_back(bundle);
+                    in_flight.insert(sent, bundle);
+                    sent += 1;
                 } else {
                     let _ = ctx.commands.send(verdict(bundle, true)).await;
                 }
@@ -389,17 +497,17 @@ async fn serve(
     // No more bundles for this link; the session ends once what it has is out.
     rx.close();
     drop(outbound);
-    if let Some(outcomes) = outcomes.as_mut() {
+    if has_outcomes {
         let settle = async {
-            while let Some(ok) = outcomes.recv().await {
-                if let Some(bundle) = in_flight.pop_front() {
+            while let Some((position, ok)) = outcomes.next().await {
+                if let Some(bundle) = take_judged(&mut in_flight, position) {
                     let _ = ctx.commands.send(verdict(bundle, ok)).await;
                 }
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
     }
-    for bundle in in_flight.drain(..) {
+    for bundle in std::mem::take(&mut in_flight).into_values() {
         let _ = ctx.commands.send(verdict(bundle, false)).await;
     }
     while let Ok((bundle, _)) = rx.try_recv() {
@@ -409,9 +517,10 @@ async fn serve(
     reader.abort();
 }
 
-async fn recv_outcome(outcomes: &mut Option<mpsc::UnboundedReceiver<bool>>) -> Option<bool> {
-    match outcomes {
-        Some(o) => o.recv().await,
-        None => std::future::pending().await,
+/// The bundle a verdict is about: at its position, or the oldest for in-order verdicts.
+fn take_judged(in_flight: &mut BTreeMap<u64, BundleId>, position: Option<u64>) -> Option<BundleId> {
+    match position {
+        Some(p) => in_flight.remove(&p),
+        None => in_flight.pop_first().map(|(_, b)| b),
     }
 }

@@ -42,6 +42,7 @@ use self::links::LinkContext;
 use self::metrics::Counters;
 use self::router::GatewayRouter;
 use crate::logstore::LogStore;
+use crate::quic::QuicConfig;
 use crate::store::RedbStore;
 use crate::tcpcl::{TcpclConfig, TlsSetup};
 
@@ -60,6 +61,8 @@ pub struct Running {
     pub tcpcl: Vec<SocketAddr>,
     /// Where MTCP listens.
     pub mtcp: Vec<SocketAddr>,
+    /// Where QUIC listens.
+    pub quic: Vec<SocketAddr>,
     /// Where the admin API listens.
     pub admin: Option<SocketAddr>,
     commands: mpsc::Sender<Command>,
@@ -95,7 +98,11 @@ pub fn load_plan(config: &Config) -> Result<Option<ContactPlan>, String> {
 
 /// Reads PEM files into TLS material.
 fn tls_setup(config: &Config) -> Result<Option<TlsSetup>, String> {
-    let Some(tls) = &config.tls else { return Ok(None) };
+    config.tls.as_ref().map(load_tls).transpose()
+}
+
+/// Reads one set of PEM files.
+fn load_tls(tls: &config::TlsConfig) -> Result<TlsSetup, String> {
     let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, String> {
         let certs: Result<Vec<_>, _> =
             CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?.collect();
@@ -108,7 +115,17 @@ fn tls_setup(config: &Config) -> Result<Option<TlsSetup>, String> {
     let chain = read_certs(&tls.cert)?;
     let roots = read_certs(&tls.ca)?;
     let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| format!("{}: {e}", tls.key.display()))?;
-    Ok(Some(TlsSetup { chain, key: Arc::new(key), roots, policy: tls.policy }))
+    Ok(TlsSetup { chain, key: Arc::new(key), roots, policy: tls.policy })
+}
+
+/// The QUIC settings, when the node has a `[quic]` section.
+fn quic_config(config: &Config) -> Result<Option<QuicConfig>, String> {
+    let Some(tls) = &config.quic_tls else { return Ok(None) };
+    Ok(Some(QuicConfig {
+        tls: load_tls(tls)?,
+        max_bundle: config.transfer_mru,
+        idle_timeout: Duration::from_secs(config.quic_idle_s),
+    }))
 }
 
 /// Checks everything `run` would need without starting: the file, the plans, the TLS
@@ -118,6 +135,9 @@ pub fn check(config: &Config) -> Result<String, String> {
     let tls = tls_setup(config)?;
     if let Some(setup) = &tls {
         crate::tcpcl::tls::server_config(setup).map_err(|e| e.to_string())?;
+    }
+    if let Some(quic) = quic_config(config)? {
+        crate::tcpcl::tls::server_config(&quic.tls).map_err(|e| format!("[quic]: {e}"))?;
     }
     Ok(format!(
         "node {} ({}): {} endpoint(s), {} peer(s), {} static route(s), {} contact(s) in {} plan file(s), TLS {}, \
@@ -172,6 +192,26 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let tcpcl = Arc::new(TcpclConfig { session, tls: tls_setup(&config)? });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let plan = Arc::new(RwLock::new(plan));
+    // QUIC: one endpoint per listen address (the first also dials), or a dialling one.
+    let mut quic_endpoints = Vec::new();
+    let quic = match quic_config(&config)? {
+        None => None,
+        Some(q) => {
+            for &addr in &config.quic_listen {
+                let endpoint = crate::quic::endpoint(addr, &q, true)
+                    .map_err(|e| format!("cannot listen on {addr} (QUIC): {e}"))?;
+                quic_endpoints.push(endpoint);
+            }
+            let dialler = match quic_endpoints.first() {
+                Some(e) => e.clone(),
+                None => {
+                    let any = SocketAddr::from(([0, 0, 0, 0], 0));
+                    crate::quic::endpoint(any, &q, false).map_err(|e| format!("QUIC endpoint: {e}"))?
+                }
+            };
+            Some(links::QuicContext { endpoint: dialler, config: Arc::new(q) })
+        }
+    };
     let ctx = LinkContext {
         config: config.clone(),
         tcpcl,
@@ -182,6 +222,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         epoch,
         shutdown: shutdown_rx.clone(),
         ingress: links::IngressBudget::new(INGRESS_BYTES),
+        quic,
     };
     let mut tasks = Vec::new();
     let bind = |addr: SocketAddr| async move {
@@ -199,6 +240,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         mtcp_addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
         tasks.push(tokio::spawn(links::listen_mtcp(ctx.clone(), listener)));
     }
+    let mut quic_addrs = Vec::new();
+    for endpoint in quic_endpoints {
+        quic_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
+        tasks.push(tokio::spawn(links::listen_quic(ctx.clone(), endpoint)));
+    }
     for peer in config.peers.iter().filter(|p| p.address.is_some()) {
         tasks.push(tokio::spawn(links::dial(ctx.clone(), peer.clone())));
     }
@@ -213,10 +259,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
             }
         }));
     }
-    tracing::info!(node = config.node, tcpcl = ?tcpcl_addrs, mtcp = ?mtcp_addrs, admin = ?admin_addr, "gateway running");
+    tracing::info!(node = config.node, tcpcl = ?tcpcl_addrs, mtcp = ?mtcp_addrs, quic = ?quic_addrs, admin = ?admin_addr, "gateway running");
     Ok(Running {
         tcpcl: tcpcl_addrs,
         mtcp: mtcp_addrs,
+        quic: quic_addrs,
         admin: admin_addr,
         commands,
         shutdown,
@@ -303,9 +350,10 @@ pub fn run_forever(config: Config) -> Result<(), String> {
         let mut running = start(config).await?;
         let list = |a: &[SocketAddr]| a.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         println!(
-            "ready tcpcl={} mtcp={} admin={}",
+            "ready tcpcl={} mtcp={} quic={} admin={}",
             list(&running.tcpcl),
             list(&running.mtcp),
+            list(&running.quic),
             running.admin.map(|a| a.to_string()).unwrap_or_default()
         );
         loop {

@@ -35,6 +35,7 @@ impl Drop for Scratch {
 pub struct Gateway {
     pub child: Child,
     pub tcpcl: Vec<SocketAddr>,
+    pub quic: Vec<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub config: PathBuf,
 }
@@ -78,8 +79,9 @@ impl Gateway {
                 .unwrap_or_default()
         };
         let tcpcl = field("tcpcl=");
+        let quic = field("quic=");
         let admin = field("admin=").first().copied();
-        Gateway { child, tcpcl, admin, config: config.to_path_buf() }
+        Gateway { child, tcpcl, quic, admin, config: config.to_path_buf() }
     }
 
     pub fn pid(&self) -> u32 {

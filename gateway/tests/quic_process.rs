@@ -1,0 +1,106 @@
+//! Two gateway processes forwarding over QUIC (draft-ek-dtn-qubicle): certificates made with
+//! `dtn cert`,
+//! bundles from a TCPCLv4 load tool through A → (QUIC) → B and back; a peer whose certificate
+//! names another node than configured is refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use gateway::loadgen::{self, LoadSpec};
+use support::{Gateway, Scratch, counter, eventually};
+
+/// `dtn cert ca` once, then `dtn cert issue` for `name` naming `uri`: the operator's way.
+fn issue(dir: &Path, name: &str, uri: &str) {
+    if !dir.join("ca.pem").exists() {
+        let out = support::dtn().args(["cert", "ca", "--out"]).arg(dir.join("ca")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = support::dtn()
+        .args(["cert", "issue", "--ca"])
+        .arg(dir.join("ca"))
+        .args(["--node", uri, "--out"])
+        .arg(dir.join(name))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn quic(name: &str) -> String {
+    format!("[quic]\nlisten = [\"127.0.0.1:0\"]\ncert = \"{name}.pem\"\nkey = \"{name}.key\"\nca = \"ca.pem\"\n")
+}
+
+#[test]
+fn two_gateways_forward_over_quic_and_refuse_a_wrong_node() {
+    let dir = Scratch::new("quic");
+    issue(&dir.0, "a", "ipn:1.0");
+    issue(&dir.0, "b", "ipn:2.0");
+    issue(&dir.0, "d", "ipn:3.0");
+    let b = Gateway::start(
+        &dir.0,
+        "b",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}",
+            quic("b")
+        ),
+    );
+    let a = Gateway::start(
+        &dir.0,
+        "a",
+        &format!(
+            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
+             [[peer]]\nnode = 2\ncla = \"quic\"\naddress = \"{}\"\n[[route]]\ndest = 4000000\nvia = 2\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\n",
+            quic("a"),
+            b.quic[0]
+        ),
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || a.get("/links").contains("\"cla\":\"quic\"")),
+        "{}",
+        a.get("/links")
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for (size, count) in [(1024usize, 2000u64), (1 << 20, 20)] {
+        let spec = LoadSpec {
+            to: a.tcpcl[0],
+            back: Some(b.tcpcl[0]),
+            node: 4_000_000,
+            destination: None,
+            size,
+            count,
+            window: 500,
+            tls: None,
+            timeout: Duration::from_secs(60),
+            expect_return: true,
+        };
+        let report = runtime.block_on(loadgen::run(spec)).unwrap();
+        assert_eq!(report.received, count, "{report}");
+    }
+    assert!(counter(&a, "transmissions_ok") >= 2020);
+
+    // D's certificate names node 3; E expects node 2 there and refuses it.
+    let d = Gateway::start(
+        &dir.0,
+        "d",
+        &format!("[node]\nid = 3\n[storage]\npath = \"d.store\"\nbudget = \"16 MiB\"\n{}", quic("d")),
+    );
+    let e = Gateway::start(
+        &dir.0,
+        "e",
+        &format!(
+            "[node]\nid = 5\n[storage]\npath = \"e.store\"\nbudget = \"16 MiB\"\n{}\
+             [[peer]]\nnode = 2\ncla = \"quic\"\naddress = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+            quic("a"),
+            d.quic[0]
+        ),
+    );
+    assert!(eventually(Duration::from_secs(20), || counter(&e, "session_failures") > 0), "E never tried");
+    assert!(!e.get("/links").contains("\"peer\""), "{}", e.get("/links"));
+    drop((d, e));
+    assert!(a.terminate(Duration::from_secs(15)).success());
+    assert!(b.terminate(Duration::from_secs(15)).success());
+}
