@@ -207,17 +207,15 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                         let _ = link.close().await;
                         return;
                     };
-                    Counters::add(&ctx.counters.sessions_established, 1);
                     let info = LinkInfo { cla: "tcpcl", address: from.to_string(), tls: link.is_tls() };
                     let parts = link.into_parts();
-                    let session = Session {
-                        outbound: parts.outbound,
-                        inbound: parts.inbound,
-                        outcomes: Verdicts::InOrder(parts.outcomes),
-                        info,
-                    };
-                    let peer_config = ctx.config.peer(peer).cloned();
-                    serve(&ctx, peer, session, peer_config.as_ref(), 0, None).await;
+                    let verdicts = Verdicts::InOrder(parts.outcomes);
+                    serve_accepted(
+                        &ctx,
+                        peer,
+                        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: verdicts, info },
+                    )
+                    .await;
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
@@ -226,6 +224,13 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
             }
         });
     }
+}
+
+/// Serves a session a peer opened (no contact window: the peer decides when).
+async fn serve_accepted(ctx: &LinkContext, peer: NodeId, session: Session) {
+    Counters::add(&ctx.counters.sessions_established, 1);
+    let peer_config = ctx.config.peer(peer).cloned();
+    serve(ctx, peer, session, peer_config.as_ref(), 0, None).await;
 }
 
 /// Accepts QUIC connections on `endpoint` until shutdown.
@@ -249,17 +254,15 @@ pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
             match crate::quic::accept(incoming, &quic.config).await {
                 Ok(link) => {
                     let Some(peer) = node_of_id(link.peer_node_id()) else { return };
-                    Counters::add(&ctx.counters.sessions_established, 1);
                     let info = LinkInfo { cla: "quic", address: from.to_string(), tls: true };
                     let parts = link.into_parts();
-                    let session = Session {
-                        outbound: parts.outbound,
-                        inbound: parts.inbound,
-                        outcomes: Verdicts::Indexed(parts.outcomes),
-                        info,
-                    };
-                    let peer_config = ctx.config.peer(peer).cloned();
-                    serve(&ctx, peer, session, peer_config.as_ref(), 0, None).await;
+                    let verdicts = Verdicts::Indexed(parts.outcomes);
+                    serve_accepted(
+                        &ctx,
+                        peer,
+                        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: verdicts, info },
+                    )
+                    .await;
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
