@@ -24,6 +24,7 @@
 extern crate alloc;
 
 pub mod admin;
+pub mod app;
 pub mod bpa;
 pub mod bundle;
 pub mod cbor;
