@@ -58,7 +58,7 @@ pub enum Message {
     Submitted {
         /// The client's reference.
         reference: u64,
-        /// 0: accepted; otherwise the reason code.
+        /// 0: accepted; refused: 1 + the RFC 9171 status-report reason code.
         status: u64,
         /// The bundle's creation time (DTN ms) and sequence number, when accepted.
         creation: (u64, u64),

@@ -1,6 +1,7 @@
 //! The ground-station gateway: convergence layers driven by tokio around `dtn-core`, the
 //! crash-safe store, and the daemon that ties them to one agent.
 
+pub mod app;
 pub mod daemon;
 pub mod loadgen;
 pub mod logstore;

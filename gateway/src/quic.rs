@@ -109,6 +109,21 @@ pub fn endpoint(bind: SocketAddr, config: &QuicConfig, serve: bool) -> Result<En
     Ok(endpoint)
 }
 
+/// The next connection attempt on `endpoint`; `None` once it is closed or on shutdown (the
+/// endpoint then closes every connection with `SHUTTING_DOWN`).
+pub async fn next_incoming(
+    endpoint: &Endpoint,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<quinn::Incoming> {
+    tokio::select! {
+        incoming = endpoint.accept() => incoming,
+        _ = shutdown.changed() => {
+            endpoint.close(VarInt::from_u32(SHUTTING_DOWN), b"shutting down");
+            None
+        }
+    }
+}
+
 /// An established connection to a peer node.
 #[derive(Debug)]
 pub struct QuicLink {

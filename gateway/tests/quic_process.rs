@@ -7,27 +7,10 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use gateway::loadgen::{self, LoadSpec};
-use support::{Gateway, Scratch, counter, eventually};
-
-/// `dtn cert ca` once, then `dtn cert issue` for `name` naming `uri`: the operator's way.
-fn issue(dir: &Path, name: &str, uri: &str) {
-    if !dir.join("ca.pem").exists() {
-        let out = support::dtn().args(["cert", "ca", "--out"]).arg(dir.join("ca")).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let out = support::dtn()
-        .args(["cert", "issue", "--ca"])
-        .arg(dir.join("ca"))
-        .args(["--node", uri, "--out"])
-        .arg(dir.join(name))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
+use support::{Gateway, Scratch, counter, eventually, issue};
 
 fn quic(name: &str) -> String {
     format!("[quic]\nlisten = [\"127.0.0.1:0\"]\ncert = \"{name}.pem\"\nkey = \"{name}.key\"\nca = \"ca.pem\"\n")

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod app_cmd;
 mod bench_cmd;
 mod bundle_decode;
 mod bundle_encode;
@@ -36,6 +37,14 @@ enum Command {
     /// Load tests against live gateways.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Send a file as an ADU through a gateway's application bridge.
+    Send(Box<app_cmd::SendArgs>),
+    /// Receive ADUs for an endpoint from a gateway's application bridge.
+    Recv(Box<app_cmd::RecvArgs>),
+    /// Round trips through an echo endpoint.
+    Ping(Box<app_cmd::PingArgs>),
+    /// The gateway's links, contacts and queues (JSON).
+    Status(Box<app_cmd::StatusArgs>),
     /// A certificate authority for the mission's nodes (TLS for TCPCLv4 and QUIC).
     #[command(subcommand)]
     Cert(CertCommand),
@@ -87,6 +96,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Gateway(GatewayCommand::Run(args)) => gateway_cmd::run(&args),
         Command::Gateway(GatewayCommand::CheckConfig(args)) => gateway_cmd::check(&args),
         Command::Bench(BenchCommand::Tcpcl(args)) => bench_cmd::tcpcl(&args),
+        Command::Send(args) => app_cmd::send(&args),
+        Command::Recv(args) => app_cmd::recv(&args),
+        Command::Ping(args) => app_cmd::ping(&args),
+        Command::Status(args) => app_cmd::status(&args),
         Command::Cert(CertCommand::Ca(args)) => cert_cmd::ca(&args),
         Command::Cert(CertCommand::Issue(args)) => cert_cmd::issue(&args),
     }

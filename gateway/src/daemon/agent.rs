@@ -43,6 +43,17 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A delivery's identity: source and creation timestamp (DTN ms, sequence number).
+pub type DeliveryKey = (Eid, (u64, u64));
+
+/// Where a submission's answer goes: 0 and the creation timestamp, or 1 + the reason code.
+pub type SubmitReply = oneshot::Sender<(u64, (u64, u64))>;
+
+/// A delivery's identity.
+fn delivery_key(d: &dtn_core::bpa::Delivery) -> DeliveryKey {
+    (d.source.clone(), (d.creation.time.0, d.creation.sequence))
+}
+
 /// What links, timers and operators tell the agent.
 #[derive(Debug)]
 pub enum Command {
@@ -84,6 +95,29 @@ pub enum Command {
     Reload(Box<Option<CgrRouter>>),
     /// The admin API asks what the node is doing.
     Snapshot(oneshot::Sender<Snapshot>),
+    /// An application submits an ADU; the answer comes once it is durably stored (or refused).
+    AppSubmit {
+        /// What to send (the token is the agent's to set).
+        submission: Submission,
+        /// 0 and the creation timestamp, or the refusal's reason code.
+        reply: SubmitReply,
+    },
+    /// An application connected for an endpoint: its deliveries go into `tx`, one at a time.
+    AppRegister {
+        /// The endpoint.
+        endpoint: Eid,
+        /// Where deliveries go.
+        tx: mpsc::Sender<dtn_core::bpa::Delivery>,
+        /// Whether it may (the endpoint is not one the config gives to a directory or echo).
+        reply: oneshot::Sender<bool>,
+    },
+    /// The application has the delivery with this identity: let it go.
+    AppDelivered {
+        /// The endpoint.
+        endpoint: Eid,
+        /// The delivery's source and creation timestamp.
+        key: DeliveryKey,
+    },
     /// Finish the batch and stop.
     Shutdown,
 }
@@ -101,6 +135,11 @@ pub struct Agent<S> {
     counters: Arc<Counters>,
     /// Failed hand-overs to report back at the next turn.
     failed: Vec<Event>,
+    /// Applications' submissions waiting for the commit, by token.
+    submits: BTreeMap<u64, SubmitReply>,
+    next_token: u64,
+    /// Connected applications per endpoint, and the delivery offered and not yet acknowledged.
+    apps: BTreeMap<Eid, (mpsc::Sender<dtn_core::bpa::Delivery>, Option<DeliveryKey>)>,
 }
 
 impl<S: BundleStore> Agent<S> {
@@ -122,7 +161,17 @@ impl<S: BundleStore> Agent<S> {
             bpa.handle(Event::Register { endpoint: e.eid.clone(), mode }, DtnTime::now())
                 .map_err(|err| format!("registering {}: {err}", e.eid))?;
         }
-        let mut agent = Agent { bpa, links: BTreeMap::new(), endpoints, dirs, counters, failed: Vec::new() };
+        let mut agent = Agent {
+            bpa,
+            links: BTreeMap::new(),
+            endpoints,
+            dirs,
+            counters,
+            failed: Vec::new(),
+            submits: BTreeMap::new(),
+            next_token: 1,
+            apps: BTreeMap::new(),
+        };
         agent.act().map_err(|e| e.to_string())?;
         Ok(agent)
     }
@@ -218,6 +267,36 @@ impl<S: BundleStore> Agent<S> {
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
             }
+            Command::AppSubmit { mut submission, reply } => {
+                submission.token = self.next_token;
+                self.next_token += 1;
+                self.submits.insert(submission.token, reply);
+                self.bpa.handle(Event::Submit(submission), now)?;
+            }
+            Command::AppRegister { endpoint, tx, reply } => {
+                let configured = self.endpoints.iter().any(|e| e.eid == endpoint);
+                if configured || self.bpa.config().node_of(&endpoint) != Some(self.bpa.config().node) {
+                    let _ = reply.send(false);
+                } else {
+                    self.bpa
+                        .handle(Event::Register { endpoint: endpoint.clone(), mode: DeliveryMode::Passive }, now)?;
+                    tracing::info!(%endpoint, "application registered");
+                    self.apps.insert(endpoint, (tx, None));
+                    let _ = reply.send(true);
+                }
+            }
+            Command::AppDelivered { endpoint, key } => {
+                let front = self.bpa.peek_delivery(&endpoint).map(delivery_key);
+                if front.as_ref() == Some(&key) {
+                    self.bpa.take_delivery(&endpoint)?;
+                    Counters::add(&self.counters.deliveries, 1);
+                }
+                if let Some(app) = self.apps.get_mut(&endpoint)
+                    && app.1.as_ref() == Some(&key)
+                {
+                    app.1 = None;
+                }
+            }
             Command::Shutdown => return Ok(true),
             Command::Received { .. } | Command::Transmitted { .. } => {}
         }
@@ -252,9 +331,25 @@ impl<S: BundleStore> Agent<S> {
                         });
                     }
                 }
-                Action::Accepted { .. } => Counters::add(&self.counters.submissions_accepted, 1),
+                Action::Accepted { token, bundle } => {
+                    Counters::add(&self.counters.submissions_accepted, 1);
+                    if let Some(reply) = self.submits.remove(&token) {
+                        let creation = self
+                            .bpa
+                            .store()
+                            .bytes(bundle)
+                            .and_then(|b| {
+                                dtn_core::bundle::Bundle::parse(b, dtn_core::parse_mode::ParseMode::Relaxed).ok()
+                            })
+                            .map_or((0, 0), |b| (b.creation().time.0, b.creation().sequence));
+                        let _ = reply.send((0, creation));
+                    }
+                }
                 Action::Refused { token, reason } => {
                     Counters::add(&self.counters.submissions_refused, 1);
+                    if let Some(reply) = self.submits.remove(&token) {
+                        let _ = reply.send((reason.code().saturating_add(1), (0, 0)));
+                    }
                     tracing::warn!(token, ?reason, "submission refused");
                 }
                 Action::Rejected { link, error } => {
@@ -271,7 +366,33 @@ impl<S: BundleStore> Agent<S> {
             self.bpa.handle_batch(echoes.into_iter().map(Event::Submit), DtnTime::now())?;
             return self.act();
         }
+        self.offer_deliveries();
         self.write_deliveries()
+    }
+
+    /// Offers each connected application the next delivery for its endpoint, one at a time;
+    /// the agent lets it go when the application acknowledges it.
+    fn offer_deliveries(&mut self) {
+        let mut gone = Vec::new();
+        for (endpoint, (tx, offered)) in self.apps.iter_mut() {
+            if tx.is_closed() {
+                gone.push(endpoint.clone());
+                continue;
+            }
+            if offered.is_some() {
+                continue;
+            }
+            if let Some(d) = self.bpa.peek_delivery(endpoint) {
+                let key = delivery_key(d);
+                if tx.try_send(d.clone()).is_ok() {
+                    *offered = Some(key);
+                }
+            }
+        }
+        for endpoint in gone {
+            self.apps.remove(&endpoint);
+            tracing::info!(%endpoint, "application gone; its deliveries wait");
+        }
     }
 
     /// Each waiting delivery is written (and synced) first and taken from the agent second:

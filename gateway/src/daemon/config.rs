@@ -136,6 +136,8 @@ pub struct Config {
     pub quic_tls: Option<TlsConfig>,
     /// QUIC idle timeout.
     pub quic_idle_s: u64,
+    /// Where ground applications connect (QUIC, `dtn-app/1`), and the TLS material for them.
+    pub app: Option<(Vec<SocketAddr>, TlsConfig)>,
     /// Neighbours.
     pub peers: Vec<PeerConfig>,
     /// Static routes: destination node (None = default) → next hop.
@@ -277,6 +279,18 @@ impl Config {
         };
         let mtcp = raw.mtcp.unwrap_or_default();
         let mtcp_listen = addrs(&mtcp.listen, &spanned_err)?;
+        let app = match &raw.app {
+            None => None,
+            Some(a) => Some((
+                addrs(&a.listen, &spanned_err)?,
+                TlsConfig {
+                    cert: resolve(&a.cert),
+                    key: resolve(&a.key),
+                    ca: resolve(&a.ca),
+                    policy: crate::tcpcl::NodeIdPolicy::Require,
+                },
+            )),
+        };
         let (quic_listen, quic_tls, quic_idle_s) = match &raw.quic {
             None => (Vec::new(), None, 30),
             Some(q) => {
@@ -438,6 +452,7 @@ impl Config {
             quic_listen,
             quic_tls,
             quic_idle_s,
+            app,
             peers,
             routes,
             custody,
@@ -490,6 +505,7 @@ struct Raw {
     tcpcl: Option<RawTcpcl>,
     mtcp: Option<RawMtcp>,
     quic: Option<RawQuic>,
+    app: Option<RawApp>,
     #[serde(default)]
     peer: Vec<RawPeer>,
     #[serde(default)]
@@ -626,6 +642,15 @@ struct RawQuic {
     ca: String,
     #[serde(default = "default_quic_idle")]
     idle_timeout_s: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    listen: Vec<Spanned<String>>,
+    cert: String,
+    key: String,
+    ca: String,
 }
 
 fn default_quic_idle() -> u64 {

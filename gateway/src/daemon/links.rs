@@ -238,16 +238,7 @@ pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
     let Some(quic) = ctx.quic.clone() else { return };
     let mut shutdown = ctx.shutdown.clone();
     loop {
-        let incoming = tokio::select! {
-            incoming = endpoint.accept() => match incoming {
-                Some(i) => i,
-                None => return,
-            },
-            _ = shutdown.changed() => {
-                endpoint.close(quinn::VarInt::from_u32(crate::quic::SHUTTING_DOWN), b"shutting down");
-                return;
-            }
-        };
+        let Some(incoming) = crate::quic::next_incoming(&endpoint, &mut shutdown).await else { return };
         let from = incoming.remote_address();
         let (ctx, quic) = (ctx.clone(), quic.clone());
         tokio::spawn(async move {

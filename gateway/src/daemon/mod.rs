@@ -63,6 +63,8 @@ pub struct Running {
     pub mtcp: Vec<SocketAddr>,
     /// Where QUIC listens.
     pub quic: Vec<SocketAddr>,
+    /// Where applications connect.
+    pub app: Vec<SocketAddr>,
     /// Where the admin API listens.
     pub admin: Option<SocketAddr>,
     commands: mpsc::Sender<Command>,
@@ -240,6 +242,17 @@ pub async fn start(config: Config) -> Result<Running, String> {
         mtcp_addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
         tasks.push(tokio::spawn(links::listen_mtcp(ctx.clone(), listener)));
     }
+    let mut app_addrs = Vec::new();
+    if let Some((listen, tls)) = &config.app {
+        let app_config =
+            QuicConfig { tls: load_tls(tls)?, max_bundle: config.transfer_mru, idle_timeout: Duration::from_secs(60) };
+        for &addr in listen {
+            let endpoint = crate::app::server::endpoint(addr, &app_config)?;
+            app_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
+            let (c, s) = (commands.clone(), shutdown_rx.clone());
+            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, config.transfer_mru, s)));
+        }
+    }
     let mut quic_addrs = Vec::new();
     for endpoint in quic_endpoints {
         quic_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
@@ -264,6 +277,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         tcpcl: tcpcl_addrs,
         mtcp: mtcp_addrs,
         quic: quic_addrs,
+        app: app_addrs,
         admin: admin_addr,
         commands,
         shutdown,
@@ -350,10 +364,11 @@ pub fn run_forever(config: Config) -> Result<(), String> {
         let mut running = start(config).await?;
         let list = |a: &[SocketAddr]| a.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         println!(
-            "ready tcpcl={} mtcp={} quic={} admin={}",
+            "ready tcpcl={} mtcp={} quic={} app={} admin={}",
             list(&running.tcpcl),
             list(&running.mtcp),
             list(&running.quic),
+            list(&running.app),
             running.admin.map(|a| a.to_string()).unwrap_or_default()
         );
         loop {

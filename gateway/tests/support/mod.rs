@@ -36,6 +36,7 @@ pub struct Gateway {
     pub child: Child,
     pub tcpcl: Vec<SocketAddr>,
     pub quic: Vec<SocketAddr>,
+    pub app: Vec<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub config: PathBuf,
 }
@@ -80,8 +81,9 @@ impl Gateway {
         };
         let tcpcl = field("tcpcl=");
         let quic = field("quic=");
+        let app = field("app=");
         let admin = field("admin=").first().copied();
-        Gateway { child, tcpcl, quic, admin, config: config.to_path_buf() }
+        Gateway { child, tcpcl, quic, app, admin, config: config.to_path_buf() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -124,6 +126,22 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `dtn cert ca` into `dir/ca` (once), then a certificate naming `uri` as `dir/name`.
+pub fn issue(dir: &Path, name: &str, uri: &str) {
+    if !dir.join("ca.pem").exists() {
+        let out = dtn().args(["cert", "ca", "--out"]).arg(dir.join("ca")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = dtn()
+        .args(["cert", "issue", "--ca"])
+        .arg(dir.join("ca"))
+        .args(["--node", uri, "--out"])
+        .arg(dir.join(name))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A minimal HTTP GET: the response body.

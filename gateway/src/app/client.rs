@@ -1,0 +1,153 @@
+//! The applications' side of the bridge: connect with a certificate, register endpoints,
+//! submit ADUs (answered once the gateway stored them durably), receive deliveries and
+//! acknowledge them once stored.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dtn_core::app::{Message, registered};
+use quinn::{Connection, RecvStream, SendStream, VarInt};
+use tokio::sync::Mutex;
+
+use super::wire::{read_header, write_header};
+use crate::tcpcl::tls::{self, TlsSetup};
+
+/// A connection to a gateway.
+#[derive(Debug)]
+pub struct AppClient {
+    connection: Connection,
+    control: Mutex<(SendStream, RecvStream)>,
+    _endpoint: quinn::Endpoint,
+}
+
+/// A submission's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Submitted {
+    /// 0: accepted; refused: 1 + the RFC 9171 reason code.
+    pub status: u64,
+    /// The bundle's creation time (DTN ms) and sequence number.
+    pub creation: (u64, u64),
+}
+
+/// A delivery, to acknowledge once stored.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The registered endpoint.
+    pub endpoint: String,
+    /// The sender.
+    pub source: String,
+    /// Creation time and sequence number: with the source, the ADU's identity.
+    pub creation: (u64, u64),
+    /// The ADU.
+    pub payload: Bytes,
+    send: SendStream,
+}
+
+impl Incoming {
+    /// Tells the gateway the ADU is safe here; it lets the bundle go.
+    pub async fn acknowledge(mut self) -> Result<(), String> {
+        write_header(&mut self.send, &Message::Delivered).await.map_err(|e| e.to_string())?;
+        self.send.finish().map_err(|e| e.to_string())?;
+        // Wait until the gateway has the acknowledgement.
+        let _ = self.send.stopped().await;
+        Ok(())
+    }
+}
+
+impl AppClient {
+    /// Connects to the gateway's application address with this client's certificate.
+    pub async fn connect(addr: SocketAddr, tls_setup: &TlsSetup) -> Result<AppClient, String> {
+        let mut config = tls::client_config(tls_setup).map_err(|e| e.to_string())?;
+        config.alpn_protocols = vec![dtn_core::app::ALPN.to_vec()];
+        let config =
+            quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| format!("TLS for QUIC: {e}"))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(config));
+        let mut transport = quinn::TransportConfig::default();
+        transport.max_concurrent_bidi_streams(VarInt::from_u32(64));
+        transport.stream_receive_window(VarInt::from_u32(4 << 20));
+        transport.keep_alive_interval(Some(std::time::Duration::from_secs(5)));
+        client.transport_config(Arc::new(transport));
+        let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+        let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| e.to_string())?;
+        endpoint.set_default_client_config(client);
+        let connection = endpoint
+            .connect(addr, "dtn-gateway")
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let control = connection.open_bi().await.map_err(|e| e.to_string())?;
+        Ok(AppClient { connection, control: Mutex::new(control), _endpoint: endpoint })
+    }
+
+    async fn ask(&self, request: &Message) -> Result<Message, String> {
+        let mut control = self.control.lock().await;
+        let (send, recv) = &mut *control;
+        write_header(send, request).await.map_err(|e| e.to_string())?;
+        read_header(recv).await.map_err(|e| e.to_string())?.ok_or_else(|| "the gateway closed the stream".into())
+    }
+
+    /// Registers an endpoint (its deliveries start flowing to this client).
+    pub async fn register(&self, endpoint: &str) -> Result<(), String> {
+        match self.ask(&Message::Register { endpoint: endpoint.to_string() }).await? {
+            Message::Registered { status: registered::OK, .. } => Ok(()),
+            Message::Registered { status: registered::NOT_ALLOWED, .. } => {
+                Err(format!("{endpoint}: this client's certificate does not name it"))
+            }
+            Message::Registered { .. } => Err(format!("{endpoint}: not an endpoint of this gateway's node")),
+            other => Err(format!("unexpected answer {other:?}")),
+        }
+    }
+
+    /// The gateway's `/node` JSON.
+    pub async fn status(&self) -> Result<String, String> {
+        match self.ask(&Message::Status).await? {
+            Message::StatusReport { json } => Ok(json),
+            other => Err(format!("unexpected answer {other:?}")),
+        }
+    }
+
+    /// Submits an ADU; returns once the gateway stored it durably (or refused it).
+    pub async fn submit(
+        &self,
+        source: &str,
+        destination: &str,
+        payload: Bytes,
+        lifetime_ms: u64,
+        flags: u64,
+    ) -> Result<Submitted, String> {
+        let (mut send, mut recv) = self.connection.open_bi().await.map_err(|e| e.to_string())?;
+        let header = Message::Submit {
+            reference: 0,
+            source: source.to_string(),
+            destination: destination.to_string(),
+            lifetime_ms,
+            priority: 1,
+            flags,
+        };
+        write_header(&mut send, &header).await.map_err(|e| e.to_string())?;
+        send.write_chunk(payload).await.map_err(|e| e.to_string())?;
+        send.finish().map_err(|e| e.to_string())?;
+        match read_header(&mut recv).await.map_err(|e| e.to_string())? {
+            Some(Message::Submitted { status, creation, .. }) => Ok(Submitted { status, creation }),
+            other => Err(format!("no answer to the submission ({other:?})")),
+        }
+    }
+
+    /// The next delivery for any endpoint this client registered; `None` once disconnected.
+    pub async fn next_delivery(&self, max_adu: usize) -> Option<Incoming> {
+        loop {
+            let (send, mut recv) = self.connection.accept_bi().await.ok()?;
+            let Ok(Some(Message::Deliver { endpoint, source, creation })) = read_header(&mut recv).await else {
+                continue;
+            };
+            let Ok(payload) = recv.read_to_end(max_adu).await else { continue };
+            return Some(Incoming { endpoint, source, creation, payload: Bytes::from(payload), send });
+        }
+    }
+
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.connection.close(VarInt::from_u32(0), b"");
+    }
+}

@@ -1,0 +1,218 @@
+//! The gateway's side of the application bridge (docs/app-protocol.md): QUIC with mutual TLS
+//! and ALPN `dtn-app/1`; a client acts only for the endpoints its certificate names.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dtn_core::app::{Message, registered};
+use dtn_core::bpa::Submission;
+use dtn_core::bundle::BundleFlags;
+use dtn_core::eid::Eid;
+use dtn_core::routing::Priority;
+use quinn::{Connection, RecvStream, SendStream, VarInt};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::wire::{read_header, write_header};
+use crate::daemon::agent::Command;
+use crate::quic::QuicConfig;
+use crate::tcpcl::tls;
+
+/// Bundle processing flags an application may set: report requests, status time, no
+/// fragmentation, acknowledgement by the application.
+const CLIENT_FLAGS: u64 = 0x04 | 0x20 | 0x40 | 0x4000 | 0x1_0000 | 0x2_0000 | 0x4_0000;
+
+/// A QUIC endpoint for applications on `bind`.
+pub fn endpoint(bind: std::net::SocketAddr, config: &QuicConfig) -> Result<quinn::Endpoint, String> {
+    let mut server = tls::server_config(&config.tls).map_err(|e| e.to_string())?;
+    server.alpn_protocols = vec![dtn_core::app::ALPN.to_vec()];
+    let server = quinn::crypto::rustls::QuicServerConfig::try_from(server).map_err(|e| format!("TLS for QUIC: {e}"))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(256));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    transport.stream_receive_window(VarInt::from_u32(4 << 20));
+    transport.receive_window(VarInt::from_u32(64 << 20));
+    if let Ok(idle) = quinn::IdleTimeout::try_from(config.idle_timeout) {
+        transport.max_idle_timeout(Some(idle));
+    }
+    server.transport_config(Arc::new(transport));
+    quinn::Endpoint::server(server, bind).map_err(|e| format!("cannot listen on {bind} (QUIC): {e}"))
+}
+
+/// Serves applications until shutdown.
+pub async fn serve(
+    endpoint: quinn::Endpoint,
+    commands: mpsc::Sender<Command>,
+    max_adu: u64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let Some(incoming) = crate::quic::next_incoming(&endpoint, &mut shutdown).await else { return };
+        let commands = commands.clone();
+        tokio::spawn(async move {
+            let from = incoming.remote_address();
+            match incoming.await {
+                Ok(connection) => {
+                    let allowed = allowed_endpoints(&connection);
+                    tracing::info!(%from, endpoints = ?allowed, "application connected");
+                    client(connection, allowed, commands, max_adu).await;
+                }
+                Err(e) => tracing::warn!(%from, error = %e, "application refused (TLS)"),
+            }
+        });
+    }
+}
+
+/// The endpoints the client's certificate names (URI SANs that are EIDs).
+fn allowed_endpoints(connection: &Connection) -> Vec<Eid> {
+    let Some(chain) =
+        connection.peer_identity().and_then(|id| id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
+    else {
+        return Vec::new();
+    };
+    chain.first().map(tls::uri_sans).unwrap_or_default().iter().filter_map(|u| u.parse().ok()).collect()
+}
+
+/// One application: the control stream first, then a stream per submission.
+async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sender<Command>, max_adu: u64) {
+    let allowed = Arc::new(allowed);
+    let mut control_seen = false;
+    loop {
+        let Ok((send, recv)) = connection.accept_bi().await else { return };
+        if !control_seen {
+            control_seen = true;
+            tokio::spawn(control(connection.clone(), send, recv, allowed.clone(), commands.clone()));
+            continue;
+        }
+        tokio::spawn(submit(send, recv, allowed.clone(), commands.clone(), max_adu));
+    }
+}
+
+async fn control(
+    connection: Connection,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    allowed: Arc<Vec<Eid>>,
+    commands: mpsc::Sender<Command>,
+) {
+    while let Ok(Some(message)) = read_header(&mut recv).await {
+        let answer = match message {
+            Message::Register { endpoint } => {
+                let status = match endpoint.parse::<Eid>() {
+                    Ok(eid) if allowed.contains(&eid) => register(&connection, eid, &commands).await,
+                    _ => registered::NOT_ALLOWED,
+                };
+                Message::Registered { endpoint, status }
+            }
+            Message::Status => {
+                let (tx, rx) = oneshot::channel();
+                if commands.send(Command::Snapshot(tx)).await.is_err() {
+                    return;
+                }
+                let json = rx.await.ok().and_then(|s| serde_json::to_string(&s).ok()).unwrap_or_default();
+                Message::StatusReport { json }
+            }
+            _ => {
+                connection.close(VarInt::from_u32(crate::quic::PROTOCOL_ERROR), b"unexpected message");
+                return;
+            }
+        };
+        if write_header(&mut send, &answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Registers `endpoint` with the agent and starts handing its deliveries to the client.
+async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sender<Command>) -> u64 {
+    let (tx, mut rx) = mpsc::channel(1);
+    let (reply, answer) = oneshot::channel();
+    let command = Command::AppRegister { endpoint: endpoint.clone(), tx, reply };
+    if commands.send(command).await.is_err() || answer.await != Ok(true) {
+        return registered::NOT_LOCAL;
+    }
+    let (connection, commands) = (connection.clone(), commands.clone());
+    tokio::spawn(async move {
+        while let Some(d) = rx.recv().await {
+            let key = (d.source.clone(), (d.creation.time.0, d.creation.sequence));
+            match deliver(&connection, &d).await {
+                Ok(()) => {
+                    let done = Command::AppDelivered { endpoint: endpoint.clone(), key };
+                    if commands.send(done).await.is_err() {
+                        return;
+                    }
+                }
+                // The client went away: the delivery waits in the agent for the next one.
+                Err(()) => return,
+            }
+        }
+    });
+    registered::OK
+}
+
+/// One delivery on a stream of its own, acknowledged by the client.
+async fn deliver(connection: &Connection, d: &dtn_core::bpa::Delivery) -> Result<(), ()> {
+    let (mut send, mut recv) = connection.open_bi().await.map_err(|_| ())?;
+    let header = Message::Deliver {
+        endpoint: d.endpoint.to_string(),
+        source: d.source.to_string(),
+        creation: (d.creation.time.0, d.creation.sequence),
+    };
+    write_header(&mut send, &header).await.map_err(|_| ())?;
+    send.write_chunk(d.payload.clone()).await.map_err(|_| ())?;
+    send.finish().map_err(|_| ())?;
+    match read_header(&mut recv).await {
+        Ok(Some(Message::Delivered)) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+async fn submit(
+    mut send: SendStream,
+    mut recv: RecvStream,
+    allowed: Arc<Vec<Eid>>,
+    commands: mpsc::Sender<Command>,
+    max_adu: u64,
+) {
+    let Ok(Some(Message::Submit { reference, source, destination, lifetime_ms, priority, flags })) =
+        read_header(&mut recv).await
+    else {
+        let _ = send.reset(VarInt::from_u32(crate::quic::PROTOCOL_ERROR));
+        return;
+    };
+    let refuse = |code: u64| Message::Submitted { reference, status: code, creation: (0, 0) };
+    let (Ok(source), Ok(destination)) = (source.parse::<Eid>(), destination.parse::<Eid>()) else {
+        let _ = write_header(&mut send, &refuse(1 + dtn_core::admin::ReasonCode::BlockUnintelligible.code())).await;
+        return;
+    };
+    if !allowed.contains(&source) {
+        let _ = write_header(&mut send, &refuse(1 + dtn_core::admin::ReasonCode::NoInformation.code())).await;
+        return;
+    }
+    let Ok(payload) = recv.read_to_end(usize::try_from(max_adu).unwrap_or(usize::MAX)).await else {
+        let _ = send.reset(VarInt::from_u32(crate::quic::BUNDLE_TOO_LARGE));
+        return;
+    };
+    let priority = match priority {
+        0 => Priority::Bulk,
+        2 => Priority::Expedited,
+        _ => Priority::Normal,
+    };
+    let submission = Submission {
+        token: 0,
+        source: Some(source),
+        destination,
+        payload: Bytes::from(payload),
+        lifetime_ms: lifetime_ms.clamp(1, 30 * 24 * 3_600_000),
+        flags: BundleFlags(flags & CLIENT_FLAGS),
+        priority,
+    };
+    let (reply, answer) = oneshot::channel();
+    if commands.send(Command::AppSubmit { submission, reply }).await.is_err() {
+        return;
+    }
+    let Ok(Ok((status, creation))) = tokio::time::timeout(Duration::from_secs(60), answer).await else { return };
+    let _ = write_header(&mut send, &Message::Submitted { reference, status, creation }).await;
+    let _ = send.finish();
+}

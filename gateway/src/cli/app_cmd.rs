@@ -1,0 +1,261 @@
+//! `dtn send | recv | ping | status`: a ground application's tools over the gateway's
+//! application bridge (QUIC, mutual TLS; docs/app-protocol.md).
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Args;
+use gateway::app::client::AppClient;
+use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Where the gateway is and who this client is (flags or environment).
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// The gateway's application address (its `[app] listen`).
+    #[arg(long, env = "DTN_GATEWAY")]
+    gateway: SocketAddr,
+    /// This client's PEM certificate chain (its URI SANs are the endpoints it may use).
+    #[arg(long, env = "DTN_CERT")]
+    cert: PathBuf,
+    /// This client's PEM private key.
+    #[arg(long, env = "DTN_KEY")]
+    key: PathBuf,
+    /// PEM trust anchors for the gateway's certificate.
+    #[arg(long, env = "DTN_CA")]
+    ca: PathBuf,
+}
+
+impl Connection {
+    fn tls(&self) -> Result<TlsSetup, String> {
+        let certs = |p: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
+            CertificateDer::pem_file_iter(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| format!("{}: {e}", self.key.display()))?;
+        Ok(TlsSetup {
+            chain: certs(&self.cert)?,
+            key: Arc::new(key),
+            roots: certs(&self.ca)?,
+            policy: NodeIdPolicy::None,
+        })
+    }
+
+    /// The first endpoint the certificate names.
+    fn own_endpoint(&self) -> Result<String, String> {
+        let tls = self.tls()?;
+        tls.chain
+            .first()
+            .map(gateway::tcpcl::tls::uri_sans)
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .ok_or_else(|| "the certificate names no endpoint; give --from".to_string())
+    }
+
+    fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<AppClient, String> {
+        let tls = self.tls()?;
+        runtime.block_on(AppClient::connect(self.gateway, &tls))
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())
+}
+
+/// `dtn send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The file to send (`-`: standard input).
+    file: PathBuf,
+    /// Destination endpoint.
+    #[arg(long)]
+    to: String,
+    /// Source endpoint (default: the first one the certificate names).
+    #[arg(long)]
+    from: Option<String>,
+    /// Lifetime, seconds.
+    #[arg(long, default_value_t = 86_400)]
+    lifetime: u64,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Sends one file as one ADU; prints the bundle's identity and the throughput.
+pub fn send(args: &SendArgs) -> Result<(), String> {
+    let mut payload = Vec::new();
+    if args.file.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut payload).map_err(|e| e.to_string())?;
+    } else {
+        payload = std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    }
+    let from = match &args.from {
+        Some(f) => f.clone(),
+        None => args.connection.own_endpoint()?,
+    };
+    let runtime = runtime()?;
+    let client = args.connection.open(&runtime)?;
+    let len = payload.len();
+    let started = Instant::now();
+    let done = runtime.block_on(client.submit(&from, &args.to, Bytes::from(payload), args.lifetime * 1000, 0))?;
+    let took = started.elapsed().as_secs_f64().max(1e-9);
+    client.close();
+    if done.status != 0 {
+        return Err(format!("the gateway refused it: reason code {}", done.status - 1));
+    }
+    println!(
+        "sent {len} bytes {from} -> {} as bundle ({}, {}), stored at the gateway in {:.3} s ({:.1} Mbit/s)",
+        args.to,
+        done.creation.0,
+        done.creation.1,
+        took,
+        len as f64 * 8.0 / took / 1e6
+    );
+    Ok(())
+}
+
+/// `dtn recv`.
+#[derive(Debug, Args)]
+pub struct RecvArgs {
+    /// The endpoint to receive for (default: the first one the certificate names).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Write each ADU to a file in this directory (named by source and creation timestamp)
+    /// instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop after this many.
+    #[arg(long)]
+    count: Option<u64>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Receives deliveries: each is stored (file synced, or written to stdout) before it is
+/// acknowledged; a repeat of one already stored is acknowledged and not written again.
+pub fn recv(args: &RecvArgs) -> Result<(), String> {
+    let endpoint = match &args.endpoint {
+        Some(e) => e.clone(),
+        None => args.connection.own_endpoint()?,
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let runtime = runtime()?;
+    let client = args.connection.open(&runtime)?;
+    runtime.block_on(async {
+        client.register(&endpoint).await?;
+        eprintln!("receiving for {endpoint}");
+        let mut got = 0u64;
+        while args.count.is_none_or(|n| got < n) {
+            let Some(d) = client.next_delivery(1 << 30).await else {
+                return Err("the gateway closed the connection".into());
+            };
+            match &args.out {
+                Some(dir) => {
+                    let name: String = format!("{}_{}_{}.adu", d.source, d.creation.0, d.creation.1)
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+                        .collect();
+                    let path = dir.join(&name);
+                    if !path.exists() {
+                        let tmp = dir.join(format!(".{name}.part"));
+                        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+                        f.write_all(&d.payload).and_then(|()| f.sync_all()).map_err(|e| e.to_string())?;
+                        std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+                        println!("{} ({} bytes from {})", path.display(), d.payload.len(), d.source);
+                    }
+                }
+                None => {
+                    let mut out = std::io::stdout();
+                    out.write_all(&d.payload).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+                }
+            }
+            d.acknowledge().await?;
+            got += 1;
+        }
+        Ok::<(), String>(())
+    })?;
+    client.close();
+    Ok(())
+}
+
+/// `dtn ping`.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// The echo endpoint to ping (a gateway's `deliver = "echo"` endpoint, e.g. ipn:2.7).
+    target: String,
+    /// This client's endpoint the echoes come back to (default: the certificate's first).
+    #[arg(long)]
+    from: Option<String>,
+    /// Pings.
+    #[arg(long, default_value_t = 5)]
+    count: u64,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Round trips through the network's echo service.
+pub fn ping(args: &PingArgs) -> Result<(), String> {
+    let from = match &args.from {
+        Some(f) => f.clone(),
+        None => args.connection.own_endpoint()?,
+    };
+    let runtime = runtime()?;
+    let client = args.connection.open(&runtime)?;
+    runtime.block_on(async {
+        client.register(&from).await?;
+        let mut rtts = Vec::new();
+        for i in 0..args.count {
+            let payload = Bytes::from(format!("ping {i} {}", std::process::id()));
+            let started = Instant::now();
+            let done = client.submit(&from, &args.target, payload.clone(), 60_000, 0).await?;
+            if done.status != 0 {
+                return Err(format!("refused: reason code {}", done.status - 1));
+            }
+            loop {
+                let waiting = tokio::time::timeout(Duration::from_secs(30), client.next_delivery(1 << 20));
+                let Ok(Some(d)) = waiting.await else { return Err(format!("no echo for ping {i} within 30 s")) };
+                let mine = d.payload == payload;
+                d.acknowledge().await?;
+                if mine {
+                    break;
+                }
+            }
+            let rtt = started.elapsed();
+            println!("echo from {}: seq {i} time {:.3} ms", args.target, rtt.as_secs_f64() * 1000.0);
+            rtts.push(rtt.as_secs_f64() * 1000.0);
+        }
+        let min = rtts.iter().copied().fold(f64::MAX, f64::min);
+        let max = rtts.iter().copied().fold(0.0, f64::max);
+        let avg = rtts.iter().sum::<f64>() / rtts.len().max(1) as f64;
+        println!("{} pings: min {min:.3} / avg {avg:.3} / max {max:.3} ms", rtts.len());
+        Ok::<(), String>(())
+    })?;
+    client.close();
+    Ok(())
+}
+
+/// `dtn status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Prints the gateway's state (links, contacts, queues) as JSON.
+pub fn status(args: &StatusArgs) -> Result<(), String> {
+    let runtime = runtime()?;
+    let client = args.connection.open(&runtime)?;
+    let json = runtime.block_on(client.status())?;
+    client.close();
+    println!("{json}");
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The application bridge end to end, with real gateway processes: a ground application
+//! pings an echo service two hops away (ground gateway → relay → orbital-node gateway) and
+//! gets the answer; deliveries survive a client that disconnects before acknowledging; a
+//! client may act only for the endpoints its certificate names, and one without a trusted
+//! certificate gets nowhere.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gateway::app::client::AppClient;
+use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use support::{Gateway, Scratch, issue};
+
+fn tls(dir: &Path, name: &str, ca: &str) -> TlsSetup {
+    let certs = |p: std::path::PathBuf| CertificateDer::pem_file_iter(p).unwrap().map(Result::unwrap).collect();
+    TlsSetup {
+        chain: certs(dir.join(format!("{name}.pem"))),
+        key: Arc::new(PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap()),
+        roots: certs(dir.join(format!("{ca}.pem"))),
+        policy: NodeIdPolicy::None,
+    }
+}
+
+fn app_section() -> &'static str {
+    "[app]\nlisten = [\"127.0.0.1:0\"]\ncert = \"ground.pem\"\nkey = \"ground.key\"\nca = \"ca.pem\"\n"
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn an_application_reaches_an_orbital_node_and_back() {
+    let dir = Scratch::new("app-e2e");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let orbital = Gateway::start(
+        &dir.0,
+        "orbital",
+        "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+         [[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n[[route]]\ndest = \"default\"\nvia = 3\n",
+    );
+    let relay = Gateway::start(
+        &dir.0,
+        "relay",
+        &format!(
+            "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+             [[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{}\"\n",
+            orbital.tcpcl[0]
+        ),
+    );
+    let ground = Gateway::start(
+        &dir.0,
+        "ground",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}\
+             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{}\"\n[[route]]\ndest = 4\nvia = 3\n",
+            app_section(),
+            relay.tcpcl[0]
+        ),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        client.register("ipn:2.5").await.unwrap();
+        for i in 0..5u32 {
+            let question = Bytes::from(format!("telemetry request {i}"));
+            let done = client.submit("ipn:2.5", "ipn:4.7", question.clone(), 60_000, 0).await.unwrap();
+            assert_eq!(done.status, 0);
+            let answer = tokio::time::timeout(Duration::from_secs(20), client.next_delivery(1 << 20))
+                .await
+                .expect("no answer within 20 s")
+                .unwrap();
+            assert_eq!((answer.source.as_str(), &answer.payload), ("ipn:4.7", &question));
+            answer.acknowledge().await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn deliveries_survive_a_client_that_leaves_before_acknowledging() {
+    let dir = Scratch::new("app-resume");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = Gateway::start(
+        &dir.0,
+        "ground",
+        &format!("[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}", app_section()),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let me = tls(&dir.0, "client", "ca");
+        // Five ADUs for ipn:2.5 wait at the gateway.
+        let sender = AppClient::connect(ground.app[0], &me).await.unwrap();
+        for i in 0..5u32 {
+            let done = sender.submit("ipn:2.5", "ipn:2.5", Bytes::from(format!("adu {i}")), 60_000, 0).await.unwrap();
+            assert_eq!(done.status, 0);
+        }
+        // A receiver takes the first and goes away without acknowledging it.
+        let first = AppClient::connect(ground.app[0], &me).await.unwrap();
+        first.register("ipn:2.5").await.unwrap();
+        let unacked = first.next_delivery(1 << 20).await.unwrap();
+        let lost_key = (unacked.source.clone(), unacked.creation);
+        drop(unacked);
+        first.close();
+        // The next one gets all five, each once.
+        let second = AppClient::connect(ground.app[0], &me).await.unwrap();
+        second.register("ipn:2.5").await.unwrap();
+        let mut seen = BTreeSet::new();
+        while seen.len() < 5 {
+            let d = tokio::time::timeout(Duration::from_secs(20), second.next_delivery(1 << 20))
+                .await
+                .expect("deliveries stopped")
+                .unwrap();
+            assert!(seen.insert((d.source.clone(), d.creation)), "delivered twice: {:?}", d.creation);
+            d.acknowledge().await.unwrap();
+        }
+        assert!(seen.contains(&lost_key), "the unacknowledged delivery was lost");
+        // Nothing more comes.
+        assert!(tokio::time::timeout(Duration::from_millis(700), second.next_delivery(1 << 20)).await.is_err());
+    });
+}
+
+#[test]
+fn clients_act_only_for_what_their_certificate_names() {
+    let dir = Scratch::new("app-auth");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    // A certificate from another CA.
+    let other = dir.0.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    issue(&other, "stranger", "ipn:2.5");
+    let ground = Gateway::start(
+        &dir.0,
+        "ground",
+        &format!("[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}", app_section()),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        let err = client.register("ipn:2.6").await.unwrap_err();
+        assert!(err.contains("does not name it"), "{err}");
+        let refused = client.submit("ipn:2.6", "ipn:2.5", Bytes::from_static(b"x"), 60_000, 0).await.unwrap();
+        assert_ne!(refused.status, 0, "a source the certificate does not name was accepted");
+        // The stranger's chain is not trusted: no connection (or none that works).
+        let mut stranger = tls(&other, "stranger", "ca");
+        stranger.roots = tls(&dir.0, "client", "ca").roots;
+        match AppClient::connect(ground.app[0], &stranger).await {
+            Err(_) => {}
+            Ok(c) => assert!(c.register("ipn:2.5").await.is_err(), "an untrusted client registered"),
+        }
+    });
+}
