@@ -160,3 +160,46 @@ fn clients_act_only_for_what_their_certificate_names() {
         }
     });
 }
+
+#[test]
+fn a_client_over_its_limit_is_slowed_not_dropped_and_others_go_on() {
+    let dir = Scratch::new("app-limits");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "flooder", "ipn:2.5");
+    issue(&dir.0, "client", "ipn:2.6");
+    let ground = Gateway::start(
+        &dir.0,
+        "ground",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}submits_per_sec = 20\nin_flight = 8\n",
+            app_section()
+        ),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let flooder = Arc::new(AppClient::connect(ground.app[0], &tls(&dir.0, "flooder", "ca")).await.unwrap());
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..40u32 {
+            let f = flooder.clone();
+            tasks.push(tokio::spawn(async move {
+                f.submit("ipn:2.5", "ipn:9.1", Bytes::from(format!("flood {i}")), 60_000, 0).await
+            }));
+        }
+        // Meanwhile another client's submissions go through at once.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let other = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        for _ in 0..2 {
+            let t = std::time::Instant::now();
+            let done = other.submit("ipn:2.6", "ipn:9.1", Bytes::from_static(b"hello"), 60_000, 0).await.unwrap();
+            assert_eq!(done.status, 0);
+            assert!(t.elapsed() < Duration::from_millis(500), "the other client waited {:?}", t.elapsed());
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().status, 0, "a flooding submission was refused or dropped");
+        }
+        let took = started.elapsed();
+        // 40 at 20 per second (a burst of 2): about two seconds.
+        assert!(took >= Duration::from_millis(1500), "40 submissions at 20/s took only {took:?}");
+    });
+}

@@ -1,6 +1,7 @@
 //! The gateway's side of the application bridge (docs/app-protocol.md): QUIC with mutual TLS
 //! and ALPN `dtn-app/1`; a client acts only for the endpoints its certificate names.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,17 +23,34 @@ use crate::tcpcl::tls;
 /// fragmentation, acknowledgement by the application.
 const CLIENT_FLAGS: u64 = 0x04 | 0x20 | 0x40 | 0x4000 | 0x1_0000 | 0x2_0000 | 0x4_0000;
 
+/// What one client may do.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLimits {
+    /// Submissions per second (governor, GCRA; a burst of a tenth of a second).
+    pub submits_per_sec: u32,
+    /// Submissions open at once (also the QUIC stream limit: a client cannot open more).
+    pub in_flight: u32,
+    /// Largest ADU.
+    pub max_adu: u64,
+}
+
 /// A QUIC endpoint for applications on `bind`.
-pub fn endpoint(bind: std::net::SocketAddr, config: &QuicConfig) -> Result<quinn::Endpoint, String> {
+pub fn endpoint(
+    bind: std::net::SocketAddr,
+    config: &QuicConfig,
+    limits: ClientLimits,
+) -> Result<quinn::Endpoint, String> {
     let mut server = tls::server_config(&config.tls).map_err(|e| e.to_string())?;
     server.alpn_protocols = vec![dtn_core::app::ALPN.to_vec()];
     let server = quinn::crypto::rustls::QuicServerConfig::try_from(server).map_err(|e| format!("TLS for QUIC: {e}"))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
     let mut transport = quinn::TransportConfig::default();
-    transport.max_concurrent_bidi_streams(VarInt::from_u32(256));
+    // The control stream and the submissions in flight; what a client has not been allowed to
+    // open yet it cannot send (QUIC flow control slows it; it is not disconnected).
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(limits.in_flight.saturating_add(1)));
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));
-    transport.stream_receive_window(VarInt::from_u32(4 << 20));
-    transport.receive_window(VarInt::from_u32(64 << 20));
+    transport.stream_receive_window(VarInt::from_u32(1 << 20));
+    transport.receive_window(VarInt::from_u32(32 << 20));
     if let Ok(idle) = quinn::IdleTimeout::try_from(config.idle_timeout) {
         transport.max_idle_timeout(Some(idle));
     }
@@ -44,7 +62,7 @@ pub fn endpoint(bind: std::net::SocketAddr, config: &QuicConfig) -> Result<quinn
 pub async fn serve(
     endpoint: quinn::Endpoint,
     commands: mpsc::Sender<Command>,
-    max_adu: u64,
+    limits: ClientLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -56,7 +74,7 @@ pub async fn serve(
                 Ok(connection) => {
                     let allowed = allowed_endpoints(&connection);
                     tracing::info!(%from, endpoints = ?allowed, "application connected");
-                    client(connection, allowed, commands, max_adu).await;
+                    client(connection, allowed, commands, limits).await;
                 }
                 Err(e) => tracing::warn!(%from, error = %e, "application refused (TLS)"),
             }
@@ -75,17 +93,36 @@ fn allowed_endpoints(connection: &Connection) -> Vec<Eid> {
 }
 
 /// One application: the control stream first, then a stream per submission.
-async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sender<Command>, max_adu: u64) {
+/// Submissions beyond the rate wait to be accepted, and so does the client (its streams are
+/// not read): each client is paced on its own, so one cannot starve the others.
+async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sender<Command>, limits: ClientLimits) {
     let allowed = Arc::new(allowed);
+    let rate = NonZeroU32::new(limits.submits_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new((limits.submits_per_sec / 10).max(1)).unwrap_or(NonZeroU32::MIN);
+    let pace = governor::RateLimiter::direct(governor::Quota::per_second(rate).allow_burst(burst));
+    let quota = Arc::new(tokio::sync::Semaphore::new(limits.in_flight.max(1) as usize));
     let mut control_seen = false;
     loop {
+        let permit = if control_seen {
+            pace.until_ready().await;
+            match quota.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return,
+            }
+        } else {
+            None
+        };
         let Ok((send, recv)) = connection.accept_bi().await else { return };
         if !control_seen {
             control_seen = true;
             tokio::spawn(control(connection.clone(), send, recv, allowed.clone(), commands.clone()));
             continue;
         }
-        tokio::spawn(submit(send, recv, allowed.clone(), commands.clone(), max_adu));
+        let (allowed, commands, max_adu) = (allowed.clone(), commands.clone(), limits.max_adu);
+        tokio::spawn(async move {
+            submit(send, recv, allowed, commands, max_adu).await;
+            drop(permit);
+        });
     }
 }
 

@@ -136,8 +136,9 @@ pub struct Config {
     pub quic_tls: Option<TlsConfig>,
     /// QUIC idle timeout.
     pub quic_idle_s: u64,
-    /// Where ground applications connect (QUIC, `dtn-app/1`), and the TLS material for them.
-    pub app: Option<(Vec<SocketAddr>, TlsConfig)>,
+    /// Where ground applications connect (QUIC, `dtn-app/1`), the TLS material for them, and
+    /// per-client submissions per second and in flight.
+    pub app: Option<(Vec<SocketAddr>, TlsConfig, (u32, u32))>,
     /// Neighbours.
     pub peers: Vec<PeerConfig>,
     /// Static routes: destination node (None = default) → next hop.
@@ -289,6 +290,7 @@ impl Config {
                     ca: resolve(&a.ca),
                     policy: crate::tcpcl::NodeIdPolicy::Require,
                 },
+                (a.submits_per_sec.max(1), a.in_flight.max(1)),
             )),
         };
         let (quic_listen, quic_tls, quic_idle_s) = match &raw.quic {
@@ -651,6 +653,18 @@ struct RawApp {
     cert: String,
     key: String,
     ca: String,
+    #[serde(default = "default_submit_rate")]
+    submits_per_sec: u32,
+    #[serde(default = "default_in_flight")]
+    in_flight: u32,
+}
+
+fn default_submit_rate() -> u32 {
+    20_000
+}
+
+fn default_in_flight() -> u32 {
+    64
 }
 
 fn default_quic_idle() -> u64 {

@@ -243,14 +243,19 @@ pub async fn start(config: Config) -> Result<Running, String> {
         tasks.push(tokio::spawn(links::listen_mtcp(ctx.clone(), listener)));
     }
     let mut app_addrs = Vec::new();
-    if let Some((listen, tls)) = &config.app {
+    if let Some((listen, tls, (submits_per_sec, in_flight))) = &config.app {
+        let limits = crate::app::server::ClientLimits {
+            submits_per_sec: *submits_per_sec,
+            in_flight: *in_flight,
+            max_adu: config.transfer_mru,
+        };
         let app_config =
             QuicConfig { tls: load_tls(tls)?, max_bundle: config.transfer_mru, idle_timeout: Duration::from_secs(60) };
         for &addr in listen {
-            let endpoint = crate::app::server::endpoint(addr, &app_config)?;
+            let endpoint = crate::app::server::endpoint(addr, &app_config, limits)?;
             app_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
             let (c, s) = (commands.clone(), shutdown_rx.clone());
-            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, config.transfer_mru, s)));
+            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, limits, s)));
         }
     }
     let mut quic_addrs = Vec::new();
