@@ -49,7 +49,7 @@ impl Connection {
     }
 
     /// The first endpoint the certificate names.
-    fn own_endpoint(&self) -> Result<String, String> {
+    pub fn own_endpoint(&self) -> Result<String, String> {
         let tls = self.tls()?;
         tls.chain
             .first()
@@ -60,7 +60,7 @@ impl Connection {
             .ok_or_else(|| "the certificate names no endpoint; give --from".to_string())
     }
 
-    fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<AppClient, String> {
+    pub fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<AppClient, String> {
         let tls = self.tls()?;
         runtime.block_on(AppClient::connect(self.gateway, &tls))
     }

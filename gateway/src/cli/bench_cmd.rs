@@ -114,3 +114,84 @@ pub fn tcpcl(args: &TcpclArgs) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Ingest through the application bridge.
+#[derive(Debug, clap::Args)]
+pub struct AppArgs {
+    /// ADU size, bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// ADUs.
+    #[arg(long, default_value_t = 10_000)]
+    count: u64,
+    /// Submissions open at once.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// Destination endpoint (default: one the gateway holds, ipn:9.1).
+    #[arg(long, default_value = "ipn:9.1")]
+    dest: String,
+    /// Source endpoint (default: the first the certificate names).
+    #[arg(long)]
+    from: Option<String>,
+    #[command(flatten)]
+    connection: super::app_cmd::Connection,
+}
+
+/// Submits ADUs as fast as the gateway stores them; reports ADUs/s, Gbit/s and the
+/// submit-to-stored latency.
+pub fn app(args: &AppArgs) -> Result<(), String> {
+    let from = match &args.from {
+        Some(f) => f.clone(),
+        None => args.connection.own_endpoint()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = std::sync::Arc::new(args.connection.open(&runtime)?);
+    let payload = bytes::Bytes::from(vec![0x5a; args.size]);
+    let (count, window, dest) = (args.count, args.window.max(1), args.dest.clone());
+    let (latencies, took) = runtime.block_on(async move {
+        let started = std::time::Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        let mut latencies = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            if set.len() >= window {
+                if let Some(Ok(r)) = set.join_next().await {
+                    latencies.push(r?);
+                }
+            }
+            let (client, from, dest, payload) = (client.clone(), from.clone(), dest.clone(), payload.clone());
+            set.spawn(async move {
+                let t = std::time::Instant::now();
+                let done = client.submit(&from, &dest, payload, 3_600_000, 0).await?;
+                if done.status != 0 {
+                    return Err(format!("refused: reason code {}", done.status - 1));
+                }
+                Ok::<u64, String>(t.elapsed().as_micros() as u64)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            if let Ok(r) = r {
+                latencies.push(r?);
+            }
+        }
+        client.close();
+        Ok::<_, String>((latencies, started.elapsed().as_secs_f64()))
+    })?;
+    let mut l = latencies;
+    l.sort_unstable();
+    let pct = |p: f64| l.get(((l.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
+    println!(
+        "{} ADUs of {} B stored in {:.3} s: {:.0} ADUs/s, {:.3} Gbit/s; submit-to-stored p50 {} µs, p99 {} µs",
+        l.len(),
+        args.size,
+        took,
+        l.len() as f64 / took,
+        l.len() as f64 * args.size as f64 * 8.0 / took / 1e9,
+        pct(0.5),
+        pct(0.99)
+    );
+    Ok(())
+}

@@ -70,6 +70,8 @@ enum GatewayCommand {
 enum BenchCommand {
     /// Push bundles through a gateway chain over TCPCLv4; report bundles/s, Gbit/s, latency.
     Tcpcl(Box<bench_cmd::TcpclArgs>),
+    /// Submit ADUs through a gateway's application bridge (QUIC) as fast as it stores them.
+    App(Box<bench_cmd::AppArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Gateway(GatewayCommand::Run(args)) => gateway_cmd::run(&args),
         Command::Gateway(GatewayCommand::CheckConfig(args)) => gateway_cmd::check(&args),
         Command::Bench(BenchCommand::Tcpcl(args)) => bench_cmd::tcpcl(&args),
+        Command::Bench(BenchCommand::App(args)) => bench_cmd::app(&args),
         Command::Send(args) => app_cmd::send(&args),
         Command::Recv(args) => app_cmd::recv(&args),
         Command::Ping(args) => app_cmd::ping(&args),

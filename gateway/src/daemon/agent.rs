@@ -205,6 +205,13 @@ impl<S: BundleStore> Agent<S> {
                         Counters::add(&self.counters.bytes_received, bytes.len() as u64);
                         batch.push(Event::Received { link, bytes });
                     }
+                    // Submissions go in the batch too: one commit answers them all.
+                    Command::AppSubmit { mut submission, reply } => {
+                        submission.token = self.next_token;
+                        self.next_token += 1;
+                        self.submits.insert(submission.token, reply);
+                        batch.push(Event::Submit(submission));
+                    }
                     Command::Transmitted { link, bundle, ok } => {
                         let counter =
                             if ok { &self.counters.transmissions_ok } else { &self.counters.transmissions_failed };
@@ -267,12 +274,6 @@ impl<S: BundleStore> Agent<S> {
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
             }
-            Command::AppSubmit { mut submission, reply } => {
-                submission.token = self.next_token;
-                self.next_token += 1;
-                self.submits.insert(submission.token, reply);
-                self.bpa.handle(Event::Submit(submission), now)?;
-            }
             Command::AppRegister { endpoint, tx, reply } => {
                 let configured = self.endpoints.iter().any(|e| e.eid == endpoint);
                 if configured || self.bpa.config().node_of(&endpoint) != Some(self.bpa.config().node) {
@@ -298,7 +299,7 @@ impl<S: BundleStore> Agent<S> {
                 }
             }
             Command::Shutdown => return Ok(true),
-            Command::Received { .. } | Command::Transmitted { .. } => {}
+            Command::Received { .. } | Command::Transmitted { .. } | Command::AppSubmit { .. } => {}
         }
         Ok(false)
     }
