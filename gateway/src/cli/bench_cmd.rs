@@ -157,10 +157,10 @@ pub fn app(args: &AppArgs) -> Result<(), String> {
         let mut set = tokio::task::JoinSet::new();
         let mut latencies = Vec::with_capacity(count as usize);
         for _ in 0..count {
-            if set.len() >= window {
-                if let Some(Ok(r)) = set.join_next().await {
-                    latencies.push(r?);
-                }
+            if set.len() >= window
+                && let Some(Ok(r)) = set.join_next().await
+            {
+                latencies.push(r?);
             }
             let (client, from, dest, payload) = (client.clone(), from.clone(), dest.clone(), payload.clone());
             set.spawn(async move {
