@@ -203,3 +203,62 @@ fn a_client_over_its_limit_is_slowed_not_dropped_and_others_go_on() {
         assert!(took >= Duration::from_millis(1500), "40 submissions at 20/s took only {took:?}");
     });
 }
+
+#[test]
+fn an_application_reaches_an_orbital_node_across_a_space_link() {
+    let dir = Scratch::new("app-space");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let orbital = Gateway::start(
+        &dir.0,
+        "orbital",
+        "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+         keepalive_s = 5\n[[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n[[route]]\ndest = \"default\"\nvia = 3\n",
+    );
+    let rt = runtime();
+    // The relay's link to the orbital node: contacts both ways from plan time 2 s, one second
+    // of light time each way, 10 MB/s.
+    let plan = "a contact +2 +3600 3 4 10000000\na contact +2 +3600 4 3 10000000\na range +0 +3600 3 4 1\n";
+    let windows = link_sim::model::link::windows_from_ionrc(plan).unwrap();
+    let listen: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = link_sim::proxy::ProxyConfig::for_link(&windows, 3, 4, listen, orbital.tcpcl[0]).unwrap();
+    let proxy = rt.block_on(link_sim::proxy::Proxy::start(config)).unwrap();
+    let relay = Gateway::start(
+        &dir.0,
+        "relay",
+        &format!(
+            "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+             keepalive_s = 5\n[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{}\"\n",
+            proxy.local_addr()
+        ),
+    );
+    let ground = Gateway::start(
+        &dir.0,
+        "ground",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}\
+             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{}\"\n[[route]]\ndest = 4\nvia = 3\n",
+            app_section(),
+            relay.tcpcl[0]
+        ),
+    );
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        client.register("ipn:2.5").await.unwrap();
+        let started = std::time::Instant::now();
+        let question = Bytes::from_static(b"what is the cluster's load?");
+        assert_eq!(client.submit("ipn:2.5", "ipn:4.7", question.clone(), 120_000, 0).await.unwrap().status, 0);
+        let answer = tokio::time::timeout(Duration::from_secs(60), client.next_delivery(1 << 20))
+            .await
+            .expect("no answer across the space link within 60 s")
+            .unwrap();
+        let rtt = started.elapsed();
+        assert_eq!((answer.source.as_str(), &answer.payload), ("ipn:4.7", &question));
+        answer.acknowledge().await.unwrap();
+        // Not before the contact opened, and not faster than light: two one-second trips.
+        assert!(rtt >= Duration::from_secs(2), "answered in {rtt:?}");
+        let stats = proxy.stats();
+        assert!(stats.forward.bytes_out > 0 && stats.reverse.bytes_out > 0, "{stats:?}");
+    });
+    drop(proxy);
+}
