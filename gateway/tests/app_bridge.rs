@@ -38,36 +38,49 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
+/// The orbital compute node (4): its application answers on ipn:4.7 (echo).
+fn orbital(dir: &Path) -> Gateway {
+    Gateway::start(
+        dir,
+        "orbital",
+        "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+         keepalive_s = 5\n[[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n[[route]]\ndest = \"default\"\nvia = 3\n",
+    )
+}
+
+/// The relay (3), dialling the orbital node at `orbital`.
+fn relay(dir: &Path, orbital: std::net::SocketAddr) -> Gateway {
+    Gateway::start(
+        dir,
+        "relay",
+        &format!(
+            "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+             keepalive_s = 5\n[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{orbital}\"\n"
+        ),
+    )
+}
+
+/// The ground gateway (2) with the application bridge, dialling the relay.
+fn ground(dir: &Path, relay: std::net::SocketAddr) -> Gateway {
+    Gateway::start(
+        dir,
+        "ground",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}\
+             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{relay}\"\n[[route]]\ndest = 4\nvia = 3\n",
+            app_section()
+        ),
+    )
+}
+
 #[test]
 fn an_application_reaches_an_orbital_node_and_back() {
     let dir = Scratch::new("app-e2e");
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "client", "ipn:2.5");
-    let orbital = Gateway::start(
-        &dir.0,
-        "orbital",
-        "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-         [[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n[[route]]\ndest = \"default\"\nvia = 3\n",
-    );
-    let relay = Gateway::start(
-        &dir.0,
-        "relay",
-        &format!(
-            "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-             [[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{}\"\n",
-            orbital.tcpcl[0]
-        ),
-    );
-    let ground = Gateway::start(
-        &dir.0,
-        "ground",
-        &format!(
-            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}\
-             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{}\"\n[[route]]\ndest = 4\nvia = 3\n",
-            app_section(),
-            relay.tcpcl[0]
-        ),
-    );
+    let orbital = orbital(&dir.0);
+    let relay = relay(&dir.0, orbital.tcpcl[0]);
+    let ground = ground(&dir.0, relay.tcpcl[0]);
     let rt = runtime();
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
@@ -209,12 +222,7 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
     let dir = Scratch::new("app-space");
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "client", "ipn:2.5");
-    let orbital = Gateway::start(
-        &dir.0,
-        "orbital",
-        "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-         keepalive_s = 5\n[[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n[[route]]\ndest = \"default\"\nvia = 3\n",
-    );
+    let orbital = orbital(&dir.0);
     let rt = runtime();
     // The relay's link to the orbital node: contacts both ways from plan time 2 s, one second
     // of light time each way, 10 MB/s.
@@ -223,25 +231,8 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
     let listen: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     let config = link_sim::proxy::ProxyConfig::for_link(&windows, 3, 4, listen, orbital.tcpcl[0]).unwrap();
     let proxy = rt.block_on(link_sim::proxy::Proxy::start(config)).unwrap();
-    let relay = Gateway::start(
-        &dir.0,
-        "relay",
-        &format!(
-            "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-             keepalive_s = 5\n[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{}\"\n",
-            proxy.local_addr()
-        ),
-    );
-    let ground = Gateway::start(
-        &dir.0,
-        "ground",
-        &format!(
-            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}\
-             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{}\"\n[[route]]\ndest = 4\nvia = 3\n",
-            app_section(),
-            relay.tcpcl[0]
-        ),
-    );
+    let relay = relay(&dir.0, proxy.local_addr());
+    let ground = ground(&dir.0, relay.tcpcl[0]);
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         client.register("ipn:2.5").await.unwrap();
