@@ -116,6 +116,20 @@ impl AppClient {
         lifetime_ms: u64,
         flags: u64,
     ) -> Result<Submitted, String> {
+        self.submit_with_progress(source, destination, payload, lifetime_ms, flags, |_| {}).await
+    }
+
+    /// [`AppClient::submit`], calling `progress` with the bytes handed to QUIC so far (in
+    /// steps of 1 MiB; flow control paces them).
+    pub async fn submit_with_progress(
+        &self,
+        source: &str,
+        destination: &str,
+        payload: Bytes,
+        lifetime_ms: u64,
+        flags: u64,
+        progress: impl Fn(u64),
+    ) -> Result<Submitted, String> {
         let (mut send, mut recv) = self.connection.open_bi().await.map_err(|e| e.to_string())?;
         let header = Message::Submit {
             reference: 0,
@@ -126,7 +140,13 @@ impl AppClient {
             flags,
         };
         write_header(&mut send, &header).await.map_err(|e| e.to_string())?;
-        send.write_chunk(payload).await.map_err(|e| e.to_string())?;
+        let mut sent = 0usize;
+        while sent < payload.len() {
+            let end = (sent + (1 << 20)).min(payload.len());
+            send.write_chunk(payload.slice(sent..end)).await.map_err(|e| e.to_string())?;
+            sent = end;
+            progress(sent as u64);
+        }
         send.finish().map_err(|e| e.to_string())?;
         match read_header(&mut recv).await.map_err(|e| e.to_string())? {
             Some(Message::Submitted { status, creation, .. }) => Ok(Submitted { status, creation }),

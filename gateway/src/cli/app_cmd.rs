@@ -104,7 +104,20 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
     let client = args.connection.open(&runtime)?;
     let len = payload.len();
     let started = Instant::now();
-    let done = runtime.block_on(client.submit(&from, &args.to, Bytes::from(payload), args.lifetime * 1000, 0))?;
+    // A progress bar on a terminal; nothing in a pipe.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = |sent: u64| {
+        if tty {
+            let pct = if len == 0 { 100 } else { sent * 100 / len as u64 };
+            let filled = (pct / 4) as usize;
+            eprint!("\r[{}{}] {pct:>3}% {sent}/{len} bytes", "#".repeat(filled), " ".repeat(25 - filled.min(25)));
+        }
+    };
+    let submitted = client.submit_with_progress(&from, &args.to, Bytes::from(payload), args.lifetime * 1000, 0, bar);
+    let done = runtime.block_on(submitted)?;
+    if tty {
+        eprintln!();
+    }
     let took = started.elapsed().as_secs_f64().max(1e-9);
     client.close();
     if done.status != 0 {
