@@ -70,13 +70,40 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let Some((delivery, ids)) = self.passive.get_mut(endpoint).and_then(VecDeque::pop_front) else {
             return Ok(None);
         };
+        self.release_delivery(delivery, ids).map(Some)
+    }
+
+    /// The deliveries waiting for a passive registration, oldest first (a host that hands
+    /// several out at once acknowledges each with [`Bpa::take_delivery_of`]).
+    pub fn deliveries(&self, endpoint: &Eid) -> impl Iterator<Item = &Delivery> {
+        self.passive.get(endpoint).into_iter().flat_map(|q| q.iter().map(|(d, _)| d))
+    }
+
+    /// Takes the waiting delivery with this identity (source and creation timestamp), wherever
+    /// it is in the queue; `None` if there is none (already taken).
+    pub fn take_delivery_of(
+        &mut self,
+        endpoint: &Eid,
+        source: &Eid,
+        creation: CreationTimestamp,
+    ) -> Result<Option<Delivery>, BpaError> {
+        let Some(queue) = self.passive.get_mut(endpoint) else { return Ok(None) };
+        let Some(at) = queue.iter().position(|(d, _)| &d.source == source && d.creation == creation) else {
+            return Ok(None);
+        };
+        let Some((delivery, ids)) = queue.remove(at) else { return Ok(None) };
+        self.release_delivery(delivery, ids).map(Some)
+    }
+
+    /// Buries the bundles behind a delivery the application has, in a commit.
+    fn release_delivery(&mut self, delivery: Delivery, ids: Vec<BundleId>) -> Result<Delivery, BpaError> {
         let until = ids.iter().filter_map(|id| self.bundles.get(id)).map(|e| e.expiry).max().unwrap_or(self.now);
         for id in ids {
             self.forget(id)?;
         }
         self.bury(adu_key(&delivery.source, delivery.creation), until)?;
         self.flush_commit()?;
-        Ok(Some(delivery))
+        Ok(delivery)
     }
 
     /// A bundle for this node: reassemble if it is a fragment, then deliver.

@@ -162,6 +162,25 @@ fn failed_transmission_is_retried_later_not_in_a_loop() {
 }
 
 #[test]
+fn passive_deliveries_can_be_taken_out_of_order() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(Event::Register { endpoint: Eid::ipn(1, 9), mode: DeliveryMode::Passive }, T0).unwrap();
+    for adu in [&b"one"[..], b"two", b"three"] {
+        net.agents[0].handle(submit(1, Eid::ipn(1, 9), adu), T0).unwrap();
+    }
+    net.run(T0);
+    let waiting: Vec<_> =
+        net.agents[0].deliveries(&Eid::ipn(1, 9)).map(|d| (d.source.clone(), d.creation, d.payload.clone())).collect();
+    assert_eq!(waiting.len(), 3);
+    let (source, creation, payload) = waiting[1].clone();
+    let taken = net.agents[0].take_delivery_of(&Eid::ipn(1, 9), &source, creation).unwrap().unwrap();
+    assert_eq!(taken.payload, payload);
+    assert!(net.agents[0].take_delivery_of(&Eid::ipn(1, 9), &source, creation).unwrap().is_none(), "taken once");
+    assert_eq!(net.agents[0].deliveries(&Eid::ipn(1, 9)).count(), 2);
+    assert_eq!(held(&net, 0), 2, "the taken one's bundle is released, the others kept");
+}
+
+#[test]
 fn passive_registration_and_late_registration() {
     let mut net = Net::new(vec![agent(1, &[])]);
     net.agents[0].handle(submit(1, Eid::ipn(1, 9), b"early"), T0).unwrap();

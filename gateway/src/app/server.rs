@@ -163,7 +163,7 @@ async fn control(
 
 /// Registers `endpoint` with the agent and starts handing its deliveries to the client.
 async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sender<Command>) -> u64 {
-    let (tx, mut rx) = mpsc::channel(1);
+    let (tx, mut rx) = mpsc::channel(crate::daemon::agent::APP_WINDOW);
     let (reply, answer) = oneshot::channel();
     let command = Command::AppRegister { endpoint: endpoint.clone(), tx, reply };
     if commands.send(command).await.is_err() || answer.await != Ok(true) {
@@ -171,17 +171,18 @@ async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sende
     }
     let (connection, commands) = (connection.clone(), commands.clone());
     tokio::spawn(async move {
+        // Each offered delivery on a stream of its own, concurrently (the agent bounds how
+        // many are out); one the client does not acknowledge waits in the agent.
         while let Some(d) = rx.recv().await {
-            let key = (d.source.clone(), (d.creation.time.0, d.creation.sequence));
-            match deliver(&connection, &d).await {
-                Ok(()) => {
-                    let done = Command::AppDelivered { endpoint: endpoint.clone(), key };
-                    if commands.send(done).await.is_err() {
-                        return;
-                    }
+            let (conn, commands, endpoint) = (connection.clone(), commands.clone(), endpoint.clone());
+            tokio::spawn(async move {
+                let key = (d.source.clone(), (d.creation.time.0, d.creation.sequence));
+                if deliver(&conn, &d).await.is_ok() {
+                    let _ = commands.send(Command::AppDelivered { endpoint, key }).await;
                 }
-                // The client went away: the delivery waits in the agent for the next one.
-                Err(()) => return,
+            });
+            if connection.close_reason().is_some() {
+                return;
             }
         }
     });

@@ -20,6 +20,9 @@ use super::metrics::{Counters, Gauges};
 use super::router::GatewayRouter;
 use super::snapshot::{BundleView, LinkView, Snapshot};
 
+/// Deliveries offered to an application and not yet acknowledged, per endpoint.
+pub const APP_WINDOW: usize = 16;
+
 /// Commands handled per batch at most (one commit each).
 const BATCH: usize = 1024;
 
@@ -139,7 +142,7 @@ pub struct Agent<S> {
     submits: BTreeMap<u64, SubmitReply>,
     next_token: u64,
     /// Connected applications per endpoint, and the delivery offered and not yet acknowledged.
-    apps: BTreeMap<Eid, (mpsc::Sender<dtn_core::bpa::Delivery>, Option<DeliveryKey>)>,
+    apps: BTreeMap<Eid, (mpsc::Sender<dtn_core::bpa::Delivery>, std::collections::BTreeSet<DeliveryKey>)>,
 }
 
 impl<S: BundleStore> Agent<S> {
@@ -282,20 +285,17 @@ impl<S: BundleStore> Agent<S> {
                     self.bpa
                         .handle(Event::Register { endpoint: endpoint.clone(), mode: DeliveryMode::Passive }, now)?;
                     tracing::info!(%endpoint, "application registered");
-                    self.apps.insert(endpoint, (tx, None));
+                    self.apps.insert(endpoint, (tx, std::collections::BTreeSet::new()));
                     let _ = reply.send(true);
                 }
             }
             Command::AppDelivered { endpoint, key } => {
-                let front = self.bpa.peek_delivery(&endpoint).map(delivery_key);
-                if front.as_ref() == Some(&key) {
-                    self.bpa.take_delivery(&endpoint)?;
+                let creation = dtn_core::time::CreationTimestamp::new(DtnTime(key.1.0), key.1.1);
+                if self.bpa.take_delivery_of(&endpoint, &key.0, creation)?.is_some() {
                     Counters::add(&self.counters.deliveries, 1);
                 }
-                if let Some(app) = self.apps.get_mut(&endpoint)
-                    && app.1.as_ref() == Some(&key)
-                {
-                    app.1 = None;
+                if let Some(app) = self.apps.get_mut(&endpoint) {
+                    app.1.remove(&key);
                 }
             }
             Command::Shutdown => return Ok(true),
@@ -371,8 +371,9 @@ impl<S: BundleStore> Agent<S> {
         self.write_deliveries()
     }
 
-    /// Offers each connected application the next delivery for its endpoint, one at a time;
-    /// the agent lets it go when the application acknowledges it.
+    /// Offers each connected application the deliveries for its endpoint, up to
+    /// [`APP_WINDOW`] unacknowledged at once; the agent lets each go when the application
+    /// acknowledges it.
     fn offer_deliveries(&mut self) {
         let mut gone = Vec::new();
         for (endpoint, (tx, offered)) in self.apps.iter_mut() {
@@ -380,14 +381,18 @@ impl<S: BundleStore> Agent<S> {
                 gone.push(endpoint.clone());
                 continue;
             }
-            if offered.is_some() {
-                continue;
-            }
-            if let Some(d) = self.bpa.peek_delivery(endpoint) {
-                let key = delivery_key(d);
-                if tx.try_send(d.clone()).is_ok() {
-                    *offered = Some(key);
+            for d in self.bpa.deliveries(endpoint) {
+                if offered.len() >= APP_WINDOW {
+                    break;
                 }
+                let key = delivery_key(d);
+                if offered.contains(&key) {
+                    continue;
+                }
+                if tx.try_send(d.clone()).is_err() {
+                    break;
+                }
+                offered.insert(key);
             }
         }
         for endpoint in gone {
