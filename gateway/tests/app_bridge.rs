@@ -15,24 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway::app::client::AppClient;
-use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::{Gateway, Scratch, issue};
-
-fn tls(dir: &Path, name: &str, ca: &str) -> TlsSetup {
-    let certs = |p: std::path::PathBuf| CertificateDer::pem_file_iter(p).unwrap().map(Result::unwrap).collect();
-    TlsSetup {
-        chain: certs(dir.join(format!("{name}.pem"))),
-        key: Arc::new(PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap()),
-        roots: certs(dir.join(format!("{ca}.pem"))),
-        policy: NodeIdPolicy::None,
-    }
-}
-
-fn app_section() -> &'static str {
-    "[app]\nlisten = [\"127.0.0.1:0\"]\ncert = \"ground.pem\"\nkey = \"ground.key\"\nca = \"ca.pem\"\n"
-}
+use support::{Gateway, Scratch, app_ground, app_section, issue, tls};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -104,11 +87,7 @@ fn deliveries_survive_a_client_that_leaves_before_acknowledging() {
     let dir = Scratch::new("app-resume");
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "client", "ipn:2.5");
-    let ground = Gateway::start(
-        &dir.0,
-        "ground",
-        &format!("[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}", app_section()),
-    );
+    let ground = app_ground(&dir.0, "64 MiB", "");
     let rt = runtime();
     rt.block_on(async {
         let me = tls(&dir.0, "client", "ca");
@@ -152,11 +131,7 @@ fn clients_act_only_for_what_their_certificate_names() {
     let other = dir.0.join("other");
     std::fs::create_dir_all(&other).unwrap();
     issue(&other, "stranger", "ipn:2.5");
-    let ground = Gateway::start(
-        &dir.0,
-        "ground",
-        &format!("[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}", app_section()),
-    );
+    let ground = app_ground(&dir.0, "64 MiB", "");
     let rt = runtime();
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
@@ -180,14 +155,7 @@ fn a_client_over_its_limit_is_slowed_not_dropped_and_others_go_on() {
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "flooder", "ipn:2.5");
     issue(&dir.0, "client", "ipn:2.6");
-    let ground = Gateway::start(
-        &dir.0,
-        "ground",
-        &format!(
-            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}submits_per_sec = 20\nin_flight = 8\n",
-            app_section()
-        ),
-    );
+    let ground = app_ground(&dir.0, "64 MiB", "submits_per_sec = 20\nin_flight = 8\n");
     let rt = runtime();
     rt.block_on(async {
         let flooder = Arc::new(AppClient::connect(ground.app[0], &tls(&dir.0, "flooder", "ca")).await.unwrap());

@@ -7,26 +7,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway::app::client::AppClient;
-use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::{Gateway, Scratch, issue};
-
-fn tls(dir: &Path, name: &str) -> TlsSetup {
-    let certs = |p: std::path::PathBuf| CertificateDer::pem_file_iter(p).unwrap().map(Result::unwrap).collect();
-    TlsSetup {
-        chain: certs(dir.join(format!("{name}.pem"))),
-        key: Arc::new(PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap()),
-        roots: certs(dir.join("ca.pem")),
-        policy: NodeIdPolicy::None,
-    }
-}
+use support::{Scratch, app_ground, issue, tls};
 
 /// Median submit-to-stored latency of `n` ADUs sent one after another, `gap` apart.
 async fn median_latency(client: &AppClient, source: &str, n: usize, gap: Duration) -> Duration {
@@ -57,22 +43,15 @@ fn a_flooding_client_does_not_slow_the_others() {
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "flooder", "ipn:2.5");
     issue(&dir.0, "client", "ipn:2.6");
-    let ground = Gateway::start(
-        &dir.0,
-        "ground",
-        &format!(
-            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"256 MiB\"\n{}submits_per_sec = 100\nin_flight = 8\n",
-            "[app]\nlisten = [\"127.0.0.1:0\"]\ncert = \"ground.pem\"\nkey = \"ground.key\"\nca = \"ca.pem\"\n"
-        ),
-    );
+    let ground = app_ground(&dir.0, "256 MiB", "submits_per_sec = 100\nin_flight = 8\n");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let other = AppClient::connect(ground.app[0], &tls(&dir.0, "client")).await.unwrap();
+        let other = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         let gap = Duration::from_millis(15);
         let unloaded = median_latency(&other, "ipn:2.6", 80, gap).await;
         // The flooder keeps eight submissions waiting at all times: it asks for far more
         // than its 100 per second.
-        let flooder = Arc::new(AppClient::connect(ground.app[0], &tls(&dir.0, "flooder")).await.unwrap());
+        let flooder = Arc::new(AppClient::connect(ground.app[0], &tls(&dir.0, "flooder", "ca")).await.unwrap());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut tasks = Vec::new();
         for _ in 0..8 {

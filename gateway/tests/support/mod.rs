@@ -144,6 +144,35 @@ pub fn issue(dir: &Path, name: &str, uri: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// TLS material from `dir/name.pem`, `dir/name.key` and the anchors `dir/ca.pem` (files
+/// `issue` wrote).
+pub fn tls(dir: &Path, name: &str, ca: &str) -> gateway::tcpcl::TlsSetup {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = |p: PathBuf| CertificateDer::pem_file_iter(p).unwrap().map(Result::unwrap).collect();
+    gateway::tcpcl::TlsSetup {
+        chain: certs(dir.join(format!("{name}.pem"))),
+        key: std::sync::Arc::new(PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap()),
+        roots: certs(dir.join(format!("{ca}.pem"))),
+        policy: gateway::tcpcl::NodeIdPolicy::None,
+    }
+}
+
+/// The `[app]` section of a ground gateway whose certificate is `ground` (see `issue`).
+pub fn app_section() -> &'static str {
+    "[app]\nlisten = [\"127.0.0.1:0\"]\ncert = \"ground.pem\"\nkey = \"ground.key\"\nca = \"ca.pem\"\n"
+}
+
+/// A ground gateway (node 2) with the application bridge, holding `budget`, with `extra`
+/// lines for its `[app]` section.
+pub fn app_ground(dir: &Path, budget: &str, extra: &str) -> Gateway {
+    Gateway::start(
+        dir,
+        "ground",
+        &format!("[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"{budget}\"\n{}{extra}", app_section()),
+    )
+}
+
 /// A minimal HTTP GET: the response body.
 pub fn http_get(addr: SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};
