@@ -453,6 +453,7 @@ async fn serve(
         }
     };
     tokio::pin!(window_end);
+    let mut reader_done = false;
     loop {
         tokio::select! {
             biased;
@@ -480,7 +481,10 @@ async fn serve(
                     let _ = ctx.commands.send(verdict(bundle, true)).await;
                 }
             }
-            _ = &mut reader => break,
+            _ = &mut reader, if !reader_done => {
+                reader_done = true;
+                break;
+            }
             () = &mut window_end => {
                 tracing::info!(peer, link = link.0, "contact ended: closing the session");
                 break;
@@ -507,8 +511,14 @@ async fn serve(
     while let Ok((bundle, _)) = rx.try_recv() {
         let _ = ctx.commands.send(verdict(bundle, false)).await;
     }
+    // Every bundle the session took in (and acknowledged to the peer) reaches the agent
+    // before the link goes down: the reader ends once the session's channel is empty and
+    // closed (a session that will not end is cut off after half a minute).
+    if !reader_done && tokio::time::timeout(Duration::from_secs(30), &mut reader).await.is_err() {
+        tracing::warn!(peer, link = link.0, "session did not end: bundles it still held are dropped");
+        reader.abort();
+    }
     let _ = ctx.commands.send(Command::LinkDown { link }).await;
-    reader.abort();
 }
 
 /// The bundle a verdict is about: at its position, or the oldest for in-order verdicts.
