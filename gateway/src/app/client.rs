@@ -13,6 +13,9 @@ use tokio::sync::Mutex;
 use super::wire::{read_header, write_header};
 use crate::tcpcl::tls::{self, TlsSetup};
 
+/// ADUs up to this size go out in one write with their header.
+const SMALL: usize = 16 * 1024;
+
 /// A connection to a gateway.
 #[derive(Debug)]
 pub struct AppClient {
@@ -139,8 +142,17 @@ impl AppClient {
             priority: 1,
             flags,
         };
-        write_header(&mut send, &header).await.map_err(|e| e.to_string())?;
         let mut sent = 0usize;
+        if payload.len() <= SMALL {
+            // Header and ADU in one write: one packet for a small ADU, not two.
+            let mut one = header.encode();
+            one.extend_from_slice(&payload);
+            send.write_chunk(Bytes::from(one)).await.map_err(|e| e.to_string())?;
+            sent = payload.len();
+            progress(sent as u64);
+        } else {
+            write_header(&mut send, &header).await.map_err(|e| e.to_string())?;
+        }
         while sent < payload.len() {
             let end = (sent + (1 << 20)).min(payload.len());
             send.write_chunk(payload.slice(sent..end)).await.map_err(|e| e.to_string())?;
