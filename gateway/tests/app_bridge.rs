@@ -221,3 +221,38 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
     });
     drop(proxy);
 }
+
+#[test]
+fn a_submission_cut_off_midway_leaves_nothing_and_the_retry_arrives_once() {
+    let dir = Scratch::new("app-cut");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", "");
+    let rt = runtime();
+    rt.block_on(async {
+        let me = tls(&dir.0, "client", "ca");
+        let adu = Bytes::from((0..6_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
+        // The connection drops after the first megabyte has gone out.
+        let first = AppClient::connect(ground.app[0], &me).await.unwrap();
+        let cut = first
+            .submit_with_progress("ipn:2.5", "ipn:2.5", adu.clone(), 60_000, 0, |sent| {
+                if sent >= 1 << 20 {
+                    first.close();
+                }
+            })
+            .await;
+        assert!(cut.is_err(), "a submission cut off midway was answered: {cut:?}");
+        // The application connects again and sends it whole; it is delivered once.
+        let second = AppClient::connect(ground.app[0], &me).await.unwrap();
+        second.register("ipn:2.5").await.unwrap();
+        let done = second.submit("ipn:2.5", "ipn:2.5", adu.clone(), 60_000, 0).await.unwrap();
+        assert_eq!(done.status, 0);
+        let d = tokio::time::timeout(Duration::from_secs(20), second.next_delivery(16 << 20)).await.unwrap().unwrap();
+        assert_eq!(d.payload, adu);
+        d.acknowledge().await.unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(700), second.next_delivery(16 << 20)).await.is_err(),
+            "a second copy (the partial one?) was delivered"
+        );
+    });
+}
