@@ -286,6 +286,11 @@ impl LogStore {
             self.hot_bytes -= old.len();
         }
         self.hot_order.push_back(id);
+        // Bundles removed before they aged out leave their ids behind: sweep now and then.
+        if self.hot_order.len() > 2 * self.hot.len() + 1024 {
+            let hot = &self.hot;
+            self.hot_order.retain(|id| hot.contains_key(id));
+        }
         while self.hot_bytes > HOT_BYTES {
             let Some(old) = self.hot_order.pop_front() else { break };
             if let Some(b) = self.hot.remove(&old) {
@@ -350,7 +355,7 @@ impl LogStore {
     }
 
     /// Deletes the oldest segments once nothing lives in them; copies the few bundles left in
-    /// a mostly dead oldest segment forward first.
+    /// the oldest segment forward first once the files hold more than twice what lives.
     fn reclaim(&mut self) -> Result<(), StoreError> {
         loop {
             let current = self.current();
@@ -359,9 +364,11 @@ impl LogStore {
                 return Ok(());
             }
             if !seg.live.is_empty() {
-                let mostly_dead = seg.live_bytes < seg.size / 4;
+                // Copy the survivors forward once the files hold more than twice what lives
+                // (plus two segments of slack), however much of the oldest segment is alive:
+                // bundles waiting for a contact must not pin every later segment on disk.
                 let worth_it = self.disk_bytes() > 2 * self.staging.used() + 2 * self.segment_bytes;
-                if !(mostly_dead && worth_it) {
+                if !worth_it {
                     return Ok(());
                 }
                 let ids: Vec<BundleId> = seg.live.iter().copied().collect();
@@ -592,6 +599,30 @@ mod tests {
             ids(&s),
             vec![(2, b"custody taken later".to_vec(), vec![22]), (3, b"waits for a contact".to_vec(), vec![3])]
         );
+    }
+
+    #[test]
+    fn long_lived_bundles_do_not_pin_the_disk() {
+        let dir = Dir::new("pinned");
+        let mut s = LogStore::open_with_segments(&dir.0, 1 << 40, 1 << 20).unwrap();
+        let chunk = Bytes::from(vec![3u8; 100_000]);
+        // Four bundles that wait for a contact: 40 % of the first segment stays alive.
+        for id in 0..4u64 {
+            s.insert(id, chunk.clone(), vec![]).unwrap();
+            s.commit().unwrap();
+        }
+        for id in 10..400u64 {
+            s.insert(id, chunk.clone(), vec![]).unwrap();
+            s.commit().unwrap();
+            s.remove(id).unwrap();
+            s.commit().unwrap();
+        }
+        let live = s.used_bytes();
+        assert_eq!(live, 400_000);
+        assert!(s.disk_bytes() <= 2 * live + 3 * (1 << 20), "{} bytes on disk for {live} live", s.disk_bytes());
+        drop(s);
+        let s = LogStore::open_with_segments(&dir.0, 1 << 40, 1 << 20).unwrap();
+        assert_eq!(ids(&s).len(), 4);
     }
 
     #[test]

@@ -313,7 +313,10 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
         let mut parts = link.into_parts();
         // A bundle that is not one: received by TCPCL, rejected by the agent.
         parts.outbound.send(Bytes::from_static(b"\x9f\x00not a bundle")).await.unwrap();
-        assert_eq!(tokio::time::timeout(Duration::from_secs(10), parts.outcomes.recv()).await.unwrap(), Some(true));
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(10), parts.outcomes.recv()).await.unwrap(),
+            Some((0, true))
+        );
         drop(parts.outbound);
         // A peer that sends its contact header and then nothing is dropped.
         let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -365,6 +365,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             if let Some(c) = e.custody.as_deref() {
                 self.custody_ids.remove(&c.transmission_id);
             }
+            // A delivery waiting for its application goes with its bundle (expired, deleted):
+            // left queued, taking it later would release whatever bundle reuses the id.
+            if e.state == BundleState::QueuedForApplication {
+                for queue in self.passive.values_mut() {
+                    queue.retain(|(_, ids)| !ids.contains(&id));
+                }
+            }
         }
         let booking = entry.and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));
         if let Some(booking) = booking {

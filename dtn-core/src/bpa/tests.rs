@@ -162,6 +162,27 @@ fn failed_transmission_is_retried_later_not_in_a_loop() {
 }
 
 #[test]
+fn an_expired_passive_delivery_goes_with_its_bundle() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(Event::Register { endpoint: Eid::ipn(1, 9), mode: DeliveryMode::Passive }, T0).unwrap();
+    let mut short = submit(1, Eid::ipn(1, 9), b"short-lived");
+    if let Event::Submit(s) = &mut short {
+        s.lifetime_ms = 1_000;
+    }
+    net.agents[0].handle(short, T0).unwrap();
+    net.run(T0);
+    assert_eq!(net.agents[0].deliveries(&Eid::ipn(1, 9)).count(), 1);
+    let later = T0.saturating_add_millis(5_000);
+    net.agents[0].handle_timeout(later).unwrap();
+    assert_eq!(net.agents[0].deliveries(&Eid::ipn(1, 9)).count(), 0, "expired with its bundle");
+    // Another bundle takes the freed id; taking the old delivery must not release it.
+    net.agents[0].handle(submit(1, Eid::ipn(1, 8), b"kept"), later).unwrap();
+    net.run(later);
+    assert!(net.agents[0].take_delivery(&Eid::ipn(1, 9)).unwrap().is_none());
+    assert_eq!(held(&net, 0), 1, "the other bundle is still held");
+}
+
+#[test]
 fn passive_deliveries_can_be_taken_out_of_order() {
     let mut net = Net::new(vec![agent(1, &[])]);
     net.agents[0].handle(Event::Register { endpoint: Eid::ipn(1, 9), mode: DeliveryMode::Passive }, T0).unwrap();

@@ -101,22 +101,20 @@ struct Session {
 
 /// How a convergence layer reports what became of the bundles sent.
 enum Verdicts {
-    /// One per bundle, in sending order (TCPCL: acknowledgements are in order).
-    InOrder(mpsc::UnboundedReceiver<bool>),
     /// One per bundle with its position in sending order, in any order (QUIC: one stream per
-    /// bundle, acknowledged independently).
+    /// bundle, acknowledged independently; TCPCL: a bundle the session cannot take fails at
+    /// once, ahead of earlier bundles' acknowledgements).
     Indexed(mpsc::UnboundedReceiver<(u64, bool)>),
     /// None: written is sent (MTCP).
     None,
 }
 
 impl Verdicts {
-    /// The next verdict: the bundle's position when known, and whether the peer has it;
-    /// `None` once the session has ended.
-    async fn next(&mut self) -> Option<(Option<u64>, bool)> {
+    /// The next verdict: the bundle's position and whether the peer has it; `None` once the
+    /// session has ended.
+    async fn next(&mut self) -> Option<(u64, bool)> {
         match self {
-            Verdicts::InOrder(rx) => rx.recv().await.map(|ok| (None, ok)),
-            Verdicts::Indexed(rx) => rx.recv().await.map(|(seq, ok)| (Some(seq), ok)),
+            Verdicts::Indexed(rx) => rx.recv().await,
             Verdicts::None => std::future::pending().await,
         }
     }
@@ -209,7 +207,7 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                     };
                     let info = LinkInfo { cla: "tcpcl", address: from.to_string(), tls: link.is_tls() };
                     let parts = link.into_parts();
-                    let verdicts = Verdicts::InOrder(parts.outcomes);
+                    let verdicts = Verdicts::Indexed(parts.outcomes);
                     serve_accepted(
                         &ctx,
                         peer,
@@ -357,7 +355,7 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                 Ok(Session {
                     outbound: parts.outbound,
                     inbound: parts.inbound,
-                    outcomes: Verdicts::InOrder(parts.outcomes),
+                    outcomes: Verdicts::Indexed(parts.outcomes),
                     info,
                 })
             }
@@ -459,7 +457,7 @@ async fn serve(
             biased;
             outcome = outcomes.next(), if has_outcomes => match outcome {
                 Some((position, ok)) => {
-                    if let Some(bundle) = take_judged(&mut in_flight, position) {
+                    if let Some(bundle) = in_flight.remove(&position) {
                         let _ = ctx.commands.send(verdict(bundle, ok)).await;
                     }
                 }
@@ -498,7 +496,7 @@ async fn serve(
     if has_outcomes {
         let settle = async {
             while let Some((position, ok)) = outcomes.next().await {
-                if let Some(bundle) = take_judged(&mut in_flight, position) {
+                if let Some(bundle) = in_flight.remove(&position) {
                     let _ = ctx.commands.send(verdict(bundle, ok)).await;
                 }
             }
@@ -519,12 +517,4 @@ async fn serve(
         reader.abort();
     }
     let _ = ctx.commands.send(Command::LinkDown { link }).await;
-}
-
-/// The bundle a verdict is about: at its position, or the oldest for in-order verdicts.
-fn take_judged(in_flight: &mut BTreeMap<u64, BundleId>, position: Option<u64>) -> Option<BundleId> {
-    match position {
-        Some(p) => in_flight.remove(&p),
-        None => in_flight.pop_first().map(|(_, b)| b),
-    }
 }

@@ -180,7 +180,6 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
     let mut seen = BTreeSet::new();
     let mut last = started;
     let deadline = tokio::time::Instant::now() + spec.timeout;
-    let mut acked = 0u64;
     while (seen.len() as u64) < count {
         let now;
         let i = if spec.expect_return {
@@ -190,15 +189,13 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
             let Some(i) = index_of(&bytes) else { continue };
             i
         } else {
-            // Acknowledgements come in sending order.
             let Ok(next) = tokio::time::timeout_at(deadline, acks.recv()).await else { break };
-            let Some(ok) = next else { break };
+            let Some((position, ok)) = next else { break };
             now = Instant::now();
-            acked += 1;
             if !ok {
                 continue;
             }
-            acked - 1
+            position
         };
         if i >= count || !seen.insert(i) {
             continue;

@@ -68,7 +68,7 @@ pub struct TcpclLink {
     outbound: Option<mpsc::Sender<Bytes>>,
     inbound: mpsc::Receiver<Bytes>,
     delivered: Arc<AtomicU64>,
-    outcomes: mpsc::UnboundedReceiver<bool>,
+    outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     task: JoinHandle<Result<(), LinkError>>,
 }
 
@@ -79,10 +79,11 @@ pub struct LinkParts {
     pub outbound: mpsc::Sender<Bytes>,
     /// Bundles received; ends when the session does.
     pub inbound: mpsc::Receiver<Bytes>,
-    /// One entry per bundle sent, in sending order: `true` once the peer acknowledged all of
-    /// it, `false` if it refused it. Bundles without an entry when the session ends were not
-    /// (known to be) delivered.
-    pub outcomes: mpsc::UnboundedReceiver<bool>,
+    /// One entry per bundle sent: its position in sending order (from 0) and `true` once the
+    /// peer acknowledged all of it, `false` if it refused it or the session could not take it
+    /// (those come at once, ahead of earlier bundles' acknowledgements). Bundles without an
+    /// entry when the session ends were not (known to be) delivered.
+    pub outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     /// The session task: how the session ended.
     pub task: JoinHandle<Result<(), LinkError>>,
 }
@@ -255,7 +256,8 @@ where
     let (in_tx, in_rx) = mpsc::channel(CHANNEL);
     let delivered = Arc::new(AtomicU64::new(0));
     let (outcome_tx, outcomes) = mpsc::unbounded_channel();
-    let counters = Outcomes { delivered: delivered.clone(), outcomes: outcome_tx };
+    let counters =
+        Outcomes { delivered: delivered.clone(), outcomes: outcome_tx, positions: Default::default(), next: 0 };
     let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, counters));
     Ok(TcpclLink { peer_node_id, tls, outbound: Some(out_tx), inbound: in_rx, delivered, outcomes, task })
 }
@@ -264,7 +266,17 @@ where
 #[derive(Debug)]
 struct Outcomes {
     delivered: Arc<AtomicU64>,
-    outcomes: mpsc::UnboundedSender<bool>,
+    outcomes: mpsc::UnboundedSender<(u64, bool)>,
+    /// Position in sending order of each transfer in progress.
+    positions: std::collections::BTreeMap<u64, u64>,
+    next: u64,
+}
+
+impl Outcomes {
+    fn report(&self, position: u64, ok: bool) {
+        // Nobody listening (the host kept the link whole) is fine.
+        let _ = self.outcomes.send((position, ok));
+    }
 }
 
 /// The session loop: read, send what the host queued, keep alive, until the session ends.
@@ -277,7 +289,7 @@ async fn drive<R, W>(
     origin: Instant,
     mut outbound: mpsc::Receiver<Bytes>,
     inbound: mpsc::Sender<Bytes>,
-    report: Outcomes,
+    mut report: Outcomes,
 ) -> Result<(), LinkError>
 where
     R: AsyncRead + Unpin,
@@ -294,13 +306,16 @@ where
                 SessionEvent::Received { bundle, .. } => {
                     let _ = inbound.send(bundle).await;
                 }
-                SessionEvent::Delivered { .. } => {
+                SessionEvent::Delivered { transfer_id } => {
                     report.delivered.fetch_add(1, Ordering::Relaxed);
-                    // Nobody listening (the host kept the link whole) is fine.
-                    let _ = report.outcomes.send(true);
+                    if let Some(position) = report.positions.remove(&transfer_id) {
+                        report.report(position, true);
+                    }
                 }
-                SessionEvent::Refused { .. } => {
-                    let _ = report.outcomes.send(false);
+                SessionEvent::Refused { transfer_id, .. } => {
+                    if let Some(position) = report.positions.remove(&transfer_id) {
+                        report.report(position, false);
+                    }
                 }
                 SessionEvent::Ended { reason, by_peer } => {
                     flush(&mut session, &mut wr).await?;
@@ -328,9 +343,16 @@ where
             }
             next = outbound.recv(), if can_take => match next {
                 Some(bundle) => {
-                    if let Err(e) = session.send_bundle(bundle) {
-                        eprintln!("tcpcl: bundle not sent: {e}");
-                        let _ = report.outcomes.send(false);
+                    let position = report.next;
+                    report.next += 1;
+                    match session.send_bundle(bundle) {
+                        Ok(transfer_id) => {
+                            report.positions.insert(transfer_id, position);
+                        }
+                        Err(e) => {
+                            eprintln!("tcpcl: bundle not sent: {e}");
+                            report.report(position, false);
+                        }
                     }
                 }
                 None => {
