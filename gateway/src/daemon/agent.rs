@@ -191,7 +191,9 @@ impl<S: BundleStore> Agent<S> {
                     Ok(c) => c,
                     Err(_) => {
                         self.bpa.handle_timeout(DtnTime::now())?;
-                        self.act()?;
+                        // Hand-overs that failed go back to the agent now, not with the next
+                        // command (an idle node may get none for a while).
+                        self.flush(&mut batch)?;
                         continue;
                     }
                 },

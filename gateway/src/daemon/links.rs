@@ -26,6 +26,8 @@ use crate::tcpcl::TcpclConfig;
 
 /// Longest wait between connection attempts to a peer.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A session shorter than this counts as a failed attempt for the dialer's backoff.
+const MIN_SESSION: Duration = Duration::from_secs(5);
 /// How often a dialer waiting for a contact looks at the plan again (it may be reloaded).
 const PLAN_RECHECK: Duration = Duration::from_secs(5);
 
@@ -322,9 +324,21 @@ pub async fn dial(ctx: LinkContext, peer: PeerConfig) {
         };
         match open(&ctx, &peer, address).await {
             Ok(session) => {
-                backoff = Duration::from_millis(200);
                 Counters::add(&ctx.counters.sessions_established, 1);
+                let began = std::time::Instant::now();
                 serve(&ctx, peer.node, session, Some(&peer), contact_rate, until).await;
+                // A session that lasted is a reachable peer: start over at the shortest wait.
+                // One that ended at once (the peer accepts, then hangs up) backs off like a
+                // failure, or the dialer would spin.
+                if began.elapsed() >= MIN_SESSION {
+                    backoff = Duration::from_millis(200);
+                } else {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
             Err(e) => {
                 Counters::add(&ctx.counters.session_failures, 1);
