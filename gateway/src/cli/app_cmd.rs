@@ -4,15 +4,12 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Args;
 use gateway::app::client::AppClient;
 use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Where the gateway is and who this client is (flags or environment).
 #[derive(Debug, Args)]
@@ -33,19 +30,7 @@ pub struct Connection {
 
 impl Connection {
     fn tls(&self) -> Result<TlsSetup, String> {
-        let certs = |p: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
-            CertificateDer::pem_file_iter(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("{}: {e}", p.display()))
-        };
-        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| format!("{}: {e}", self.key.display()))?;
-        Ok(TlsSetup {
-            chain: certs(&self.cert)?,
-            key: Arc::new(key),
-            roots: certs(&self.ca)?,
-            policy: NodeIdPolicy::None,
-        })
+        TlsSetup::from_pem_files(&self.cert, &self.key, &self.ca, NodeIdPolicy::None)
     }
 
     /// The first endpoint the certificate names.

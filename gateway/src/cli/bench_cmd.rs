@@ -2,15 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use dtn_core::eid::Eid;
 use gateway::loadgen::{self, LoadSpec};
 use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Load-test options.
 #[derive(Debug, Args)]
@@ -64,26 +61,13 @@ pub struct TcpclArgs {
     json: bool,
 }
 
-fn pem_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// Runs the load test.
 pub fn tcpcl(args: &TcpclArgs) -> Result<(), String> {
     let tls = if args.tls {
         let (Some(cert), Some(key), Some(ca)) = (&args.cert, &args.key, &args.ca) else {
             return Err("--tls needs --cert, --key and --ca".into());
         };
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-        Some(TlsSetup {
-            chain: pem_certs(cert)?,
-            key: Arc::new(key),
-            roots: pem_certs(ca)?,
-            policy: NodeIdPolicy::Require,
-        })
+        Some(TlsSetup::from_pem_files(cert, key, ca, NodeIdPolicy::Require)?)
     } else {
         None
     };

@@ -101,6 +101,18 @@ struct Session {
     info: LinkInfo,
 }
 
+impl Session {
+    /// A session whose convergence layer judges each bundle sent (TCPCL, QUIC).
+    fn judged(
+        outbound: mpsc::Sender<Bytes>,
+        inbound: mpsc::Receiver<Bytes>,
+        outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
+        info: LinkInfo,
+    ) -> Session {
+        Session { outbound, inbound, outcomes: Verdicts::Indexed(outcomes), info }
+    }
+}
+
 /// How a convergence layer reports what became of the bundles sent.
 enum Verdicts {
     /// One per bundle with its position in sending order, in any order (QUIC: one stream per
@@ -209,13 +221,8 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                     };
                     let info = LinkInfo { cla: "tcpcl", address: from.to_string(), tls: link.is_tls() };
                     let parts = link.into_parts();
-                    let verdicts = Verdicts::Indexed(parts.outcomes);
-                    serve_accepted(
-                        &ctx,
-                        peer,
-                        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: verdicts, info },
-                    )
-                    .await;
+                    serve_accepted(&ctx, peer, Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
+                        .await;
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
@@ -247,13 +254,8 @@ pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
                     let Some(peer) = node_of_id(link.peer_node_id()) else { return };
                     let info = LinkInfo { cla: "quic", address: from.to_string(), tls: true };
                     let parts = link.into_parts();
-                    let verdicts = Verdicts::Indexed(parts.outcomes);
-                    serve_accepted(
-                        &ctx,
-                        peer,
-                        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: verdicts, info },
-                    )
-                    .await;
+                    serve_accepted(&ctx, peer, Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
+                        .await;
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
@@ -366,12 +368,7 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                 }
                 let info = LinkInfo { cla: "tcpcl", address: address.to_string(), tls: link.is_tls() };
                 let parts = link.into_parts();
-                Ok(Session {
-                    outbound: parts.outbound,
-                    inbound: parts.inbound,
-                    outcomes: Verdicts::Indexed(parts.outcomes),
-                    info,
-                })
+                Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
             }
             ClaKind::Quic => {
                 let quic = ctx.quic.as_ref().ok_or("no [quic] section")?;
@@ -386,12 +383,7 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                 }
                 let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true };
                 let parts = link.into_parts();
-                Ok(Session {
-                    outbound: parts.outbound,
-                    inbound: parts.inbound,
-                    outcomes: Verdicts::Indexed(parts.outcomes),
-                    info,
-                })
+                Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
             }
             ClaKind::Mtcp => {
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;

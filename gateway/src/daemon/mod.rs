@@ -18,7 +18,6 @@ pub mod snapshot;
 mod units;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -29,8 +28,6 @@ use dtn_core::routing::parse::ImportPolicy;
 use dtn_core::routing::{CgrRouter, ContactPlan};
 use dtn_core::store::{BundleStore, MemoryStore};
 use dtn_core::time::DtnTime;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -105,19 +102,7 @@ fn tls_setup(config: &Config) -> Result<Option<TlsSetup>, String> {
 
 /// Reads one set of PEM files.
 fn load_tls(tls: &config::TlsConfig) -> Result<TlsSetup, String> {
-    let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, String> {
-        let certs: Result<Vec<_>, _> =
-            CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?.collect();
-        let certs = certs.map_err(|e| format!("{}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{}: no certificate in it", path.display()));
-        }
-        Ok(certs)
-    };
-    let chain = read_certs(&tls.cert)?;
-    let roots = read_certs(&tls.ca)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| format!("{}: {e}", tls.key.display()))?;
-    Ok(TlsSetup { chain, key: Arc::new(key), roots, policy: tls.policy })
+    TlsSetup::from_pem_files(&tls.cert, &tls.key, &tls.ca, tls.policy)
 }
 
 /// The QUIC settings, when the node has a `[quic]` section.

@@ -6,6 +6,7 @@
 //! carries as a URI SAN (`ipn:1.0`, `dtn://node/`), checked once the peer's SESS_INIT names
 //! it. DNS/IP names are not required.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -57,6 +58,27 @@ fn root_store(roots: &[CertificateDer<'static>]) -> Result<RootCertStore, TlsErr
         store.add(root.clone()).map_err(|e| TlsError::Anchor(e.to_string()))?;
     }
     Ok(store)
+}
+
+impl TlsSetup {
+    /// Reads a PEM certificate chain (this node's first), its PEM private key and PEM trust
+    /// anchors; errors name the file.
+    pub fn from_pem_files(cert: &Path, key: &Path, ca: &Path, policy: NodeIdPolicy) -> Result<TlsSetup, String> {
+        use rustls::pki_types::pem::PemObject;
+        let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, String> {
+            let certs: Result<Vec<_>, _> =
+                CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?.collect();
+            let certs = certs.map_err(|e| format!("{}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!("{}: no certificate in it", path.display()));
+            }
+            Ok(certs)
+        };
+        let chain = read_certs(cert)?;
+        let roots = read_certs(ca)?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        Ok(TlsSetup { chain, key: Arc::new(key), roots, policy })
+    }
 }
 
 /// The active side's (TLS client's) configuration: TLS 1.3, our certificate for the peer to

@@ -147,15 +147,13 @@ pub fn issue(dir: &Path, name: &str, uri: &str) {
 /// TLS material from `dir/name.pem`, `dir/name.key` and the anchors `dir/ca.pem` (files
 /// `issue` wrote).
 pub fn tls(dir: &Path, name: &str, ca: &str) -> gateway::tcpcl::TlsSetup {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = |p: PathBuf| CertificateDer::pem_file_iter(p).unwrap().map(Result::unwrap).collect();
-    gateway::tcpcl::TlsSetup {
-        chain: certs(dir.join(format!("{name}.pem"))),
-        key: std::sync::Arc::new(PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap()),
-        roots: certs(dir.join(format!("{ca}.pem"))),
-        policy: gateway::tcpcl::NodeIdPolicy::None,
-    }
+    gateway::tcpcl::TlsSetup::from_pem_files(
+        &dir.join(format!("{name}.pem")),
+        &dir.join(format!("{name}.key")),
+        &dir.join(format!("{ca}.pem")),
+        gateway::tcpcl::NodeIdPolicy::None,
+    )
+    .unwrap()
 }
 
 /// The `[app]` section of a ground gateway whose certificate is `ground` (see `issue`).
