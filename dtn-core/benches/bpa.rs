@@ -90,6 +90,7 @@ fn run(agents: &mut [Agent], payload: &Bytes) -> u64 {
             lifetime_ms: 3_600_000,
             flags: BundleFlags::default(),
             priority: Priority::Normal,
+            reference: None,
         };
         agents[0].handle(Event::Submit(s), NOW).unwrap();
     }

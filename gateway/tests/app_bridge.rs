@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway::app::client::AppClient;
+use gateway::app::client::{AppClient, Outgoing};
 use support::{Gateway, Scratch, app_ground, app_section, issue, tls};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -70,7 +70,10 @@ fn an_application_reaches_an_orbital_node_and_back() {
         client.register("ipn:2.5").await.unwrap();
         for i in 0..5u32 {
             let question = Bytes::from(format!("telemetry request {i}"));
-            let done = client.submit("ipn:2.5", "ipn:4.7", question.clone(), 60_000, 0).await.unwrap();
+            let done = client
+                .submit(&Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.5", "ipn:4.7") }, question.clone())
+                .await
+                .unwrap();
             assert_eq!(done.status, 0);
             let answer = tokio::time::timeout(Duration::from_secs(20), client.next_delivery(1 << 20))
                 .await
@@ -94,7 +97,13 @@ fn deliveries_survive_a_client_that_leaves_before_acknowledging() {
         // Five ADUs for ipn:2.5 wait at the gateway.
         let sender = AppClient::connect(ground.app[0], &me).await.unwrap();
         for i in 0..5u32 {
-            let done = sender.submit("ipn:2.5", "ipn:2.5", Bytes::from(format!("adu {i}")), 60_000, 0).await.unwrap();
+            let done = sender
+                .submit(
+                    &Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.5", "ipn:2.5") },
+                    Bytes::from(format!("adu {i}")),
+                )
+                .await
+                .unwrap();
             assert_eq!(done.status, 0);
         }
         // A receiver takes the first and goes away without acknowledging it.
@@ -137,7 +146,10 @@ fn clients_act_only_for_what_their_certificate_names() {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         let err = client.register("ipn:2.6").await.unwrap_err();
         assert!(err.contains("does not name it"), "{err}");
-        let refused = client.submit("ipn:2.6", "ipn:2.5", Bytes::from_static(b"x"), 60_000, 0).await.unwrap();
+        let refused = client
+            .submit(&Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.6", "ipn:2.5") }, Bytes::from_static(b"x"))
+            .await
+            .unwrap();
         assert_ne!(refused.status, 0, "a source the certificate does not name was accepted");
         // The stranger's chain is not trusted: no connection (or none that works).
         let mut stranger = tls(&other, "stranger", "ca");
@@ -164,7 +176,11 @@ fn a_client_over_its_limit_is_slowed_not_dropped_and_others_go_on() {
         for i in 0..40u32 {
             let f = flooder.clone();
             tasks.push(tokio::spawn(async move {
-                f.submit("ipn:2.5", "ipn:9.1", Bytes::from(format!("flood {i}")), 60_000, 0).await
+                f.submit(
+                    &Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.5", "ipn:9.1") },
+                    Bytes::from(format!("flood {i}")),
+                )
+                .await
             }));
         }
         // Meanwhile another client's submissions go through at once.
@@ -172,7 +188,13 @@ fn a_client_over_its_limit_is_slowed_not_dropped_and_others_go_on() {
         let other = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         for _ in 0..2 {
             let t = std::time::Instant::now();
-            let done = other.submit("ipn:2.6", "ipn:9.1", Bytes::from_static(b"hello"), 60_000, 0).await.unwrap();
+            let done = other
+                .submit(
+                    &Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.6", "ipn:9.1") },
+                    Bytes::from_static(b"hello"),
+                )
+                .await
+                .unwrap();
             assert_eq!(done.status, 0);
             assert!(t.elapsed() < Duration::from_millis(500), "the other client waited {:?}", t.elapsed());
         }
@@ -206,7 +228,14 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
         client.register("ipn:2.5").await.unwrap();
         let started = std::time::Instant::now();
         let question = Bytes::from_static(b"what is the cluster's load?");
-        assert_eq!(client.submit("ipn:2.5", "ipn:4.7", question.clone(), 120_000, 0).await.unwrap().status, 0);
+        assert_eq!(
+            client
+                .submit(&Outgoing { lifetime_ms: 120_000, ..Outgoing::new("ipn:2.5", "ipn:4.7") }, question.clone())
+                .await
+                .unwrap()
+                .status,
+            0
+        );
         let answer = tokio::time::timeout(Duration::from_secs(60), client.next_delivery(1 << 20))
             .await
             .expect("no answer across the space link within 60 s")
@@ -234,8 +263,9 @@ fn a_submission_cut_off_midway_leaves_nothing_and_the_retry_arrives_once() {
         let adu = Bytes::from((0..6_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
         // The connection drops after the first megabyte has gone out.
         let first = AppClient::connect(ground.app[0], &me).await.unwrap();
+        let outgoing = Outgoing::new("ipn:2.5", "ipn:2.5");
         let cut = first
-            .submit_with_progress("ipn:2.5", "ipn:2.5", adu.clone(), 60_000, 0, |sent| {
+            .submit_with_progress(&outgoing, adu.clone(), |sent| {
                 if sent >= 1 << 20 {
                     first.close();
                 }
@@ -245,7 +275,7 @@ fn a_submission_cut_off_midway_leaves_nothing_and_the_retry_arrives_once() {
         // The application connects again and sends it whole; it is delivered once.
         let second = AppClient::connect(ground.app[0], &me).await.unwrap();
         second.register("ipn:2.5").await.unwrap();
-        let done = second.submit("ipn:2.5", "ipn:2.5", adu.clone(), 60_000, 0).await.unwrap();
+        let done = second.submit(&outgoing, adu.clone()).await.unwrap();
         assert_eq!(done.status, 0);
         let d = tokio::time::timeout(Duration::from_secs(20), second.next_delivery(16 << 20)).await.unwrap().unwrap();
         assert_eq!(d.payload, adu);
@@ -254,5 +284,53 @@ fn a_submission_cut_off_midway_leaves_nothing_and_the_retry_arrives_once() {
             tokio::time::timeout(Duration::from_millis(700), second.next_delivery(16 << 20)).await.is_err(),
             "a second copy (the partial one?) was delivered"
         );
+    });
+}
+
+#[test]
+fn a_retry_after_a_lost_answer_is_the_same_adu_even_across_a_crash() {
+    let dir = Scratch::new("app-retry");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", "");
+    let rt = runtime();
+    let me = tls(&dir.0, "client", "ca");
+    let adu = Outgoing::new("ipn:2.5", "ipn:2.5");
+    let payload = Bytes::from_static(b"exactly once");
+    let first = rt.block_on(async {
+        let sender = AppClient::connect(ground.app[0], &me).await.unwrap();
+        let pending = sender.start_submit(&adu, payload.clone(), |_| {}).await.unwrap();
+        // The gateway stored it (here is its delivery), but the sender never hears so.
+        let receiver = AppClient::connect(ground.app[0], &me).await.unwrap();
+        receiver.register("ipn:2.5").await.unwrap();
+        let d = tokio::time::timeout(Duration::from_secs(10), receiver.next_delivery(1 << 20)).await.unwrap().unwrap();
+        assert_eq!(d.payload, payload);
+        let first = d.creation;
+        d.acknowledge().await.unwrap();
+        drop(pending);
+        sender.close();
+        // It submits again: answered with the first bundle, and nothing new is made.
+        let retry = AppClient::connect(ground.app[0], &me).await.unwrap();
+        let done = retry.submit(&adu, payload.clone()).await.unwrap();
+        assert_eq!((done.status, done.creation), (0, first));
+        let again = tokio::time::timeout(Duration::from_millis(700), receiver.next_delivery(1 << 20)).await;
+        assert!(again.is_err(), "the retry was delivered again");
+        first
+    });
+    // The gateway crashes; the application tries once more after it is back.
+    let (config, log) = (ground.config.clone(), dir.path("ground.log"));
+    ground.kill();
+    let ground = Gateway::start_file(&config, &log);
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &me).await.unwrap();
+        client.register("ipn:2.5").await.unwrap();
+        let done = client.submit(&adu, payload.clone()).await.unwrap();
+        assert_eq!((done.status, done.creation), (0, first), "a retry after a restart made another bundle");
+        let again = tokio::time::timeout(Duration::from_millis(700), client.next_delivery(1 << 20)).await;
+        assert!(again.is_err(), "the retry was delivered again after the restart");
+        // A new reference is a new ADU.
+        let fresh = client.submit(&Outgoing::new("ipn:2.5", "ipn:2.5"), payload.clone()).await.unwrap();
+        assert_eq!(fresh.status, 0);
+        assert_ne!(fresh.creation, first);
     });
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway::app::client::AppClient;
+use gateway::app::client::{AppClient, Outgoing};
 use support::{Scratch, app_ground, issue, tls};
 
 /// Median submit-to-stored latency of `n` ADUs sent one after another, `gap` apart.
@@ -19,7 +19,13 @@ async fn median_latency(client: &AppClient, source: &str, n: usize, gap: Duratio
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n {
         let t = std::time::Instant::now();
-        let done = client.submit(source, "ipn:9.1", Bytes::from_static(&[7u8; 1024]), 60_000, 0).await.unwrap();
+        let done = client
+            .submit(
+                &Outgoing { lifetime_ms: 60_000, ..Outgoing::new(source, "ipn:9.1") },
+                Bytes::from_static(&[7u8; 1024]),
+            )
+            .await
+            .unwrap();
         assert_eq!(done.status, 0);
         lat.push(t.elapsed());
         tokio::time::sleep(gap).await;
@@ -59,7 +65,7 @@ fn a_flooding_client_does_not_slow_the_others() {
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    if f.submit("ipn:2.5", "ipn:9.1", Bytes::from_static(&[1u8; 1024]), 60_000, 0).await.is_err() {
+                    if f.submit(&Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.5", "ipn:9.1") }, Bytes::from_static(&[1u8; 1024])).await.is_err() {
                         break;
                     }
                     n += 1;

@@ -236,6 +236,7 @@ async fn run_traffic(
                     lifetime_ms: 3_600_000,
                     flags: BundleFlags::default(),
                     priority: Priority::Normal,
+                    reference: None,
                 };
                 sender.bpa.handle(Event::Submit(s), DtnTime::now()).unwrap();
                 submitted += 1;

@@ -95,6 +95,7 @@ fn an_agent_resumes_its_queue_from_the_file() {
             lifetime_ms: 3_600_000,
             flags: BundleFlags::default(),
             priority: Priority::Normal,
+            reference: None,
         };
         a.handle(Event::Submit(submit), t0).unwrap();
         let actions: Vec<Action> = core::iter::from_fn(|| a.poll_action()).collect();

@@ -36,6 +36,7 @@ fn unheld_after_a_lossy_day(custody: bool) -> (usize, usize) {
             lifetime_ms: 86_400_000,
             flags: BundleFlags::default(),
             priority: Priority::Normal,
+            reference: None,
         };
         world.submit(1001, PlanTime::from_secs(60 * token as i64), submission);
     }

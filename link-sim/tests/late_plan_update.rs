@@ -42,6 +42,7 @@ fn arrival(late: Option<f64>, custody: bool) -> PlanTime {
         lifetime_ms: 86_400_000,
         flags: BundleFlags::default(),
         priority: Priority::Normal,
+        reference: None,
     };
     world.submit(1, PlanTime(0), submission);
     world.run_until(PlanTime::from_secs(2_000));

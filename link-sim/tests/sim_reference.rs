@@ -50,6 +50,7 @@ fn run(from: NodeId, to: NodeId, t0: i64, size: usize, config: SimConfig) -> (Op
         lifetime_ms: 86_400_000,
         flags: BundleFlags::default(),
         priority: Priority::Normal,
+        reference: None,
     };
     world.submit(from, PlanTime::from_secs(t0), submission);
     world.run_until(PlanTime::from_secs(86_400));

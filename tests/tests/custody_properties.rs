@@ -1,6 +1,8 @@
 //! Custody transfer under loss, duplication, reordering and crashes: every custody-accepted
 //! bundle is delivered to the application exactly once (or its loss is reported), and no
-//! custodian lets go of a bundle before the next node holds it durably.
+//! custodian lets go of a bundle before the next node holds it durably. The application
+//! submits again everything after each crash of the first node (as if every answer was lost):
+//! the submission references make the retries the same ADUs.
 
 // Test code: a broken expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -15,7 +17,7 @@ use dtn_core::eid::Eid;
 use dtn_core::parse_mode::ParseMode;
 use dtn_core::routing::{NodeId, Priority, StaticRouter};
 use dtn_core::store::{BundleStore, MemoryStore};
-use dtn_core::time::DtnTime;
+use dtn_core::time::{CreationTimestamp, DtnTime};
 use dtn_tests::Rng;
 use proptest::prelude::*;
 
@@ -46,7 +48,8 @@ struct Sim {
     channel: Vec<Frame>,
     rng: Rng,
     now: DtnTime,
-    accepted: Vec<u64>,
+    /// Tokens accepted, with the creation timestamp of the bundle each became.
+    accepted: BTreeMap<u64, CreationTimestamp>,
     delivered: BTreeMap<u64, u32>,
     deleted: u32,
 }
@@ -99,7 +102,7 @@ impl Sim {
             channel: Vec::new(),
             rng,
             now: T0,
-            accepted: Vec::new(),
+            accepted: BTreeMap::new(),
             delivered: BTreeMap::new(),
             deleted: 0,
         }
@@ -116,6 +119,7 @@ impl Sim {
                 lifetime_ms: 3_600_000,
                 flags: BundleFlags::default(),
                 priority: Priority::Normal,
+                reference: Some(token),
             };
             self.agents[0].handle(Event::Submit(submission), self.now).unwrap();
         }
@@ -140,7 +144,10 @@ impl Sim {
                         let token = u64::from_be_bytes(d.payload[..8].try_into().unwrap());
                         *self.delivered.entry(token).or_default() += 1;
                     }
-                    Action::Accepted { token, .. } => self.accepted.push(token),
+                    Action::Accepted { token, creation } => {
+                        let first = *self.accepted.entry(token).or_insert(creation);
+                        assert_eq!(first, creation, "token {token} resubmitted became another bundle: {:?}", self.case);
+                    }
                     Action::Deleted { .. } => self.deleted += 1,
                     Action::Refused { .. } | Action::Rejected { .. } => {}
                 }
@@ -168,7 +175,7 @@ impl Sim {
         }
         if self.deleted == 0 {
             let held = self.durably_held();
-            for token in &self.accepted {
+            for token in self.accepted.keys() {
                 assert!(
                     self.delivered.contains_key(token) || held.contains(token),
                     "token {token} accepted, not delivered and held nowhere: {:?}",
@@ -202,6 +209,9 @@ impl Sim {
                     self.agents[j].handle(Event::LinkUp { link: LinkId(i as u32), peer: node(i) }, self.now).unwrap();
                 }
             }
+            if i == 0 {
+                self.submit_all();
+            }
         }
         self.check_invariants();
         self.now = self.now.saturating_add_millis(STEP_MS);
@@ -219,14 +229,14 @@ impl Sim {
                 (self.case.drop, self.case.duplicate, self.case.crash) = (0, 0, 0);
             }
             self.step();
-            if self.accepted.iter().all(|t| self.delivered.contains_key(t)) && self.channel.is_empty() {
+            if self.accepted.keys().all(|t| self.delivered.contains_key(t)) && self.channel.is_empty() {
                 break;
             }
         }
         self.drain();
         self.check_invariants();
         assert_eq!(self.accepted.len() as u64, self.case.bundles, "{:?}", self.case);
-        for token in &self.accepted {
+        for token in self.accepted.keys() {
             assert!(
                 self.delivered.get(token) == Some(&1) || self.deleted > 0,
                 "token {token} never delivered: {:?} (delivered {:?})",

@@ -56,6 +56,7 @@ fn agent_metadata_per_stored_bundle_is_at_most_200_bytes() {
             lifetime_ms: 3_600_000,
             flags: BundleFlags::default(),
             priority: Priority::Normal,
+            reference: None,
         };
         agent.handle(Event::Submit(s), DtnTime(757_382_400_000)).unwrap();
         while agent.poll_action().is_some() {}

@@ -26,6 +26,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.actions.push_back(Action::Refused { token: s.token, reason: ReasonCode::NoInformation });
             return Ok(());
         }
+        if let Some(creation) = s.reference.and_then(|r| self.receipts.get(&source, r)) {
+            // A retry of a submission already accepted: answered as that one was, once its
+            // commit is done (it may be in this very batch).
+            self.after_commit.push(Action::Accepted { token: s.token, creation });
+            return Ok(());
+        }
+        let receipt_source = s.reference.map(|_| source.clone());
         let bundle = match self.make_bundle(source, s.destination, s.payload, s.flags, s.lifetime_ms) {
             Ok(bundle) => bundle,
             Err(_) => {
@@ -35,8 +42,24 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         };
         let key = super::receive::digest(&super::receive::key_of(&bundle));
         let expiry = super::receive::expiry_of(&bundle, self.now);
+        let creation = bundle.creation();
         if self.accept(bundle, None, s.priority, Some(s.token))?.is_some() {
             self.seen.insert(key, expiry);
+            if let (Some(source), Some(reference)) = (receipt_source, s.reference) {
+                self.keep_receipt(super::receipts::Receipt { source, reference, creation })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a submission's receipt (in the commit that stores its bundle), dropping the
+    /// source's oldest beyond the limit.
+    fn keep_receipt(&mut self, receipt: super::receipts::Receipt) -> Result<(), BpaError> {
+        let record = self.next_tombstone;
+        self.next_tombstone += 1;
+        self.store.insert(record, bytes::Bytes::new(), receipt.encode())?;
+        for old in self.receipts.insert(receipt, record) {
+            self.store.remove(old)?;
         }
         Ok(())
     }

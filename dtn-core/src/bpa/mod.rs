@@ -12,6 +12,7 @@ mod custody;
 mod entry;
 mod forward;
 mod local;
+mod receipts;
 mod receive;
 mod report;
 mod slab;
@@ -24,6 +25,7 @@ use bytes::Bytes;
 
 pub use config::{NodeConfig, ReportPolicy};
 pub use entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta};
+pub use receipts::RECEIPTS_PER_SOURCE;
 
 use crate::admin::ReasonCode;
 use crate::bundle::BundleFlags;
@@ -64,6 +66,11 @@ pub struct Submission {
     pub flags: BundleFlags,
     /// Routing priority.
     pub priority: Priority,
+    /// The application's own reference for this ADU, if it gave one: a later submission with
+    /// the same source and reference is the same ADU (a retry after a lost answer) and is
+    /// answered with this one's acceptance instead of making a second bundle, also after a
+    /// restart (the latest [`RECEIPTS_PER_SOURCE`] per source are remembered).
+    pub reference: Option<u64>,
 }
 
 /// Something that happened, told to the agent.
@@ -141,8 +148,8 @@ pub enum Action {
     Accepted {
         /// The application's token.
         token: u64,
-        /// The bundle's id here.
-        bundle: BundleId,
+        /// The bundle's creation timestamp (with the source, its identity in the network).
+        creation: CreationTimestamp,
     },
     /// A submission was refused.
     Refused {
@@ -229,6 +236,8 @@ pub struct Bpa<S, R> {
     /// the wait before the next retransmission to it, up to 64 times, so a peer that cannot
     /// answer (its way back is gone) is not flooded with copies.
     pub(crate) custody_backoff: BTreeMap<NodeId, u8>,
+    /// Receipts of submissions made with a reference (resubmissions are recognised).
+    pub(crate) receipts: receipts::Receipts,
     pub(crate) registrations: BTreeMap<Eid, DeliveryMode>,
     /// Deliveries queued for passive registrations, with the stored bundles that make them up
     /// (buried only when the application takes the delivery).
@@ -274,6 +283,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             released_to: BTreeMap::new(),
             looped: BTreeMap::new(),
             custody_backoff: BTreeMap::new(),
+            receipts: receipts::Receipts::default(),
             registrations: BTreeMap::new(),
             passive: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -300,6 +310,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let stored = store.recover()?;
         let mut bpa = Bpa::new(config, store, router);
         bpa.now = now;
+        let mut receipts = Vec::new();
         for b in stored {
             if b.id == custody::NODE_STATE_ID {
                 let (tid_mark, seq_mark) = custody::decode_node_state(&b.meta);
@@ -315,12 +326,24 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 bpa.schedule(stone.until, Timer::Tombstone(b.id));
                 continue;
             }
+            if let Some(receipt) = receipts::Receipt::decode(&b.meta) {
+                bpa.next_tombstone = bpa.next_tombstone.max(b.id.saturating_add(1));
+                receipts.push((b.id, receipt));
+                continue;
+            }
             if b.id >= TOMBSTONE_IDS {
                 // Not an id this agent hands out to bundles: a damaged record.
                 let _ = bpa.store.remove(b.id);
                 continue;
             }
             bpa.restore(b.id, b.bytes, &b.meta);
+        }
+        // Oldest first (their records' ids grow), so the oldest are the ones evicted.
+        receipts.sort_unstable_by_key(|(id, _)| *id);
+        for (id, receipt) in receipts {
+            for old in bpa.receipts.insert(receipt, id) {
+                bpa.store.remove(old)?;
+            }
         }
         // Only now route them: dispatching can store new bundles (fragments, reports), and their
         // ids must not fall on records not restored yet.

@@ -207,7 +207,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Err(e) => return Err(e.into()),
         }
         if let Some(token) = token {
-            self.after_commit.push(Action::Accepted { token, bundle: id });
+            self.after_commit.push(Action::Accepted { token, creation: bundle.creation() });
         }
         self.track(id, &bundle, meta);
         self.dispatch(id, &bundle)?;

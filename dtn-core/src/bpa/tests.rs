@@ -100,6 +100,7 @@ fn submit(token: u64, to: Eid, payload: &'static [u8]) -> Event {
         lifetime_ms: 60_000,
         flags: BundleFlags::default(),
         priority: Priority::Normal,
+        reference: None,
     })
 }
 
@@ -617,6 +618,7 @@ mod proactive_fragmentation {
             lifetime_ms: 3_600_000,
             flags,
             priority: Priority::Normal,
+            reference: None,
         })
     }
 
@@ -803,6 +805,7 @@ mod review {
             lifetime_ms: 3_600_000,
             flags: BundleFlags::default(),
             priority: Priority::Normal,
+            reference: None,
         };
         a.handle(Event::Submit(big), T0).unwrap();
         a.handle(submit(2, Eid::ipn(2, 1), b"small-B"), T0).unwrap();
@@ -954,5 +957,91 @@ mod loops {
         one.handle(Event::Received { link: LinkId(3), bytes: bpdu.bundle }, T0).unwrap();
         let again = transmitted(&mut one);
         assert_eq!(again.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![LinkId(5)]);
+    }
+}
+
+/// A submission retried with the same reference (its answer was lost) is the same ADU.
+mod resubmission {
+    use super::*;
+
+    fn with_reference(token: u64, reference: u64, payload: &'static [u8]) -> Event {
+        let Event::Submit(s) = submit(token, Eid::ipn(2, 1), payload) else { unreachable!() };
+        Event::Submit(Submission { source: Some(Eid::ipn(1, 5)), reference: Some(reference), ..s })
+    }
+
+    fn accepted(a: &mut Agent) -> Vec<(u64, CreationTimestamp)> {
+        let mut out = Vec::new();
+        while let Some(action) = a.poll_action() {
+            if let Action::Accepted { token, creation } = action {
+                out.push((token, creation));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_retry_is_answered_like_the_first_and_stores_nothing() {
+        let mut a = agent(1, &[]);
+        a.handle(with_reference(1, 77, b"once"), T0).unwrap();
+        let first = accepted(&mut a);
+        assert_eq!(first.len(), 1);
+        // Later, after the first left the store (expired here: no route) and after a restart.
+        a.handle(with_reference(2, 77, b"once"), T0.saturating_add_millis(5)).unwrap();
+        assert_eq!(accepted(&mut a), [(2, first[0].1)]);
+        assert_eq!(a.bundles().count(), 1);
+        let store = a.store().after_crash();
+        let mut b: Agent = Bpa::recover(NodeConfig::new(1), store, StaticRouter::new(), T0).unwrap();
+        b.handle(with_reference(3, 77, b"once"), T0.saturating_add_millis(10)).unwrap();
+        assert_eq!(accepted(&mut b), [(3, first[0].1)]);
+        assert_eq!(b.bundles().count(), 1);
+        b.handle_timeout(T0.saturating_add_millis(61_000)).unwrap();
+        assert_eq!(b.bundles().count(), 0, "expired");
+        b.handle(with_reference(4, 77, b"once"), T0.saturating_add_millis(61_001)).unwrap();
+        assert_eq!(accepted(&mut b), [(4, first[0].1)], "remembered beyond the bundle itself");
+        // Another reference, or no reference, is another ADU.
+        b.handle(with_reference(5, 78, b"once"), T0.saturating_add_millis(61_002)).unwrap();
+        let Event::Submit(plain) = submit(6, Eid::ipn(2, 1), b"once") else { unreachable!() };
+        b.handle(Event::Submit(Submission { source: Some(Eid::ipn(1, 5)), ..plain }), T0).unwrap();
+        let answers = accepted(&mut b);
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().all(|(_, c)| *c != first[0].1));
+        assert_eq!(b.bundles().count(), 2);
+    }
+
+    #[test]
+    fn a_retry_in_the_same_batch_waits_for_the_first_ones_commit() {
+        let mut a = agent(1, &[]);
+        a.handle_batch([with_reference(1, 9, b"x"), with_reference(2, 9, b"x")], T0).unwrap();
+        let answers = accepted(&mut a);
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0].1, answers[1].1);
+        assert_eq!(a.bundles().count(), 1);
+        // A crash before the commit (none happened here) would lose both: the receipt is in
+        // the commit that stores the bundle, never apart from it.
+        let store = a.store().after_crash();
+        let b: Agent = Bpa::recover(NodeConfig::new(1), store, StaticRouter::new(), T0).unwrap();
+        assert_eq!(b.bundles().count(), 1);
+        assert_eq!(b.receipts.len(), 1);
+    }
+
+    #[test]
+    fn only_the_latest_receipts_per_source_are_kept_in_ram_and_store() {
+        let mut a = agent(1, &[]);
+        let n = RECEIPTS_PER_SOURCE as u64 + 10;
+        let events: Vec<Event> = (0..n).map(|r| with_reference(r, r, b"r")).collect();
+        a.handle_batch(events, T0).unwrap();
+        assert_eq!(accepted(&mut a).len() as u64, n);
+        assert_eq!(a.receipts.len(), RECEIPTS_PER_SOURCE);
+        // Expire the bundles: what stays in the store are the receipts (and node state).
+        a.handle_timeout(T0.saturating_add_millis(61_000)).unwrap();
+        let store = a.store().after_crash();
+        let b: Agent = Bpa::recover(NodeConfig::new(1), store, StaticRouter::new(), T0).unwrap();
+        assert_eq!(b.receipts.len(), RECEIPTS_PER_SOURCE);
+        assert!(b.store().recover().unwrap().len() <= RECEIPTS_PER_SOURCE + 1);
+        let mut b = b;
+        b.handle(with_reference(n + 1, 3, b"r"), T0).unwrap();
+        assert_eq!(b.bundles().count(), 1, "reference 3 was forgotten: a new bundle");
+        b.handle(with_reference(n + 2, n - 1, b"r"), T0).unwrap();
+        assert_eq!(b.bundles().count(), 1, "the latest is remembered");
     }
 }

@@ -33,6 +33,64 @@ pub struct Submitted {
     pub creation: (u64, u64),
 }
 
+/// An ADU to submit: where it goes, and the reference that makes a retry the same ADU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The client's reference for this ADU, unique per source endpoint (0: none — a retry
+    /// may then make a second bundle). [`Outgoing::new`] picks a random one.
+    pub reference: u64,
+    /// The sending endpoint (one the client's certificate names).
+    pub source: String,
+    /// The destination endpoint.
+    pub destination: String,
+    /// Lifetime, milliseconds.
+    pub lifetime_ms: u64,
+    /// 0 bulk, 1 normal, 2 expedited.
+    pub priority: u64,
+    /// RFC 9171 bundle processing flags (report requests, must-not-fragment).
+    pub flags: u64,
+}
+
+impl Outgoing {
+    /// An ADU from `source` to `destination` with a fresh random reference, a day's lifetime,
+    /// normal priority and no flags.
+    pub fn new(source: &str, destination: &str) -> Outgoing {
+        Outgoing {
+            reference: fresh_reference(),
+            source: source.to_string(),
+            destination: destination.to_string(),
+            lifetime_ms: 86_400_000,
+            priority: 1,
+            flags: 0,
+        }
+    }
+}
+
+/// A random non-zero reference (from the standard library's randomly keyed hasher: no
+/// extra dependency, and distinct across processes and calls).
+pub fn fresh_reference() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish().max(1)
+}
+
+/// A submission sent, its answer still to come.
+#[derive(Debug)]
+pub struct PendingSubmit {
+    recv: RecvStream,
+}
+
+impl PendingSubmit {
+    /// Waits for the gateway's answer: once the bundle is durably stored, or refused.
+    pub async fn answer(mut self) -> Result<Submitted, String> {
+        match read_header(&mut self.recv).await.map_err(|e| e.to_string())? {
+            Some(Message::Submitted { status, creation, .. }) => Ok(Submitted { status, creation }),
+            other => Err(format!("no answer to the submission ({other:?})")),
+        }
+    }
+}
+
 /// A delivery, to acknowledge once stored.
 #[derive(Debug)]
 pub struct Incoming {
@@ -110,37 +168,40 @@ impl AppClient {
         }
     }
 
-    /// Submits an ADU; returns once the gateway stored it durably (or refused it).
-    pub async fn submit(
-        &self,
-        source: &str,
-        destination: &str,
-        payload: Bytes,
-        lifetime_ms: u64,
-        flags: u64,
-    ) -> Result<Submitted, String> {
-        self.submit_with_progress(source, destination, payload, lifetime_ms, flags, |_| {}).await
+    /// Submits an ADU; returns once the gateway stored it durably (or refused it). After a
+    /// lost connection, submitting the same [`Outgoing`] again (same reference) is safe: if
+    /// the first attempt was stored, the answer is its bundle's, and no second bundle is made.
+    pub async fn submit(&self, adu: &Outgoing, payload: Bytes) -> Result<Submitted, String> {
+        self.submit_with_progress(adu, payload, |_| {}).await
     }
 
     /// [`AppClient::submit`], calling `progress` with the bytes handed to QUIC so far (in
     /// steps of 1 MiB; flow control paces them).
     pub async fn submit_with_progress(
         &self,
-        source: &str,
-        destination: &str,
+        adu: &Outgoing,
         payload: Bytes,
-        lifetime_ms: u64,
-        flags: u64,
         progress: impl Fn(u64),
     ) -> Result<Submitted, String> {
-        let (mut send, mut recv) = self.connection.open_bi().await.map_err(|e| e.to_string())?;
+        self.start_submit(adu, payload, progress).await?.answer().await
+    }
+
+    /// Sends a submission and returns without waiting for its answer (several can be under
+    /// way at once, up to the gateway's in-flight quota).
+    pub async fn start_submit(
+        &self,
+        adu: &Outgoing,
+        payload: Bytes,
+        progress: impl Fn(u64),
+    ) -> Result<PendingSubmit, String> {
+        let (mut send, recv) = self.connection.open_bi().await.map_err(|e| e.to_string())?;
         let header = Message::Submit {
-            reference: 0,
-            source: source.to_string(),
-            destination: destination.to_string(),
-            lifetime_ms,
-            priority: 1,
-            flags,
+            reference: adu.reference,
+            source: adu.source.clone(),
+            destination: adu.destination.clone(),
+            lifetime_ms: adu.lifetime_ms,
+            priority: adu.priority,
+            flags: adu.flags,
         };
         let mut sent = 0usize;
         if payload.len() <= SMALL {
@@ -160,10 +221,7 @@ impl AppClient {
             progress(sent as u64);
         }
         send.finish().map_err(|e| e.to_string())?;
-        match read_header(&mut recv).await.map_err(|e| e.to_string())? {
-            Some(Message::Submitted { status, creation, .. }) => Ok(Submitted { status, creation }),
-            other => Err(format!("no answer to the submission ({other:?})")),
-        }
+        Ok(PendingSubmit { recv })
     }
 
     /// The next delivery for any endpoint this client registered; `None` once disconnected.

@@ -245,6 +245,7 @@ async fn submit(
         lifetime_ms: lifetime_ms.clamp(1, 30 * 24 * 3_600_000),
         flags: BundleFlags(flags & CLIENT_FLAGS),
         priority,
+        reference: (reference != 0).then_some(reference),
     };
     let (reply, answer) = oneshot::channel();
     if commands.send(Command::AppSubmit { submission, reply }).await.is_err() {

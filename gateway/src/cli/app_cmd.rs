@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Args;
-use gateway::app::client::AppClient;
+use gateway::app::client::{AppClient, Outgoing};
 use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
 
 /// Where the gateway is and who this client is (flags or environment).
@@ -69,6 +69,10 @@ pub struct SendArgs {
     /// Lifetime, seconds.
     #[arg(long, default_value_t = 86_400)]
     lifetime: u64,
+    /// After a lost connection, try again for this long, seconds (the retry is the same ADU:
+    /// the gateway never stores it twice).
+    #[arg(long, default_value_t = 60)]
+    retry_for: u64,
     #[command(flatten)]
     connection: Connection,
 }
@@ -85,9 +89,11 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
         Some(f) => f.clone(),
         None => args.connection.own_endpoint()?,
     };
+    let tls = args.connection.tls()?;
     let runtime = runtime()?;
-    let client = args.connection.open(&runtime)?;
     let len = payload.len();
+    let payload = Bytes::from(payload);
+    let adu = Outgoing { lifetime_ms: args.lifetime.saturating_mul(1000), ..Outgoing::new(&from, &args.to) };
     let started = Instant::now();
     // A progress bar on a terminal; nothing in a pipe.
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -98,13 +104,29 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
             eprint!("\r[{}{}] {pct:>3}% {sent}/{len} bytes", "#".repeat(filled), " ".repeat(25 - filled.min(25)));
         }
     };
-    let submitted = client.submit_with_progress(&from, &args.to, Bytes::from(payload), args.lifetime * 1000, 0, bar);
-    let done = runtime.block_on(submitted)?;
+    let give_up = started + Duration::from_secs(args.retry_for);
+    let mut wait = Duration::from_millis(250);
+    let done = loop {
+        let attempt = runtime.block_on(async {
+            let client = AppClient::connect(args.connection.gateway, &tls).await?;
+            let done = client.submit_with_progress(&adu, payload.clone(), bar).await;
+            client.close();
+            done
+        });
+        match attempt {
+            Ok(done) => break done,
+            Err(e) if Instant::now() + wait < give_up => {
+                eprintln!("\n{e}: trying again in {:.1} s", wait.as_secs_f64());
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     if tty {
         eprintln!();
     }
     let took = started.elapsed().as_secs_f64().max(1e-9);
-    client.close();
     if done.status != 0 {
         return Err(format!("the gateway refused it: reason code {}", done.status - 1));
     }
@@ -214,7 +236,8 @@ pub fn ping(args: &PingArgs) -> Result<(), String> {
         for i in 0..args.count {
             let payload = Bytes::from(format!("ping {i} {}", std::process::id()));
             let started = Instant::now();
-            let done = client.submit(&from, &args.target, payload.clone(), 60_000, 0).await?;
+            let adu = Outgoing { lifetime_ms: 60_000, ..Outgoing::new(&from, &args.target) };
+            let done = client.submit(&adu, payload.clone()).await?;
             if done.status != 0 {
                 return Err(format!("refused: reason code {}", done.status - 1));
             }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use dtn_core::eid::Eid;
+use gateway::app::client::Outgoing;
 use gateway::loadgen::{self, LoadSpec};
 use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
 
@@ -149,7 +150,8 @@ pub fn app(args: &AppArgs) -> Result<(), String> {
             let (client, from, dest, payload) = (client.clone(), from.clone(), dest.clone(), payload.clone());
             set.spawn(async move {
                 let t = std::time::Instant::now();
-                let done = client.submit(&from, &dest, payload, 3_600_000, 0).await?;
+                let adu = Outgoing { lifetime_ms: 3_600_000, ..Outgoing::new(&from, &dest) };
+                let done = client.submit(&adu, payload).await?;
                 if done.status != 0 {
                     return Err(format!("refused: reason code {}", done.status - 1));
                 }

@@ -331,21 +331,14 @@ impl<S: BundleStore> Agent<S> {
                             lifetime_ms: 3_600_000,
                             flags: dtn_core::bundle::BundleFlags::default(),
                             priority: Priority::Normal,
+                            reference: None,
                         });
                     }
                 }
-                Action::Accepted { token, bundle } => {
+                Action::Accepted { token, creation } => {
                     Counters::add(&self.counters.submissions_accepted, 1);
                     if let Some(reply) = self.submits.remove(&token) {
-                        let creation = self
-                            .bpa
-                            .store()
-                            .bytes(bundle)
-                            .and_then(|b| {
-                                dtn_core::bundle::Bundle::parse(b, dtn_core::parse_mode::ParseMode::Relaxed).ok()
-                            })
-                            .map_or((0, 0), |b| (b.creation().time.0, b.creation().sequence));
-                        let _ = reply.send((0, creation));
+                        let _ = reply.send((0, (creation.time.0, creation.sequence)));
                     }
                 }
                 Action::Refused { token, reason } => {

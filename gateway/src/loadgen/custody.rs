@@ -96,6 +96,7 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
                 lifetime_ms: 3_600_000,
                 flags: BundleFlags::default(),
                 priority: Priority::Normal,
+                reference: None,
             }));
             submitted += 1;
         }

@@ -29,9 +29,7 @@ impl Ledger {
     pub fn of(world: &World) -> Ledger {
         let mut ledger = Ledger::default();
         for a in world.accepted() {
-            if let Some(creation) = a.creation {
-                ledger.creation_of.insert((a.node, creation), a.token);
-            }
+            ledger.creation_of.insert((a.node, a.creation), a.token);
         }
         for d in world.delivered() {
             if let Some(token) = d.payload.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes) {

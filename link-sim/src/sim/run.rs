@@ -154,6 +154,7 @@ fn run_over(
                 lifetime_ms: p.lifetime_ms,
                 flags: BundleFlags::default(),
                 priority: Priority::Normal,
+                reference: None,
             },
         );
     }

@@ -74,8 +74,8 @@ pub struct AcceptedRecord {
     pub node: NodeId,
     /// The submitter's token.
     pub token: u64,
-    /// The bundle's creation timestamp, read from the store when it was accepted.
-    pub creation: Option<dtn_core::time::CreationTimestamp>,
+    /// The bundle's creation timestamp.
+    pub creation: dtn_core::time::CreationTimestamp,
 }
 
 /// One frame handed to a link.
@@ -346,15 +346,7 @@ impl World {
                     self.schedule(left.max(self.now), SimEvent::Sent { node, peer, bundle, ok });
                 }
                 Action::Deliver(d) => self.delivered.push(DeliveryRecord { node, at: self.now, payload: d.payload }),
-                Action::Accepted { token, bundle } => {
-                    let creation = self
-                        .agents
-                        .get(&node)
-                        .and_then(|a| a.store().bytes(bundle))
-                        .and_then(|b| dtn_core::bundle::Bundle::parse(b, dtn_core::parse_mode::ParseMode::Relaxed).ok())
-                        .map(|b| b.creation());
-                    self.accepted.push(AcceptedRecord { node, token, creation });
-                }
+                Action::Accepted { token, creation } => self.accepted.push(AcceptedRecord { node, token, creation }),
                 Action::Deleted { source, creation, reason } => self.deleted.push((source, creation, reason)),
                 _ => {}
             }
