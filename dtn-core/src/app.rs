@@ -38,7 +38,9 @@ pub enum Message {
         /// [`registered`] code.
         status: u64,
     },
-    /// Client → gateway, a stream of its own, the ADU after it: send this.
+    /// Client → gateway, the ADU after it: send this. Without a length the ADU runs to the
+    /// stream's FIN (one ADU per stream); with one, the ADU is that many bytes and another
+    /// SUBMIT may follow on the same stream (answers come in order on it).
     Submit {
         /// The client's reference, echoed in [`Message::Submitted`].
         reference: u64,
@@ -52,6 +54,8 @@ pub enum Message {
         priority: u64,
         /// RFC 9171 bundle processing flags the client may set (reports, no fragmentation).
         flags: u64,
+        /// The ADU's length in bytes, when several ADUs share the stream.
+        length: Option<u64>,
     },
     /// Gateway → client, on the submit stream: durably accepted (status 0) or refused (the
     /// RFC 9171 status-report reason code).
@@ -118,8 +122,8 @@ impl Message {
                 writer::text(&mut body, endpoint);
                 writer::uint(&mut body, *status);
             }
-            Message::Submit { reference, source, destination, lifetime_ms, priority, flags } => {
-                writer::array(&mut body, 7);
+            Message::Submit { reference, source, destination, lifetime_ms, priority, flags, length } => {
+                writer::array(&mut body, if length.is_some() { 8 } else { 7 });
                 writer::uint(&mut body, 3);
                 writer::uint(&mut body, *reference);
                 writer::text(&mut body, source);
@@ -127,6 +131,9 @@ impl Message {
                 writer::uint(&mut body, *lifetime_ms);
                 writer::uint(&mut body, *priority);
                 writer::uint(&mut body, *flags);
+                if let Some(length) = length {
+                    writer::uint(&mut body, *length);
+                }
             }
             Message::Submitted { reference, status, creation } => {
                 writer::array(&mut body, 5);
@@ -182,6 +189,7 @@ impl Message {
         let want = match code {
             1 => 2,
             2 => 3,
+            3 if len == 8 => 8,
             3 => 7,
             4 | 5 => 5,
             6 | 7 => 1,
@@ -201,6 +209,7 @@ impl Message {
                 lifetime_ms: uint(&mut r, "a lifetime")?,
                 priority: uint(&mut r, "a priority")?,
                 flags: uint(&mut r, "flags")?,
+                length: if len == 8 { Some(uint(&mut r, "an ADU length")?) } else { None },
             },
             4 => Message::Submitted {
                 reference: uint(&mut r, "a reference")?,
@@ -245,14 +254,15 @@ mod tests {
         prop_oneof![
             text.prop_map(|endpoint| Message::Register { endpoint }),
             (text, any::<u64>()).prop_map(|(endpoint, status)| Message::Registered { endpoint, status }),
-            (any::<u64>(), text, text, any::<u64>(), 0..3u64, any::<u64>()).prop_map(
-                |(reference, source, destination, lifetime_ms, priority, flags)| Message::Submit {
+            (any::<u64>(), text, text, any::<u64>(), 0..3u64, any::<u64>(), any::<Option<u64>>()).prop_map(
+                |(reference, source, destination, lifetime_ms, priority, flags, length)| Message::Submit {
                     reference,
                     source,
                     destination,
                     lifetime_ms,
                     priority,
-                    flags
+                    flags,
+                    length
                 }
             ),
             (any::<u64>(), any::<u64>(), any::<(u64, u64)>())

@@ -334,3 +334,42 @@ fn a_retry_after_a_lost_answer_is_the_same_adu_even_across_a_crash() {
         assert_ne!(fresh.creation, first);
     });
 }
+
+#[test]
+fn several_adus_share_a_stream_and_are_answered_in_order() {
+    let dir = Scratch::new("app-batch");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", "in_flight = 16\n");
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        client.register("ipn:2.5").await.unwrap();
+        // More ADUs than the in-flight quota (the stream is read as answers free it), sizes
+        // from empty to beyond one write, and one from a source the certificate does not name.
+        let mut batch: Vec<(Outgoing, Bytes)> = (0..100usize)
+            .map(|i| (Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from(vec![i as u8; (i * 997) % 40_000])))
+            .collect();
+        batch[37].0.source = "ipn:2.6".into();
+        let answers = client.submit_batch(&batch).await.unwrap();
+        assert_eq!(answers.len(), 100);
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a.status == 0, i != 37, "answer {i}: {a:?}");
+        }
+        let mut got = std::collections::BTreeMap::new();
+        while got.len() < 99 {
+            let d =
+                tokio::time::timeout(Duration::from_secs(10), client.next_delivery(1 << 20)).await.unwrap().unwrap();
+            assert!(got.insert(d.creation, d.payload.clone()).is_none(), "delivered twice");
+            d.acknowledge().await.unwrap();
+        }
+        for (i, (a, (_, payload))) in answers.iter().zip(&batch).enumerate().filter(|(i, _)| *i != 37) {
+            assert_eq!(got.get(&a.creation), Some(payload), "ADU {i} arrived whole, as itself");
+        }
+        // The same batch again (every answer lost): the same bundles, nothing new.
+        let again = client.submit_batch(&batch).await.unwrap();
+        assert_eq!(again, answers);
+        let more = tokio::time::timeout(Duration::from_millis(700), client.next_delivery(1 << 20)).await;
+        assert!(more.is_err(), "a resubmitted batch was delivered again");
+    });
+}

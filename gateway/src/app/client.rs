@@ -66,6 +66,21 @@ impl Outgoing {
     }
 }
 
+impl Outgoing {
+    /// Its SUBMIT header; with a length when it shares a stream with others.
+    fn header(&self, length: Option<u64>) -> Message {
+        Message::Submit {
+            reference: self.reference,
+            source: self.source.clone(),
+            destination: self.destination.clone(),
+            lifetime_ms: self.lifetime_ms,
+            priority: self.priority,
+            flags: self.flags,
+            length,
+        }
+    }
+}
+
 /// A random non-zero reference (from the standard library's randomly keyed hasher: no
 /// extra dependency, and distinct across processes and calls).
 pub fn fresh_reference() -> u64 {
@@ -195,14 +210,7 @@ impl AppClient {
         progress: impl Fn(u64),
     ) -> Result<PendingSubmit, String> {
         let (mut send, recv) = self.connection.open_bi().await.map_err(|e| e.to_string())?;
-        let header = Message::Submit {
-            reference: adu.reference,
-            source: adu.source.clone(),
-            destination: adu.destination.clone(),
-            lifetime_ms: adu.lifetime_ms,
-            priority: adu.priority,
-            flags: adu.flags,
-        };
+        let header = adu.header(None);
         let mut sent = 0usize;
         if payload.len() <= SMALL {
             // Header and ADU in one write: one packet for a small ADU, not two.
@@ -222,6 +230,38 @@ impl AppClient {
         }
         send.finish().map_err(|e| e.to_string())?;
         Ok(PendingSubmit { recv })
+    }
+
+    /// Submits several ADUs on one stream (each header carries its ADU's length), which costs
+    /// the gateway and the network far less per ADU than a stream each when ADUs are small;
+    /// returns the answers in the same order.
+    pub async fn submit_batch(&self, adus: &[(Outgoing, Bytes)]) -> Result<Vec<Submitted>, String> {
+        let (mut send, mut recv) = self.connection.open_bi().await.map_err(|e| e.to_string())?;
+        let mut buf = Vec::new();
+        for (adu, payload) in adus {
+            buf.extend_from_slice(&adu.header(Some(payload.len() as u64)).encode());
+            if payload.len() <= SMALL {
+                buf.extend_from_slice(payload);
+            } else {
+                send.write_chunk(Bytes::from(std::mem::take(&mut buf))).await.map_err(|e| e.to_string())?;
+                send.write_chunk(payload.clone()).await.map_err(|e| e.to_string())?;
+            }
+            if buf.len() >= 1 << 20 {
+                send.write_chunk(Bytes::from(std::mem::take(&mut buf))).await.map_err(|e| e.to_string())?;
+            }
+        }
+        send.write_chunk(Bytes::from(buf)).await.map_err(|e| e.to_string())?;
+        send.finish().map_err(|e| e.to_string())?;
+        let mut answers = Vec::with_capacity(adus.len());
+        for (adu, _) in adus {
+            match read_header(&mut recv).await.map_err(|e| e.to_string())? {
+                Some(Message::Submitted { reference, status, creation }) if reference == adu.reference => {
+                    answers.push(Submitted { status, creation })
+                }
+                other => return Err(format!("no answer to submission {} ({other:?})", answers.len())),
+            }
+        }
+        Ok(answers)
     }
 
     /// The next delivery for any endpoint this client registered; `None` once disconnected.

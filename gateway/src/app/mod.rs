@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod server;
+pub mod submit;
 pub mod wire;

@@ -3,25 +3,17 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
 use dtn_core::app::{Message, registered};
-use dtn_core::bpa::Submission;
-use dtn_core::bundle::BundleFlags;
 use dtn_core::eid::Eid;
-use dtn_core::routing::Priority;
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::submit::Client;
 use super::wire::{read_header, write_header};
 use crate::daemon::agent::Command;
 use crate::quic::QuicConfig;
 use crate::tcpcl::tls;
-
-/// Bundle processing flags an application may set: report requests, status time, no
-/// fragmentation, acknowledgement by the application.
-const CLIENT_FLAGS: u64 = 0x04 | 0x20 | 0x40 | 0x4000 | 0x1_0000 | 0x2_0000 | 0x4_0000;
 
 /// What one client may do.
 #[derive(Debug, Clone, Copy)]
@@ -96,48 +88,32 @@ fn allowed_endpoints(connection: &Connection) -> Vec<Eid> {
 /// Submissions beyond the rate wait to be accepted, and so does the client (its streams are
 /// not read): each client is paced on its own, so one cannot starve the others.
 async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sender<Command>, limits: ClientLimits) {
-    let allowed = Arc::new(allowed);
     let rate = NonZeroU32::new(limits.submits_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new((limits.submits_per_sec / 10).max(1)).unwrap_or(NonZeroU32::MIN);
-    let pace = governor::RateLimiter::direct(governor::Quota::per_second(rate).allow_burst(burst));
-    let quota = Arc::new(tokio::sync::Semaphore::new(limits.in_flight.max(1) as usize));
-    let mut control_seen = false;
+    let client = Arc::new(super::submit::Client {
+        allowed,
+        commands,
+        pace: governor::RateLimiter::direct(governor::Quota::per_second(rate).allow_burst(burst)),
+        quota: Arc::new(tokio::sync::Semaphore::new(limits.in_flight.max(1) as usize)),
+        max_adu: limits.max_adu,
+    });
+    let Ok((send, recv)) = connection.accept_bi().await else { return };
+    tokio::spawn(control(connection.clone(), send, recv, client.clone()));
     loop {
-        let permit = if control_seen {
-            pace.until_ready().await;
-            match quota.clone().acquire_owned().await {
-                Ok(p) => Some(p),
-                Err(_) => return,
-            }
-        } else {
-            None
-        };
+        // The next stream is not even accepted before its first ADU may go.
+        let Some(permit) = client.admit().await else { return };
         let Ok((send, recv)) = connection.accept_bi().await else { return };
-        if !control_seen {
-            control_seen = true;
-            tokio::spawn(control(connection.clone(), send, recv, allowed.clone(), commands.clone()));
-            continue;
-        }
-        let (allowed, commands, max_adu) = (allowed.clone(), commands.clone(), limits.max_adu);
-        tokio::spawn(async move {
-            submit(send, recv, allowed, commands, max_adu).await;
-            drop(permit);
-        });
+        tokio::spawn(super::submit::stream(client.clone(), send, recv, permit));
     }
 }
 
-async fn control(
-    connection: Connection,
-    mut send: SendStream,
-    mut recv: RecvStream,
-    allowed: Arc<Vec<Eid>>,
-    commands: mpsc::Sender<Command>,
-) {
+async fn control(connection: Connection, mut send: SendStream, mut recv: RecvStream, client: Arc<Client>) {
+    let (allowed, commands) = (&client.allowed, &client.commands);
     while let Ok(Some(message)) = read_header(&mut recv).await {
         let answer = match message {
             Message::Register { endpoint } => {
                 let status = match endpoint.parse::<Eid>() {
-                    Ok(eid) if allowed.contains(&eid) => register(&connection, eid, &commands).await,
+                    Ok(eid) if allowed.contains(&eid) => register(&connection, eid, commands).await,
                     _ => registered::NOT_ALLOWED,
                 };
                 Message::Registered { endpoint, status }
@@ -204,54 +180,4 @@ async fn deliver(connection: &Connection, d: &dtn_core::bpa::Delivery) -> Result
         Ok(Some(Message::Delivered)) => Ok(()),
         _ => Err(()),
     }
-}
-
-async fn submit(
-    mut send: SendStream,
-    mut recv: RecvStream,
-    allowed: Arc<Vec<Eid>>,
-    commands: mpsc::Sender<Command>,
-    max_adu: u64,
-) {
-    let Ok(Some(Message::Submit { reference, source, destination, lifetime_ms, priority, flags })) =
-        read_header(&mut recv).await
-    else {
-        let _ = send.reset(VarInt::from_u32(crate::quic::PROTOCOL_ERROR));
-        return;
-    };
-    let refuse = |code: u64| Message::Submitted { reference, status: code, creation: (0, 0) };
-    let (Ok(source), Ok(destination)) = (source.parse::<Eid>(), destination.parse::<Eid>()) else {
-        let _ = write_header(&mut send, &refuse(1 + dtn_core::admin::ReasonCode::BlockUnintelligible.code())).await;
-        return;
-    };
-    if !allowed.contains(&source) {
-        let _ = write_header(&mut send, &refuse(1 + dtn_core::admin::ReasonCode::NoInformation.code())).await;
-        return;
-    }
-    let Ok(payload) = recv.read_to_end(usize::try_from(max_adu).unwrap_or(usize::MAX)).await else {
-        let _ = send.reset(VarInt::from_u32(crate::quic::BUNDLE_TOO_LARGE));
-        return;
-    };
-    let priority = match priority {
-        0 => Priority::Bulk,
-        2 => Priority::Expedited,
-        _ => Priority::Normal,
-    };
-    let submission = Submission {
-        token: 0,
-        source: Some(source),
-        destination,
-        payload: Bytes::from(payload),
-        lifetime_ms: lifetime_ms.clamp(1, 30 * 24 * 3_600_000),
-        flags: BundleFlags(flags & CLIENT_FLAGS),
-        priority,
-        reference: (reference != 0).then_some(reference),
-    };
-    let (reply, answer) = oneshot::channel();
-    if commands.send(Command::AppSubmit { submission, reply }).await.is_err() {
-        return;
-    }
-    let Ok(Ok((status, creation))) = tokio::time::timeout(Duration::from_secs(60), answer).await else { return };
-    let _ = write_header(&mut send, &Message::Submitted { reference, status, creation }).await;
-    let _ = send.finish();
 }

@@ -112,6 +112,9 @@ pub struct AppArgs {
     /// Submissions open at once.
     #[arg(long, default_value_t = 64)]
     window: usize,
+    /// ADUs per QUIC stream (each with its length; 1: the ADU runs to the stream's end).
+    #[arg(long, default_value_t = 1)]
+    per_stream: usize,
     /// Destination endpoint (default: one the gateway holds, ipn:9.1).
     #[arg(long, default_value = "ipn:9.1")]
     dest: String,
@@ -136,31 +139,45 @@ pub fn app(args: &AppArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let client = std::sync::Arc::new(args.connection.open(&runtime)?);
     let payload = bytes::Bytes::from(vec![0x5a; args.size]);
-    let (count, window, dest) = (args.count, args.window.max(1), args.dest.clone());
+    let per_stream = args.per_stream.max(1);
+    let (count, dest) = (args.count, args.dest.clone());
+    let streams = (args.window / per_stream).max(1);
     let (latencies, took) = runtime.block_on(async move {
         let started = std::time::Instant::now();
         let mut set = tokio::task::JoinSet::new();
         let mut latencies = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            if set.len() >= window
+        let mut left = count;
+        while left > 0 {
+            if set.len() >= streams
                 && let Some(Ok(r)) = set.join_next().await
             {
-                latencies.push(r?);
+                latencies.extend(r?);
             }
-            let (client, from, dest, payload) = (client.clone(), from.clone(), dest.clone(), payload.clone());
+            let n = left.min(per_stream as u64);
+            left -= n;
+            let adu = Outgoing { lifetime_ms: 3_600_000, ..Outgoing::new(&from, &dest) };
+            let batch: Vec<(Outgoing, bytes::Bytes)> = (0..n)
+                .map(|_| {
+                    (Outgoing { reference: gateway::app::client::fresh_reference(), ..adu.clone() }, payload.clone())
+                })
+                .collect();
+            let client = client.clone();
             set.spawn(async move {
                 let t = std::time::Instant::now();
-                let adu = Outgoing { lifetime_ms: 3_600_000, ..Outgoing::new(&from, &dest) };
-                let done = client.submit(&adu, payload).await?;
-                if done.status != 0 {
-                    return Err(format!("refused: reason code {}", done.status - 1));
+                let answers = if batch.len() == 1 {
+                    vec![client.submit(&batch[0].0, batch[0].1.clone()).await?]
+                } else {
+                    client.submit_batch(&batch).await?
+                };
+                if let Some(refused) = answers.iter().find(|a| a.status != 0) {
+                    return Err(format!("refused: reason code {}", refused.status - 1));
                 }
-                Ok::<u64, String>(t.elapsed().as_micros() as u64)
+                Ok::<Vec<u64>, String>(vec![t.elapsed().as_micros() as u64; answers.len()])
             });
         }
         while let Some(r) = set.join_next().await {
             if let Ok(r) = r {
-                latencies.push(r?);
+                latencies.extend(r?);
             }
         }
         client.close();
