@@ -1,5 +1,8 @@
 //! MTCP over tokio (the framing is `dtn_core::cla::mtcp`): for µD3TN and dtn7 peers. A
-//! connection carries bundles both ways; there is no session and no acknowledgement.
+//! connection carries bundles both ways; there is no session and no acknowledgement, so the
+//! most a sender can know is that a bundle went into the kernel's socket: each gets its
+//! verdict only once written and flushed (a connection that breaks first fails the bundles
+//! still queued or buffered, and they are sent again later).
 
 use std::net::SocketAddr;
 
@@ -35,8 +38,25 @@ pub type MtcpTask = JoinHandle<Result<(), MtcpLinkError>>;
 pub struct MtcpLink {
     outbound: Option<mpsc::Sender<Bytes>>,
     inbound: mpsc::Receiver<Bytes>,
+    outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     reader: JoinHandle<Result<(), MtcpLinkError>>,
     writer: JoinHandle<Result<(), MtcpLinkError>>,
+}
+
+/// A connection taken apart.
+#[derive(Debug)]
+pub struct MtcpParts {
+    /// Bundles to send.
+    pub outbound: mpsc::Sender<Bytes>,
+    /// Bundles received.
+    pub inbound: mpsc::Receiver<Bytes>,
+    /// One verdict per bundle sent, by position in sending order (from 0): true once it is
+    /// flushed to the socket.
+    pub outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
+    /// Reads the peer's bundles.
+    pub reader: MtcpTask,
+    /// Writes ours.
+    pub writer: MtcpTask,
 }
 
 /// Connects to an MTCP peer.
@@ -54,18 +74,37 @@ fn start(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> 
     let (mut rd, wr) = stream.into_split();
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(CHANNEL);
     let (in_tx, in_rx) = mpsc::channel(CHANNEL);
+    let (outcome_tx, outcomes) = mpsc::unbounded_channel();
     let writer = tokio::spawn(async move {
         let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-        while let Some(bundle) = out_rx.recv().await {
-            wr.write_all(&head(bundle.len())).await?;
-            wr.write_all(&bundle).await?;
-            if out_rx.is_empty() {
-                wr.flush().await?;
+        // Bundles `done..next` are written into the buffer and not yet flushed.
+        let (mut done, mut next) = (0u64, 0u64);
+        let result = async {
+            while let Some(bundle) = out_rx.recv().await {
+                wr.write_all(&head(bundle.len())).await?;
+                wr.write_all(&bundle).await?;
+                next += 1;
+                if out_rx.is_empty() {
+                    wr.flush().await?;
+                    for position in std::mem::replace(&mut done, next)..next {
+                        let _ = outcome_tx.send((position, true));
+                    }
+                }
             }
+            wr.flush().await?;
+            for position in std::mem::replace(&mut done, next)..next {
+                let _ = outcome_tx.send((position, true));
+            }
+            wr.shutdown().await?;
+            Ok(())
         }
-        wr.flush().await?;
-        wr.shutdown().await?;
-        Ok(())
+        .await;
+        // Whatever was not flushed failed (queued bundles never get a verdict: the host
+        // counts those as failed too).
+        for position in done..next {
+            let _ = outcome_tx.send((position, false));
+        }
+        result
     });
     let reader = tokio::spawn(async move {
         let mut decoder = Decoder::new(max_bundle);
@@ -83,15 +122,14 @@ fn start(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> 
             }
         }
     });
-    Ok(MtcpLink { outbound: Some(out_tx), inbound: in_rx, reader, writer })
+    Ok(MtcpLink { outbound: Some(out_tx), inbound: in_rx, outcomes, reader, writer })
 }
 
 impl MtcpLink {
-    /// Takes the connection apart: bundles to send, bundles received, and the reader and
-    /// writer tasks (the connection is over when the reader ends).
-    pub fn into_parts(self) -> (mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>, MtcpTask, MtcpTask) {
-        let MtcpLink { outbound, inbound, reader, writer } = self;
-        (outbound.unwrap_or_else(|| mpsc::channel(1).0), inbound, reader, writer)
+    /// Takes the connection apart (the connection is over when the reader ends).
+    pub fn into_parts(self) -> MtcpParts {
+        let MtcpLink { outbound, inbound, outcomes, reader, writer } = self;
+        MtcpParts { outbound: outbound.unwrap_or_else(|| mpsc::channel(1).0), inbound, outcomes, reader, writer }
     }
 
     /// Queues a bundle.

@@ -6,6 +6,13 @@
 //!
 //! Many bundles are in flight at once (each its own stream, no head-of-line blocking between
 //! them); QUIC's stream and connection flow control is the backpressure.
+//!
+//! QUIC acknowledges data when it arrives, not when the application has read it, and a
+//! closed connection drops what was not read. So a node closes only once its own receiving
+//! side has been quiet for a moment (everything the peer sent is read and with the agent),
+//! and reads streams as soon as they open, up to [`IN_FLIGHT`] at once. What qubicle cannot
+//! cover without acknowledgements of its own: a peer that closes while this node is holding
+//! back streams it has not accepted yet (its agent is not keeping up) loses those.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +45,12 @@ const IN_FLIGHT: usize = 256;
 const IN_FLIGHT_BYTES: usize = 32 << 20;
 /// Bundles waiting in each direction's channel.
 const CHANNEL: usize = 64;
+/// Before closing, the receiving side must have been quiet (no stream open, none being read
+/// or handed on) this long: the peer's streams that QUIC already acknowledged are read and
+/// handed to the agent first, not dropped with the connection.
+const DRAIN_QUIET: Duration = Duration::from_millis(100);
+/// The longest a closing connection waits for that.
+const DRAIN_MAX: Duration = Duration::from_secs(5);
 
 /// A node's QUIC settings.
 #[derive(Debug, Clone)]
@@ -196,8 +209,9 @@ impl QuicLink {
         let (out_tx, out_rx) = mpsc::channel(CHANNEL);
         let (in_tx, in_rx) = mpsc::channel(CHANNEL);
         let (outcome_tx, outcomes) = mpsc::unbounded_channel();
-        let receiving = tokio::spawn(receive(self.connection.clone(), in_tx, self.max_bundle));
-        let task = tokio::spawn(send(self.connection, out_rx, outcome_tx, receiving));
+        let activity = Arc::new(Activity::default());
+        let receiving = tokio::spawn(receive(self.connection.clone(), in_tx, self.max_bundle, activity.clone()));
+        let task = tokio::spawn(send(self.connection, out_rx, outcome_tx, receiving, activity));
         QuicParts { outbound: out_tx, inbound: in_rx, outcomes, task }
     }
 }
@@ -217,6 +231,7 @@ async fn send(
     mut outbound: mpsc::Receiver<Bytes>,
     outcomes: mpsc::UnboundedSender<(u64, bool)>,
     mut receiving: JoinHandle<()>,
+    activity: Arc<Activity>,
 ) {
     let mut pending: tokio::task::JoinSet<(u64, bool, usize)> = tokio::task::JoinSet::new();
     let mut next = 0u64;
@@ -243,7 +258,10 @@ async fn send(
             _ = &mut receiving => break,
         }
         if !open && pending.is_empty() {
-            connection.close(VarInt::from_u32(NO_ERROR), b"");
+            tokio::select! {
+                () = activity.quiet() => connection.close(VarInt::from_u32(NO_ERROR), b""),
+                _ = &mut receiving => {}
+            }
             break;
         }
     }
@@ -253,11 +271,62 @@ async fn send(
     receiving.abort();
 }
 
-async fn receive(connection: Connection, inbound: mpsc::Sender<Bytes>, max_bundle: u64) {
+/// What the receiving side is doing, for a clean close.
+#[derive(Debug)]
+struct Activity {
+    /// Streams accepted and not yet handed on.
+    busy: std::sync::atomic::AtomicUsize,
+    /// Streams accepted so far.
+    accepted: std::sync::atomic::AtomicU64,
+    /// Set when this side is about to close: every stream is read now, whatever the limit
+    /// (their data is in memory already, in QUIC's buffers; closing would drop it).
+    draining: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity { busy: 0.into(), accepted: 0.into(), draining: tokio::sync::watch::Sender::new(false) }
+    }
+}
+
+impl Activity {
+    /// Reads whatever the peer sent, then returns once nothing was received for
+    /// [`DRAIN_QUIET`] (at most [`DRAIN_MAX`]).
+    async fn quiet(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.draining.send_replace(true);
+        let give_up = tokio::time::Instant::now() + DRAIN_MAX;
+        loop {
+            let before = self.accepted.load(Relaxed);
+            tokio::time::sleep(DRAIN_QUIET).await;
+            let idle = self.busy.load(Relaxed) == 0 && self.accepted.load(Relaxed) == before;
+            if idle || tokio::time::Instant::now() >= give_up {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads the peer's streams, at most [`IN_FLIGHT`] at once (counting those read and waiting
+/// for the agent to take them): beyond that, streams wait unaccepted in QUIC, whose flow
+/// control holds the peer back, so a fast peer cannot fill this node's memory.
+async fn receive(connection: Connection, inbound: mpsc::Sender<Bytes>, max_bundle: u64, activity: Arc<Activity>) {
+    use std::sync::atomic::Ordering::Relaxed;
     let limit = usize::try_from(max_bundle).unwrap_or(usize::MAX);
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut draining = activity.draining.subscribe();
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned(), if !*draining.borrow() => match slot {
+                Ok(slot) => Some(slot),
+                Err(_) => return,
+            },
+            _ = draining.wait_for(|d| *d) => None,
+        };
         let Ok(mut stream) = connection.accept_uni().await else { return };
-        let inbound = inbound.clone();
+        activity.busy.fetch_add(1, Relaxed);
+        activity.accepted.fetch_add(1, Relaxed);
+        let (inbound, activity) = (inbound.clone(), activity.clone());
         tokio::spawn(async move {
             match stream.read_to_end(limit).await {
                 Ok(bundle) => {
@@ -268,6 +337,12 @@ async fn receive(connection: Connection, inbound: mpsc::Sender<Bytes>, max_bundl
                 }
                 Err(_) => {}
             }
+            activity.busy.fetch_sub(1, Relaxed);
+            drop(slot);
         });
     }
 }
+
+#[cfg(test)]
+#[path = "quic_tests.rs"]
+mod tests;

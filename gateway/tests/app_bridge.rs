@@ -373,3 +373,59 @@ fn several_adus_share_a_stream_and_are_answered_in_order() {
         assert!(more.is_err(), "a resubmitted batch was delivered again");
     });
 }
+
+#[test]
+fn deliveries_the_client_drops_are_offered_again_on_the_same_connection() {
+    let dir = Scratch::new("app-reoffer");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", "");
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        client.register("ipn:2.5").await.unwrap();
+        let batch: Vec<(Outgoing, Bytes)> =
+            (0..20u8).map(|i| (Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from(vec![i; 100]))).collect();
+        assert!(client.submit_batch(&batch).await.unwrap().iter().all(|a| a.status == 0));
+        // The first 16 offered (the whole window) are dropped unacknowledged: the gateway
+        // must neither stall nor lose them.
+        for _ in 0..16 {
+            let d =
+                tokio::time::timeout(Duration::from_secs(10), client.next_delivery(1 << 20)).await.unwrap().unwrap();
+            drop(d);
+        }
+        let mut got = BTreeSet::new();
+        while got.len() < 20 {
+            let d = tokio::time::timeout(Duration::from_secs(10), client.next_delivery(1 << 20))
+                .await
+                .unwrap_or_else(|_| panic!("stalled with {} of 20", got.len()))
+                .unwrap();
+            got.insert(d.payload[0]);
+            d.acknowledge().await.unwrap();
+        }
+        assert_eq!(got, (0..20u8).collect::<BTreeSet<u8>>());
+    });
+}
+
+#[test]
+fn an_adu_over_the_limit_is_refused_clearly_and_the_connection_goes_on() {
+    let dir = Scratch::new("app-large");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", "[tcpcl]\ntransfer_mru = \"64 KiB\"\n");
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        let big = Bytes::from(vec![1u8; 300_000]);
+        let err = client.submit(&Outgoing::new("ipn:2.5", "ipn:2.5"), big.clone()).await.unwrap_err();
+        assert!(err.contains("larger than it accepts"), "{err}");
+        let batch = [
+            (Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from_static(b"fits")),
+            (Outgoing::new("ipn:2.5", "ipn:2.5"), big),
+        ];
+        let err = client.submit_batch(&batch).await.unwrap_err();
+        assert!(err.contains("larger than it accepts"), "{err}");
+        let fits = client.submit(&Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from(vec![2u8; 60_000])).await.unwrap();
+        assert_eq!(fits.status, 0);
+    });
+}

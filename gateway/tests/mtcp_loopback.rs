@@ -55,3 +55,36 @@ async fn garbage_and_oversize_bundles_end_the_connection_with_the_reason() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_counts_as_sent_once_flushed_and_fails_when_the_connection_breaks() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move { listener.accept().await.unwrap().0 });
+    let mut parts = connect(addr, 1 << 24).await.unwrap().into_parts();
+    let peer = peer.await.unwrap();
+    for b in [&b"one"[..], b"two", b"three"] {
+        parts.outbound.send(Bytes::from_static(b)).await.unwrap();
+    }
+    let mut verdicts = Vec::new();
+    while verdicts.len() < 3 {
+        verdicts.push(parts.outcomes.recv().await.unwrap());
+    }
+    assert_eq!(verdicts, [(0, true), (1, true), (2, true)]);
+    // The peer goes away without reading; the socket fails within a few writes of 1 MB, and
+    // bundles from then on fail instead of counting as sent.
+    drop(peer);
+    let mut failed = false;
+    for _ in 0..200 {
+        if parts.outbound.send(Bytes::from(vec![1u8; 1 << 20])).await.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    drop(parts.outbound);
+    while let Some((_, ok)) = parts.outcomes.recv().await {
+        failed |= !ok;
+    }
+    assert!(failed, "every bundle counted as sent to a peer that was gone");
+    assert!(parts.writer.await.unwrap().is_err());
+}

@@ -90,6 +90,29 @@ pub fn fresh_reference() -> u64 {
     h.finish().max(1)
 }
 
+/// What the gateway meant by stopping or resetting a submission stream.
+fn refused(code: VarInt) -> String {
+    match u32::try_from(code.into_inner()) {
+        Ok(crate::quic::BUNDLE_TOO_LARGE) => "the gateway refused the ADU: larger than it accepts".into(),
+        Ok(crate::quic::PROTOCOL_ERROR) => "the gateway refused the submission as malformed".into(),
+        _ => format!("the gateway reset the submission (code {code})"),
+    }
+}
+
+fn write_error(e: quinn::WriteError) -> String {
+    match e {
+        quinn::WriteError::Stopped(code) => refused(code),
+        other => other.to_string(),
+    }
+}
+
+fn read_error(e: super::wire::WireError) -> String {
+    match e {
+        super::wire::WireError::Read(quinn::ReadExactError::ReadError(quinn::ReadError::Reset(code))) => refused(code),
+        other => other.to_string(),
+    }
+}
+
 /// A submission sent, its answer still to come.
 #[derive(Debug)]
 pub struct PendingSubmit {
@@ -99,7 +122,7 @@ pub struct PendingSubmit {
 impl PendingSubmit {
     /// Waits for the gateway's answer: once the bundle is durably stored, or refused.
     pub async fn answer(mut self) -> Result<Submitted, String> {
-        match read_header(&mut self.recv).await.map_err(|e| e.to_string())? {
+        match read_header(&mut self.recv).await.map_err(read_error)? {
             Some(Message::Submitted { status, creation, .. }) => Ok(Submitted { status, creation }),
             other => Err(format!("no answer to the submission ({other:?})")),
         }
@@ -216,15 +239,15 @@ impl AppClient {
             // Header and ADU in one write: one packet for a small ADU, not two.
             let mut one = header.encode();
             one.extend_from_slice(&payload);
-            send.write_chunk(Bytes::from(one)).await.map_err(|e| e.to_string())?;
+            send.write_chunk(Bytes::from(one)).await.map_err(write_error)?;
             sent = payload.len();
             progress(sent as u64);
         } else {
-            write_header(&mut send, &header).await.map_err(|e| e.to_string())?;
+            write_header(&mut send, &header).await.map_err(write_error)?;
         }
         while sent < payload.len() {
             let end = (sent + (1 << 20)).min(payload.len());
-            send.write_chunk(payload.slice(sent..end)).await.map_err(|e| e.to_string())?;
+            send.write_chunk(payload.slice(sent..end)).await.map_err(write_error)?;
             sent = end;
             progress(sent as u64);
         }
@@ -243,18 +266,18 @@ impl AppClient {
             if payload.len() <= SMALL {
                 buf.extend_from_slice(payload);
             } else {
-                send.write_chunk(Bytes::from(std::mem::take(&mut buf))).await.map_err(|e| e.to_string())?;
-                send.write_chunk(payload.clone()).await.map_err(|e| e.to_string())?;
+                send.write_chunk(Bytes::from(std::mem::take(&mut buf))).await.map_err(write_error)?;
+                send.write_chunk(payload.clone()).await.map_err(write_error)?;
             }
             if buf.len() >= 1 << 20 {
-                send.write_chunk(Bytes::from(std::mem::take(&mut buf))).await.map_err(|e| e.to_string())?;
+                send.write_chunk(Bytes::from(std::mem::take(&mut buf))).await.map_err(write_error)?;
             }
         }
-        send.write_chunk(Bytes::from(buf)).await.map_err(|e| e.to_string())?;
+        send.write_chunk(Bytes::from(buf)).await.map_err(write_error)?;
         send.finish().map_err(|e| e.to_string())?;
         let mut answers = Vec::with_capacity(adus.len());
         for (adu, _) in adus {
-            match read_header(&mut recv).await.map_err(|e| e.to_string())? {
+            match read_header(&mut recv).await.map_err(read_error)? {
                 Some(Message::Submitted { reference, status, creation }) if reference == adu.reference => {
                     answers.push(Submitted { status, creation })
                 }

@@ -15,6 +15,9 @@ use crate::daemon::agent::Command;
 use crate::quic::QuicConfig;
 use crate::tcpcl::tls;
 
+/// How long a delivery the client did not acknowledge waits before it is offered again.
+const REOFFER_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What one client may do.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientLimits {
@@ -148,18 +151,27 @@ async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sende
     let (connection, commands) = (connection.clone(), commands.clone());
     tokio::spawn(async move {
         // Each offered delivery on a stream of its own, concurrently (the agent bounds how
-        // many are out); one the client does not acknowledge waits in the agent.
-        while let Some(d) = rx.recv().await {
+        // many are out). One the client did not acknowledge is offered again after a pause
+        // (not at once: a client that keeps failing one must not spin the gateway).
+        loop {
+            let d = tokio::select! {
+                d = rx.recv() => d,
+                _ = connection.closed() => None,
+            };
+            let Some(d) = d else { return };
             let (conn, commands, endpoint) = (connection.clone(), commands.clone(), endpoint.clone());
             tokio::spawn(async move {
                 let key = (d.source.clone(), (d.creation.time.0, d.creation.sequence));
-                if deliver(&conn, &d).await.is_ok() {
-                    let _ = commands.send(Command::AppDelivered { endpoint, key }).await;
+                let taken = deliver(&conn, &d).await.is_ok();
+                if !taken {
+                    tokio::select! {
+                        _ = tokio::time::sleep(REOFFER_AFTER) => {}
+                        // Gone: the agent notices the closed channel and keeps the delivery.
+                        _ = conn.closed() => return,
+                    }
                 }
+                let _ = commands.send(Command::AppDelivered { endpoint, key, taken }).await;
             });
-            if connection.close_reason().is_some() {
-                return;
-            }
         }
     });
     registered::OK

@@ -51,7 +51,13 @@ impl Client {
 /// An answer to write, in the order of the submissions on the stream.
 enum Answer {
     Now(Message),
-    Later { reference: u64, answer: oneshot::Receiver<(u64, (u64, u64))>, _permit: OwnedSemaphorePermit },
+    /// The stream failed here (QUIC error code): no more answers, the stream is reset.
+    Fail(u32),
+    Later {
+        reference: u64,
+        answer: oneshot::Receiver<(u64, (u64, u64))>,
+        _permit: OwnedSemaphorePermit,
+    },
 }
 
 /// Serves one submission stream; `permit` admits its first ADU.
@@ -68,6 +74,7 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream,
             Ok(None) if !first => break,
             _ => {
                 let _ = recv.stop(VarInt::from_u32(crate::quic::PROTOCOL_ERROR));
+                let _ = answers.send(Answer::Fail(crate::quic::PROTOCOL_ERROR));
                 break;
             }
         };
@@ -81,19 +88,27 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream,
             },
         };
         let limit = usize::try_from(client.max_adu).unwrap_or(usize::MAX);
+        let (too_large, malformed) = (crate::quic::BUNDLE_TOO_LARGE, crate::quic::PROTOCOL_ERROR);
         let payload = match length {
-            Some(n) if n > client.max_adu => Err(()),
+            Some(n) if n > client.max_adu => Err(too_large),
             Some(n) => {
                 let mut buf = vec![0u8; usize::try_from(n).unwrap_or(usize::MAX)];
-                recv.read_exact(&mut buf).await.map(|()| buf).map_err(|_| ())
+                recv.read_exact(&mut buf).await.map(|()| buf).map_err(|_| malformed)
             }
-            None => recv.read_to_end(limit).await.map_err(|_| ()),
+            None => recv.read_to_end(limit).await.map_err(|e| match e {
+                quinn::ReadToEndError::TooLong => too_large,
+                quinn::ReadToEndError::Read(_) => malformed,
+            }),
         };
         // An ADU cut off (or over the limit) is not submitted: the client hears nothing for
         // it and tries again.
-        let Ok(payload) = payload else {
-            let _ = recv.stop(VarInt::from_u32(crate::quic::BUNDLE_TOO_LARGE));
-            break;
+        let payload = match payload {
+            Ok(payload) => payload,
+            Err(code) => {
+                let _ = recv.stop(VarInt::from_u32(code));
+                let _ = answers.send(Answer::Fail(code));
+                break;
+            }
         };
         let refuse = |code: u64| Answer::Now(Message::Submitted { reference, status: 1 + code, creation: (0, 0) });
         let answer = match (source.parse::<Eid>(), destination.parse::<Eid>()) {
@@ -136,6 +151,10 @@ async fn write_answers(mut send: SendStream, mut pending: mpsc::UnboundedReceive
     while let Some(answer) = pending.recv().await {
         let message = match answer {
             Answer::Now(message) => message,
+            Answer::Fail(code) => {
+                let _ = send.reset(VarInt::from_u32(code));
+                return;
+            }
             Answer::Later { reference, answer, _permit } => {
                 let Ok(Ok((status, creation))) = tokio::time::timeout(ANSWER_WITHIN, answer).await else { return };
                 Message::Submitted { reference, status, creation }

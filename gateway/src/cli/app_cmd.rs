@@ -115,7 +115,8 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
         });
         match attempt {
             Ok(done) => break done,
-            Err(e) if Instant::now() + wait < give_up => {
+            // A refusal is an answer, not a lost connection: trying again would not help.
+            Err(e) if !e.starts_with("the gateway refused") && Instant::now() + wait < give_up => {
                 eprintln!("\n{e}: trying again in {:.1} s", wait.as_secs_f64());
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(5));

@@ -114,12 +114,15 @@ pub enum Command {
         /// Whether it may (the endpoint is not one the config gives to a directory or echo).
         reply: oneshot::Sender<bool>,
     },
-    /// The application has the delivery with this identity: let it go.
+    /// The application has the delivery with this identity (`taken`: let it go), or did not
+    /// take it (offer it again).
     AppDelivered {
         /// The endpoint.
         endpoint: Eid,
         /// The delivery's source and creation timestamp.
         key: DeliveryKey,
+        /// Whether the application acknowledged it.
+        taken: bool,
     },
     /// Finish the batch and stop.
     Shutdown,
@@ -291,9 +294,9 @@ impl<S: BundleStore> Agent<S> {
                     let _ = reply.send(true);
                 }
             }
-            Command::AppDelivered { endpoint, key } => {
+            Command::AppDelivered { endpoint, key, taken } => {
                 let creation = dtn_core::time::CreationTimestamp::new(DtnTime(key.1.0), key.1.1);
-                if self.bpa.take_delivery_of(&endpoint, &key.0, creation)?.is_some() {
+                if taken && self.bpa.take_delivery_of(&endpoint, &key.0, creation)?.is_some() {
                     Counters::add(&self.counters.deliveries, 1);
                 }
                 if let Some(app) = self.apps.get_mut(&endpoint) {

@@ -96,45 +96,22 @@ impl IngressBudget {
 struct Session {
     outbound: mpsc::Sender<Bytes>,
     inbound: mpsc::Receiver<Bytes>,
-    /// What became of each bundle sent.
-    outcomes: Verdicts,
+    /// What became of each bundle sent: its position in sending order and whether the peer
+    /// has it, in any order (QUIC: one stream per bundle, acknowledged independently; TCPCL:
+    /// a bundle the session cannot take fails at once, ahead of earlier bundles'
+    /// acknowledgements; MTCP: once flushed to the socket). Ends with the session.
+    outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     info: LinkInfo,
 }
 
 impl Session {
-    /// A session whose convergence layer judges each bundle sent (TCPCL, QUIC).
     fn judged(
         outbound: mpsc::Sender<Bytes>,
         inbound: mpsc::Receiver<Bytes>,
         outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
         info: LinkInfo,
     ) -> Session {
-        Session { outbound, inbound, outcomes: Verdicts::Indexed(outcomes), info }
-    }
-}
-
-/// How a convergence layer reports what became of the bundles sent.
-enum Verdicts {
-    /// One per bundle with its position in sending order, in any order (QUIC: one stream per
-    /// bundle, acknowledged independently; TCPCL: a bundle the session cannot take fails at
-    /// once, ahead of earlier bundles' acknowledgements).
-    Indexed(mpsc::UnboundedReceiver<(u64, bool)>),
-    /// None: written is sent (MTCP).
-    None,
-}
-
-impl Verdicts {
-    /// The next verdict: the bundle's position and whether the peer has it; `None` once the
-    /// session has ended.
-    async fn next(&mut self) -> Option<(u64, bool)> {
-        match self {
-            Verdicts::Indexed(rx) => rx.recv().await,
-            Verdicts::None => std::future::pending().await,
-        }
-    }
-
-    fn some(&self) -> bool {
-        !matches!(self, Verdicts::None)
+        Session { outbound, inbound, outcomes, info }
     }
 }
 
@@ -282,7 +259,7 @@ pub async fn listen_mtcp(ctx: LinkContext, listener: TcpListener) {
                 }
             };
             tracing::info!(%from, "mtcp connection in");
-            let (_outbound, mut inbound, reader, _writer) = link.into_parts();
+            let crate::mtcp::MtcpParts { mut inbound, reader, .. } = link.into_parts();
             let link_id = ctx.allocate();
             while let Some(bytes) = inbound.recv().await {
                 let permit = ctx.ingress_permit(bytes.len()).await;
@@ -387,9 +364,9 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
             }
             ClaKind::Mtcp => {
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
-                let (outbound, inbound, _reader, _writer) = link.into_parts();
+                let parts = link.into_parts();
                 let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false };
-                Ok(Session { outbound, inbound, outcomes: Verdicts::None, info })
+                Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
             }
         }
     };
@@ -447,7 +424,6 @@ async fn serve(
     let mut in_flight: BTreeMap<u64, BundleId> = BTreeMap::new();
     let mut sent = 0u64;
     let mut outcomes = outcomes;
-    let has_outcomes = outcomes.some();
     let mut shutdown = ctx.shutdown.clone();
     let deadline = until.map(|end| Duration::from_millis(end.0.saturating_sub(DtnTime::now().0)));
     let window_end = async {
@@ -461,7 +437,7 @@ async fn serve(
     loop {
         tokio::select! {
             biased;
-            outcome = outcomes.next(), if has_outcomes => match outcome {
+            outcome = outcomes.recv() => match outcome {
                 Some((position, ok)) => {
                     if let Some(bundle) = in_flight.remove(&position) {
                         let _ = ctx.commands.send(verdict(bundle, ok)).await;
@@ -478,12 +454,8 @@ async fn serve(
                     let _ = ctx.commands.send(verdict(bundle, false)).await;
                     break;
                 }
-                if has_outcomes {
-                    in_flight.insert(sent, bundle);
-                    sent += 1;
-                } else {
-                    let _ = ctx.commands.send(verdict(bundle, true)).await;
-                }
+                in_flight.insert(sent, bundle);
+                sent += 1;
             }
             _ = &mut reader, if !reader_done => {
                 reader_done = true;
@@ -499,16 +471,14 @@ async fn serve(
     // No more bundles for this link; the session ends once what it has is out.
     rx.close();
     drop(outbound);
-    if has_outcomes {
-        let settle = async {
-            while let Some((position, ok)) = outcomes.next().await {
-                if let Some(bundle) = in_flight.remove(&position) {
-                    let _ = ctx.commands.send(verdict(bundle, ok)).await;
-                }
+    let settle = async {
+        while let Some((position, ok)) = outcomes.recv().await {
+            if let Some(bundle) = in_flight.remove(&position) {
+                let _ = ctx.commands.send(verdict(bundle, ok)).await;
             }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
-    }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), settle).await;
     for bundle in std::mem::take(&mut in_flight).into_values() {
         let _ = ctx.commands.send(verdict(bundle, false)).await;
     }
