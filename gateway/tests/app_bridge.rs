@@ -22,6 +22,16 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The orbital compute node (4): its application answers on ipn:4.7 (echo).
+/// A ground gateway (node 2) with the bridge (`extra` in its `[app]` section), a client
+/// certificate for `ipn:2.5`, and a runtime to drive clients.
+fn ground_with_client(name: &str, extra: &str) -> (Scratch, Gateway, tokio::runtime::Runtime) {
+    let dir = Scratch::new(name);
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", extra);
+    (dir, ground, runtime())
+}
+
 fn orbital(dir: &Path) -> Gateway {
     Gateway::start(
         dir,
@@ -87,11 +97,7 @@ fn an_application_reaches_an_orbital_node_and_back() {
 
 #[test]
 fn deliveries_survive_a_client_that_leaves_before_acknowledging() {
-    let dir = Scratch::new("app-resume");
-    issue(&dir.0, "ground", "ipn:2.0");
-    issue(&dir.0, "client", "ipn:2.5");
-    let ground = app_ground(&dir.0, "64 MiB", "");
-    let rt = runtime();
+    let (dir, ground, rt) = ground_with_client("app-resume", "");
     rt.block_on(async {
         let me = tls(&dir.0, "client", "ca");
         // Five ADUs for ipn:2.5 wait at the gateway.
@@ -253,11 +259,7 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
 
 #[test]
 fn a_submission_cut_off_midway_leaves_nothing_and_the_retry_arrives_once() {
-    let dir = Scratch::new("app-cut");
-    issue(&dir.0, "ground", "ipn:2.0");
-    issue(&dir.0, "client", "ipn:2.5");
-    let ground = app_ground(&dir.0, "64 MiB", "");
-    let rt = runtime();
+    let (dir, ground, rt) = ground_with_client("app-cut", "");
     rt.block_on(async {
         let me = tls(&dir.0, "client", "ca");
         let adu = Bytes::from((0..6_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
@@ -289,11 +291,7 @@ fn a_submission_cut_off_midway_leaves_nothing_and_the_retry_arrives_once() {
 
 #[test]
 fn a_retry_after_a_lost_answer_is_the_same_adu_even_across_a_crash() {
-    let dir = Scratch::new("app-retry");
-    issue(&dir.0, "ground", "ipn:2.0");
-    issue(&dir.0, "client", "ipn:2.5");
-    let ground = app_ground(&dir.0, "64 MiB", "");
-    let rt = runtime();
+    let (dir, ground, rt) = ground_with_client("app-retry", "");
     let me = tls(&dir.0, "client", "ca");
     let adu = Outgoing::new("ipn:2.5", "ipn:2.5");
     let payload = Bytes::from_static(b"exactly once");
@@ -337,11 +335,7 @@ fn a_retry_after_a_lost_answer_is_the_same_adu_even_across_a_crash() {
 
 #[test]
 fn several_adus_share_a_stream_and_are_answered_in_order() {
-    let dir = Scratch::new("app-batch");
-    issue(&dir.0, "ground", "ipn:2.0");
-    issue(&dir.0, "client", "ipn:2.5");
-    let ground = app_ground(&dir.0, "64 MiB", "in_flight = 16\n");
-    let rt = runtime();
+    let (dir, ground, rt) = ground_with_client("app-batch", "in_flight = 16\n");
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         client.register("ipn:2.5").await.unwrap();
@@ -376,11 +370,7 @@ fn several_adus_share_a_stream_and_are_answered_in_order() {
 
 #[test]
 fn deliveries_the_client_drops_are_offered_again_on_the_same_connection() {
-    let dir = Scratch::new("app-reoffer");
-    issue(&dir.0, "ground", "ipn:2.0");
-    issue(&dir.0, "client", "ipn:2.5");
-    let ground = app_ground(&dir.0, "64 MiB", "");
-    let rt = runtime();
+    let (dir, ground, rt) = ground_with_client("app-reoffer", "");
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         client.register("ipn:2.5").await.unwrap();
@@ -409,11 +399,7 @@ fn deliveries_the_client_drops_are_offered_again_on_the_same_connection() {
 
 #[test]
 fn an_adu_over_the_limit_is_refused_clearly_and_the_connection_goes_on() {
-    let dir = Scratch::new("app-large");
-    issue(&dir.0, "ground", "ipn:2.0");
-    issue(&dir.0, "client", "ipn:2.5");
-    let ground = app_ground(&dir.0, "64 MiB", "[tcpcl]\ntransfer_mru = \"64 KiB\"\n");
-    let rt = runtime();
+    let (dir, ground, rt) = ground_with_client("app-large", "[tcpcl]\ntransfer_mru = \"64 KiB\"\n");
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         let big = Bytes::from(vec![1u8; 300_000]);
