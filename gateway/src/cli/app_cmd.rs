@@ -2,54 +2,13 @@
 //! application bridge (QUIC, mutual TLS; docs/app-protocol.md).
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::client_config::Connection;
 use bytes::Bytes;
 use clap::Args;
 use gateway::app::client::{AppClient, Outgoing};
-use gateway::tcpcl::{NodeIdPolicy, TlsSetup};
-
-/// Where the gateway is and who this client is (flags or environment).
-#[derive(Debug, Args)]
-pub struct Connection {
-    /// The gateway's application address (its `[app] listen`).
-    #[arg(long, env = "DTN_GATEWAY")]
-    gateway: SocketAddr,
-    /// This client's PEM certificate chain (its URI SANs are the endpoints it may use).
-    #[arg(long, env = "DTN_CERT")]
-    cert: PathBuf,
-    /// This client's PEM private key.
-    #[arg(long, env = "DTN_KEY")]
-    key: PathBuf,
-    /// PEM trust anchors for the gateway's certificate.
-    #[arg(long, env = "DTN_CA")]
-    ca: PathBuf,
-}
-
-impl Connection {
-    fn tls(&self) -> Result<TlsSetup, String> {
-        TlsSetup::from_pem_files(&self.cert, &self.key, &self.ca, NodeIdPolicy::None)
-    }
-
-    /// The first endpoint the certificate names.
-    pub fn own_endpoint(&self) -> Result<String, String> {
-        let tls = self.tls()?;
-        tls.chain
-            .first()
-            .map(gateway::tcpcl::tls::uri_sans)
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .ok_or_else(|| "the certificate names no endpoint; give --from".to_string())
-    }
-
-    pub fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<AppClient, String> {
-        let tls = self.tls()?;
-        runtime.block_on(AppClient::connect(self.gateway, &tls))
-    }
-}
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())
@@ -89,7 +48,7 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
         Some(f) => f.clone(),
         None => args.connection.own_endpoint()?,
     };
-    let tls = args.connection.tls()?;
+    let (gateway, tls) = (args.connection.gateway()?, args.connection.tls()?);
     let runtime = runtime()?;
     let len = payload.len();
     let payload = Bytes::from(payload);
@@ -108,7 +67,7 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
     let mut wait = Duration::from_millis(250);
     let done = loop {
         let attempt = runtime.block_on(async {
-            let client = AppClient::connect(args.connection.gateway, &tls).await?;
+            let client = AppClient::connect(gateway, &tls).await?;
             let done = client.submit_with_progress(&adu, payload.clone(), bar).await;
             client.close();
             done
@@ -268,16 +227,23 @@ pub fn ping(args: &PingArgs) -> Result<(), String> {
 /// `dtn status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Print the gateway's whole `/node` JSON (every held bundle too) instead of the report.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     connection: Connection,
 }
 
-/// Prints the gateway's state (links, contacts, queues) as JSON.
+/// Prints the gateway's state: links, contacts, queues, store and counters.
 pub fn status(args: &StatusArgs) -> Result<(), String> {
     let runtime = runtime()?;
     let client = args.connection.open(&runtime)?;
     let json = runtime.block_on(client.status())?;
     client.close();
-    println!("{json}");
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", super::status_render::render(&json, dtn_core::time::DtnTime::now().0)?);
+    }
     Ok(())
 }

@@ -122,7 +122,7 @@ pub struct AppArgs {
     #[arg(long)]
     from: Option<String>,
     #[command(flatten)]
-    connection: super::app_cmd::Connection,
+    connection: super::client_config::Connection,
 }
 
 /// Submits ADUs as fast as the gateway stores them; reports ADUs/s, Gbit/s and the

@@ -5,11 +5,13 @@ mod bench_cmd;
 mod bundle_decode;
 mod bundle_encode;
 mod cert_cmd;
+mod client_config;
 mod gateway_cmd;
 mod input;
 mod plan_cmd;
 mod render;
 mod route_cmd;
+mod status_render;
 
 use clap::{Parser, Subcommand};
 
