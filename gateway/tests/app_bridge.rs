@@ -21,7 +21,6 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// The orbital compute node (4): its application answers on ipn:4.7 (echo).
 /// A ground gateway (node 2) with the bridge (`extra` in its `[app]` section), a client
 /// certificate for `ipn:2.5`, and a runtime to drive clients.
 fn ground_with_client(name: &str, extra: &str) -> (Scratch, Gateway, tokio::runtime::Runtime) {
@@ -32,56 +31,95 @@ fn ground_with_client(name: &str, extra: &str) -> (Scratch, Gateway, tokio::runt
     (dir, ground, runtime())
 }
 
-fn orbital(dir: &Path) -> Gateway {
+/// A `[quic]` section with the certificate `dir/name`.
+fn quic_section(name: &str) -> String {
+    format!("[quic]\nlisten = [\"127.0.0.1:0\"]\ncert = \"{name}.pem\"\nkey = \"{name}.key\"\nca = \"ca.pem\"\n")
+}
+
+/// The orbital compute node (4): `ipn:4.7` answers by echo, or (`app`) belongs to an
+/// application connected over the node's own bridge.
+fn orbital(dir: &Path, app: bool) -> Gateway {
+    let answer = if app {
+        issue(dir, "orbital", "ipn:4.0");
+        "[app]\nlisten = [\"127.0.0.1:0\"]\ncert = \"orbital.pem\"\nkey = \"orbital.key\"\nca = \"ca.pem\"\n"
+            .to_string()
+    } else {
+        "[[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n".to_string()
+    };
     Gateway::start(
         dir,
         "orbital",
-        "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-         keepalive_s = 5\n[[endpoint]]\neid = \"ipn:4.7\"\ndeliver = \"echo\"\n[[route]]\ndest = \"default\"\nvia = 3\n",
+        &format!(
+            "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+             keepalive_s = 5\n{answer}[[route]]\ndest = \"default\"\nvia = 3\n"
+        ),
     )
 }
 
-/// The relay (3), dialling the orbital node at `orbital`.
+/// The relay (3), dialling the orbital node at `orbital` over TCPCL; it also takes QUIC.
 fn relay(dir: &Path, orbital: std::net::SocketAddr) -> Gateway {
+    issue(dir, "relay", "ipn:3.0");
     Gateway::start(
         dir,
         "relay",
         &format!(
             "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-             keepalive_s = 5\n[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{orbital}\"\n"
+             keepalive_s = 5\n{}[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{orbital}\"\n",
+            quic_section("relay")
         ),
     )
 }
 
-/// The ground gateway (2) with the application bridge, dialling the relay.
-fn ground(dir: &Path, relay: std::net::SocketAddr) -> Gateway {
+/// The ground gateway (2) with the application bridge, dialling the relay over `cla`.
+fn ground(dir: &Path, cla: &str, relay: std::net::SocketAddr) -> Gateway {
     Gateway::start(
         dir,
         "ground",
         &format!(
-            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}\
-             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{relay}\"\n[[route]]\ndest = 4\nvia = 3\n",
-            app_section()
+            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n{}{}\
+             [[peer]]\nnode = 3\ncla = \"{cla}\"\naddress = \"{relay}\"\n[[route]]\ndest = 4\nvia = 3\n",
+            app_section(),
+            quic_section("ground")
         ),
     )
 }
 
+/// The orbital node's application: answers each question on `ipn:4.7` to its sender.
+async fn answering_application(orbital: std::net::SocketAddr, me: gateway::tcpcl::TlsSetup) {
+    let app = AppClient::connect(orbital, &me).await.unwrap();
+    app.register("ipn:4.7").await.unwrap();
+    while let Some(question) = app.next_delivery(1 << 20).await {
+        let mut answer = b"answer to ".to_vec();
+        answer.extend_from_slice(&question.payload);
+        let reply = Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:4.7", &question.source) };
+        assert_eq!(app.submit(&reply, Bytes::from(answer)).await.unwrap().status, 0);
+        question.acknowledge().await.unwrap();
+    }
+}
+
 #[test]
 fn an_application_reaches_an_orbital_node_and_back() {
+    // Ground application -> ground gateway -(QUIC)-> relay -(TCPCLv4)-> orbital node, whose
+    // application (a bridge client there) answers; the answer comes back the same way.
     let dir = Scratch::new("app-e2e");
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "client", "ipn:2.5");
-    let orbital = orbital(&dir.0);
+    issue(&dir.0, "orbital-app", "ipn:4.7");
+    let orbital = orbital(&dir.0, true);
     let relay = relay(&dir.0, orbital.tcpcl[0]);
-    let ground = ground(&dir.0, relay.tcpcl[0]);
+    let ground = ground(&dir.0, "quic", relay.quic[0]);
     let rt = runtime();
+    rt.spawn(answering_application(orbital.app[0], tls(&dir.0, "orbital-app", "ca")));
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         client.register("ipn:2.5").await.unwrap();
         for i in 0..5u32 {
-            let question = Bytes::from(format!("telemetry request {i}"));
+            let question = format!("telemetry request {i}");
             let done = client
-                .submit(&Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.5", "ipn:4.7") }, question.clone())
+                .submit(
+                    &Outgoing { lifetime_ms: 60_000, ..Outgoing::new("ipn:2.5", "ipn:4.7") },
+                    question.clone().into(),
+                )
                 .await
                 .unwrap();
             assert_eq!(done.status, 0);
@@ -89,7 +127,10 @@ fn an_application_reaches_an_orbital_node_and_back() {
                 .await
                 .expect("no answer within 20 s")
                 .unwrap();
-            assert_eq!((answer.source.as_str(), &answer.payload), ("ipn:4.7", &question));
+            assert_eq!(
+                (answer.source.as_str(), &answer.payload[..]),
+                ("ipn:4.7", format!("answer to {question}").as_bytes())
+            );
             answer.acknowledge().await.unwrap();
         }
     });
@@ -218,7 +259,7 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
     let dir = Scratch::new("app-space");
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "client", "ipn:2.5");
-    let orbital = orbital(&dir.0);
+    let orbital = orbital(&dir.0, false);
     let rt = runtime();
     // The relay's link to the orbital node: contacts both ways from plan time 2 s, one second
     // of light time each way, 10 MB/s.
@@ -228,7 +269,7 @@ fn an_application_reaches_an_orbital_node_across_a_space_link() {
     let config = link_sim::proxy::ProxyConfig::for_link(&windows, 3, 4, listen, orbital.tcpcl[0]).unwrap();
     let proxy = rt.block_on(link_sim::proxy::Proxy::start(config)).unwrap();
     let relay = relay(&dir.0, proxy.local_addr());
-    let ground = ground(&dir.0, relay.tcpcl[0]);
+    let ground = ground(&dir.0, "tcpcl", relay.tcpcl[0]);
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
         client.register("ipn:2.5").await.unwrap();
