@@ -23,6 +23,26 @@ pub mod registered {
     pub const NOT_LOCAL: u64 = 2;
 }
 
+/// Status codes of [`Message::Submitted`].
+pub mod submitted {
+    /// Durably accepted.
+    pub const ACCEPTED: u64 = 0;
+    /// Refused for an RFC 9171 status-report reason: `REASON + code`.
+    pub const REASON: u64 = 1;
+    /// Refused: the ADU is larger than the gateway accepts (not an RFC 9171 reason).
+    pub const TOO_LARGE: u64 = 256;
+
+    /// A refusal in words.
+    pub fn describe(status: u64) -> alloc::string::String {
+        match status {
+            ACCEPTED => "accepted".into(),
+            TOO_LARGE => "the ADU is larger than the gateway accepts".into(),
+            s if s < TOO_LARGE => alloc::format!("refused: status-report reason code {}", s - REASON),
+            s => alloc::format!("refused: unknown status {s}"),
+        }
+    }
+}
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {

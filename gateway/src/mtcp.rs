@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 
 /// Bundles waiting in each direction's channel.
 const CHANNEL: usize = 256;
+/// Bytes written between flushes (and verdicts) under sustained sending.
+const FLUSH_EVERY: usize = 1 << 20;
 
 /// Why an MTCP connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,14 +79,17 @@ fn start(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> 
     let (outcome_tx, outcomes) = mpsc::unbounded_channel();
     let writer = tokio::spawn(async move {
         let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-        // Bundles `done..next` are written into the buffer and not yet flushed.
-        let (mut done, mut next) = (0u64, 0u64);
+        // Bundles `done..next` are written into the buffer and not yet flushed; a flush (and
+        // their verdicts) comes when the queue runs dry or after a megabyte, whichever first.
+        let (mut done, mut next, mut unflushed) = (0u64, 0u64, 0usize);
         let result = async {
             while let Some(bundle) = out_rx.recv().await {
                 wr.write_all(&head(bundle.len())).await?;
                 wr.write_all(&bundle).await?;
                 next += 1;
-                if out_rx.is_empty() {
+                unflushed += bundle.len();
+                if out_rx.is_empty() || unflushed >= FLUSH_EVERY {
+                    unflushed = 0;
                     wr.flush().await?;
                     for position in std::mem::replace(&mut done, next)..next {
                         let _ = outcome_tx.send((position, true));

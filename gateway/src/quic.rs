@@ -10,7 +10,8 @@
 //! QUIC acknowledges data when it arrives, not when the application has read it, and a
 //! closed connection drops what was not read. So a node closes only once its own receiving
 //! side has been quiet for a moment (everything the peer sent is read and with the agent),
-//! and reads streams as soon as they open, up to [`IN_FLIGHT`] at once. What qubicle cannot
+//! and reads streams as soon as they open, up to [`IN_FLIGHT`] at once (while closing, all of
+//! them: their data is in QUIC's buffers already; at most [`DRAIN_MAX`]). What qubicle cannot
 //! cover without acknowledgements of its own: a peer that closes while this node is holding
 //! back streams it has not accepted yet (its agent is not keeping up) loses those.
 

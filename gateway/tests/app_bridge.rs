@@ -443,15 +443,24 @@ fn an_adu_over_the_limit_is_refused_clearly_and_the_connection_goes_on() {
     let (dir, ground, rt) = ground_with_client("app-large", "[tcpcl]\ntransfer_mru = \"64 KiB\"\n");
     rt.block_on(async {
         let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
-        let big = Bytes::from(vec![1u8; 300_000]);
-        let err = client.submit(&Outgoing::new("ipn:2.5", "ipn:2.5"), big.clone()).await.unwrap_err();
-        assert!(err.contains("larger than it accepts"), "{err}");
-        let batch = [
-            (Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from_static(b"fits")),
-            (Outgoing::new("ipn:2.5", "ipn:2.5"), big),
-        ];
-        let err = client.submit_batch(&batch).await.unwrap_err();
-        assert!(err.contains("larger than it accepts"), "{err}");
+        // Refused with that reason whether the client is still writing when the gateway stops
+        // the stream (3 MB: beyond the flow-control window) or has sent it all (300 kB).
+        let too_large = dtn_core::app::submitted::TOO_LARGE;
+        for size in [3_000_000, 300_000] {
+            let big = Bytes::from(vec![1u8; size]);
+            match client.submit(&Outgoing::new("ipn:2.5", "ipn:2.5"), big.clone()).await {
+                Ok(answer) => assert_eq!(answer.status, too_large, "{size} B"),
+                Err(e) => assert!(e.contains("larger than it accepts"), "{size} B: {e}"),
+            }
+            let batch = [
+                (Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from_static(b"fits")),
+                (Outgoing::new("ipn:2.5", "ipn:2.5"), big),
+            ];
+            match client.submit_batch(&batch).await {
+                Ok(answers) => assert_eq!((answers[0].status, answers[1].status), (0, too_large), "{size} B"),
+                Err(e) => assert!(e.contains("larger than it accepts"), "{size} B: {e}"),
+            }
+        }
         let fits = client.submit(&Outgoing::new("ipn:2.5", "ipn:2.5"), Bytes::from(vec![2u8; 60_000])).await.unwrap();
         assert_eq!(fits.status, 0);
     });

@@ -45,6 +45,10 @@ pub struct NodeConfig {
     /// How bundles from links are parsed: strict RFC 9171 by default; relaxed accepts what
     /// deployed peers emit (dtn7-rs's bundles have no primary-block CRC).
     pub parse_mode: crate::parse_mode::ParseMode,
+    /// Submission receipts kept per source endpoint (the latest; see [`crate::bpa::Submission::reference`]):
+    /// a retry is recognised while no more than this many later submissions from the same
+    /// source came in between.
+    pub receipts_per_source: usize,
 }
 
 impl NodeConfig {
@@ -59,6 +63,7 @@ impl NodeConfig {
             dtn_nodes: BTreeMap::new(),
             custody: None,
             parse_mode: crate::parse_mode::ParseMode::Strict,
+            receipts_per_source: super::receipts::DEFAULT_RECEIPTS_PER_SOURCE,
         }
     }
 

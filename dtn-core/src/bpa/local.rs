@@ -58,7 +58,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let record = self.next_tombstone;
         self.next_tombstone += 1;
         self.store.insert(record, bytes::Bytes::new(), receipt.encode())?;
-        for old in self.receipts.insert(receipt, record) {
+        for old in self.receipts.insert(receipt, record, self.config.receipts_per_source) {
             self.store.remove(old)?;
         }
         Ok(())

@@ -25,7 +25,7 @@ use bytes::Bytes;
 
 pub use config::{NodeConfig, ReportPolicy};
 pub use entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta};
-pub use receipts::RECEIPTS_PER_SOURCE;
+pub use receipts::DEFAULT_RECEIPTS_PER_SOURCE;
 
 use crate::admin::ReasonCode;
 use crate::bundle::BundleFlags;
@@ -69,7 +69,7 @@ pub struct Submission {
     /// The application's own reference for this ADU, if it gave one: a later submission with
     /// the same source and reference is the same ADU (a retry after a lost answer) and is
     /// answered with this one's acceptance instead of making a second bundle, also after a
-    /// restart (the latest [`RECEIPTS_PER_SOURCE`] per source are remembered).
+    /// restart (the latest [`NodeConfig::receipts_per_source`] per source are remembered).
     pub reference: Option<u64>,
 }
 
@@ -341,7 +341,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         // Oldest first (their records' ids grow), so the oldest are the ones evicted.
         receipts.sort_unstable_by_key(|(id, _)| *id);
         for (id, receipt) in receipts {
-            for old in bpa.receipts.insert(receipt, id) {
+            for old in bpa.receipts.insert(receipt, id, bpa.config.receipts_per_source) {
                 bpa.store.remove(old)?;
             }
         }

@@ -7,9 +7,11 @@
 //! the bundle. A second submission with the same source and reference is answered with the
 //! first one's acceptance and creates nothing, even after a restart.
 //!
-//! Receipts are kept per source endpoint, the latest [`RECEIPTS_PER_SOURCE`] of them: an
-//! application only ever has a bounded number of submissions unanswered (the bridge's
-//! in-flight quota), far fewer than that.
+//! Receipts are kept per source endpoint, the latest `NodeConfig::receipts_per_source` of
+//! them (16,384 by default, about 1 MB of RAM for a busy source): a retry is recognised as
+//! long as fewer submissions than that came from the same source in between. One client per
+//! source has at most its in-flight quota unanswered, far fewer; several clients sharing a
+//! source at a high rate need a larger setting.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -19,8 +21,8 @@ use crate::eid::Eid;
 use crate::store::BundleId;
 use crate::time::{CreationTimestamp, DtnTime};
 
-/// Receipts kept per source endpoint (the oldest go first).
-pub const RECEIPTS_PER_SOURCE: usize = 4096;
+/// Receipts kept per source endpoint unless configured otherwise (the oldest go first).
+pub const DEFAULT_RECEIPTS_PER_SOURCE: usize = 16_384;
 
 /// Marks a store record as a receipt (tombstones are 1, bundle records start with an array).
 const RECEIPT: u64 = 2;
@@ -79,9 +81,9 @@ impl Receipts {
         self.by_source.get(source)?.by_reference.get(&reference).map(|(c, _)| *c)
     }
 
-    /// Remembers a receipt stored under `record`; returns the records of receipts that no
-    /// longer fit (to remove from the store).
-    pub fn insert(&mut self, receipt: Receipt, record: BundleId) -> Vec<BundleId> {
+    /// Remembers a receipt stored under `record`, keeping at most `per_source` for its
+    /// source; returns the records of receipts that no longer fit (to remove from the store).
+    pub fn insert(&mut self, receipt: Receipt, record: BundleId, per_source: usize) -> Vec<BundleId> {
         let of = self.by_source.entry(receipt.source).or_default();
         if let Some((_, old)) = of.by_reference.insert(receipt.reference, (receipt.creation, record)) {
             // Only after a damaged store: keep the newer, drop the older record.
@@ -91,7 +93,7 @@ impl Receipts {
         }
         of.order.push_back(receipt.reference);
         let mut evicted = Vec::new();
-        while of.order.len() > RECEIPTS_PER_SOURCE {
+        while of.order.len() > per_source.max(1) {
             if let Some(oldest) = of.order.pop_front() {
                 evicted.extend(of.by_reference.remove(&oldest).map(|(_, id)| id));
             }
@@ -129,15 +131,15 @@ mod tests {
     #[test]
     fn keeps_the_latest_per_source() {
         let mut receipts = Receipts::default();
-        for reference in 0..RECEIPTS_PER_SOURCE as u64 {
-            assert!(receipts.insert(receipt(reference), 100 + reference).is_empty());
+        for reference in 0..64 {
+            assert!(receipts.insert(receipt(reference), 100 + reference, 64).is_empty());
         }
         let other = Receipt { source: Eid::ipn(7, 2), ..receipt(0) };
-        assert!(receipts.insert(other, 1).is_empty());
-        assert_eq!(receipts.insert(receipt(99_999), 2), alloc::vec![100]);
+        assert!(receipts.insert(other, 1, 64).is_empty());
+        assert_eq!(receipts.insert(receipt(99_999), 2, 64), alloc::vec![100]);
         assert_eq!(receipts.get(&Eid::ipn(7, 1), 0), None);
         assert_eq!(receipts.get(&Eid::ipn(7, 1), 1), Some(CreationTimestamp::new(DtnTime(5), 1)));
         assert_eq!(receipts.get(&Eid::ipn(7, 2), 0), Some(CreationTimestamp::new(DtnTime(5), 0)));
-        assert_eq!(receipts.len(), RECEIPTS_PER_SOURCE + 1);
+        assert_eq!(receipts.len(), 64 + 1);
     }
 }

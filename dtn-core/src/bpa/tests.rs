@@ -1026,18 +1026,22 @@ mod resubmission {
 
     #[test]
     fn only_the_latest_receipts_per_source_are_kept_in_ram_and_store() {
+        const KEPT: usize = 100;
         let mut a = agent(1, &[]);
-        let n = RECEIPTS_PER_SOURCE as u64 + 10;
+        a.config.receipts_per_source = KEPT;
+        let n = KEPT as u64 + 10;
         let events: Vec<Event> = (0..n).map(|r| with_reference(r, r, b"r")).collect();
         a.handle_batch(events, T0).unwrap();
         assert_eq!(accepted(&mut a).len() as u64, n);
-        assert_eq!(a.receipts.len(), RECEIPTS_PER_SOURCE);
+        assert_eq!(a.receipts.len(), KEPT);
         // Expire the bundles: what stays in the store are the receipts (and node state).
         a.handle_timeout(T0.saturating_add_millis(61_000)).unwrap();
         let store = a.store().after_crash();
-        let b: Agent = Bpa::recover(NodeConfig::new(1), store, StaticRouter::new(), T0).unwrap();
-        assert_eq!(b.receipts.len(), RECEIPTS_PER_SOURCE);
-        assert!(b.store().recover().unwrap().len() <= RECEIPTS_PER_SOURCE + 1);
+        let mut config = NodeConfig::new(1);
+        config.receipts_per_source = KEPT;
+        let b: Agent = Bpa::recover(config, store, StaticRouter::new(), T0).unwrap();
+        assert_eq!(b.receipts.len(), KEPT);
+        assert!(b.store().recover().unwrap().len() <= KEPT + 1);
         let mut b = b;
         b.handle(with_reference(n + 1, 3, b"r"), T0).unwrap();
         assert_eq!(b.bundles().count(), 1, "reference 3 was forgotten: a new bundle");

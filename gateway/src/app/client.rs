@@ -27,7 +27,8 @@ pub struct AppClient {
 /// A submission's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Submitted {
-    /// 0: accepted; refused: 1 + the RFC 9171 reason code.
+    /// 0: accepted; refused: 1 + the RFC 9171 reason code, or 256: too large
+    /// (`dtn_core::app::submitted`).
     pub status: u64,
     /// The bundle's creation time (DTN ms) and sequence number.
     pub creation: (u64, u64),
@@ -113,18 +114,29 @@ fn read_error(e: super::wire::WireError) -> String {
     }
 }
 
+/// Why a submission got no answer: the code the gateway stopped the stream with, if it did
+/// (an ADU over its limit, a malformed header), else `otherwise`.
+async fn why_unanswered(send: &mut SendStream, otherwise: String) -> String {
+    match tokio::time::timeout(std::time::Duration::from_secs(1), send.stopped()).await {
+        Ok(Ok(Some(code))) => refused(code),
+        _ => otherwise,
+    }
+}
+
 /// A submission sent, its answer still to come.
 #[derive(Debug)]
 pub struct PendingSubmit {
+    send: SendStream,
     recv: RecvStream,
 }
 
 impl PendingSubmit {
     /// Waits for the gateway's answer: once the bundle is durably stored, or refused.
     pub async fn answer(mut self) -> Result<Submitted, String> {
-        match read_header(&mut self.recv).await.map_err(read_error)? {
-            Some(Message::Submitted { status, creation, .. }) => Ok(Submitted { status, creation }),
-            other => Err(format!("no answer to the submission ({other:?})")),
+        match read_header(&mut self.recv).await {
+            Ok(Some(Message::Submitted { status, creation, .. })) => Ok(Submitted { status, creation }),
+            Ok(other) => Err(why_unanswered(&mut self.send, format!("no answer to the submission ({other:?})")).await),
+            Err(e) => Err(why_unanswered(&mut self.send, read_error(e)).await),
         }
     }
 }
@@ -252,7 +264,7 @@ impl AppClient {
             progress(sent as u64);
         }
         send.finish().map_err(|e| e.to_string())?;
-        Ok(PendingSubmit { recv })
+        Ok(PendingSubmit { send, recv })
     }
 
     /// Submits several ADUs on one stream (each header carries its ADU's length), which costs
@@ -277,12 +289,15 @@ impl AppClient {
         send.finish().map_err(|e| e.to_string())?;
         let mut answers = Vec::with_capacity(adus.len());
         for (adu, _) in adus {
-            match read_header(&mut recv).await.map_err(read_error)? {
-                Some(Message::Submitted { reference, status, creation }) if reference == adu.reference => {
-                    answers.push(Submitted { status, creation })
+            let why = match read_header(&mut recv).await {
+                Ok(Some(Message::Submitted { reference, status, creation })) if reference == adu.reference => {
+                    answers.push(Submitted { status, creation });
+                    continue;
                 }
-                other => return Err(format!("no answer to submission {} ({other:?})", answers.len())),
-            }
+                Ok(other) => format!("no answer to submission {} ({other:?})", answers.len()),
+                Err(e) => read_error(e),
+            };
+            return Err(why_unanswered(&mut send, why).await);
         }
         Ok(answers)
     }

@@ -102,11 +102,10 @@ async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sende
     });
     let Ok((send, recv)) = connection.accept_bi().await else { return };
     tokio::spawn(control(connection.clone(), send, recv, client.clone()));
-    loop {
-        // The next stream is not even accepted before its first ADU may go.
-        let Some(permit) = client.admit().await else { return };
-        let Ok((send, recv)) = connection.accept_bi().await else { return };
-        tokio::spawn(super::submit::stream(client.clone(), send, recv, permit));
+    // Streams are bounded by QUIC (`in_flight` + 1 at once); each ADU waits for the client's
+    // rate and quota in its stream before it is read.
+    while let Ok((send, recv)) = connection.accept_bi().await {
+        tokio::spawn(super::submit::stream(client.clone(), send, recv));
     }
 }
 

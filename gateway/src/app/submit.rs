@@ -50,21 +50,20 @@ impl Client {
 
 /// An answer to write, in the order of the submissions on the stream.
 enum Answer {
-    Now(Message),
-    /// The stream failed here (QUIC error code): no more answers, the stream is reset.
-    Fail(u32),
+    /// An answer known at once (a refusal); the permit bounds how many wait to be written.
+    Now(Message, OwnedSemaphorePermit),
     Later {
         reference: u64,
         answer: oneshot::Receiver<(u64, (u64, u64))>,
-        _permit: OwnedSemaphorePermit,
+        permit: OwnedSemaphorePermit,
     },
 }
 
-/// Serves one submission stream; `permit` admits its first ADU.
-pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream, permit: OwnedSemaphorePermit) {
+/// Serves one submission stream.
+pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream) {
+    // Every queued answer holds an in-flight permit: the queue is bounded by the quota.
     let (answers, pending) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_answers(send, pending));
-    let mut permit = Some(permit);
     let mut first = true;
     loop {
         let header = match read_header(&mut recv).await {
@@ -74,27 +73,17 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream,
             Ok(None) if !first => break,
             _ => {
                 let _ = recv.stop(VarInt::from_u32(crate::quic::PROTOCOL_ERROR));
-                let _ = answers.send(Answer::Fail(crate::quic::PROTOCOL_ERROR));
                 break;
             }
         };
         first = false;
         let (reference, source, destination, lifetime_ms, priority, flags, length) = header;
-        let permit = match permit.take() {
-            Some(p) => p,
-            None => match client.admit().await {
-                Some(p) => p,
-                None => break,
-            },
-        };
+        let Some(permit) = client.admit().await else { break };
         let limit = usize::try_from(client.max_adu).unwrap_or(usize::MAX);
         let (too_large, malformed) = (crate::quic::BUNDLE_TOO_LARGE, crate::quic::PROTOCOL_ERROR);
         let payload = match length {
             Some(n) if n > client.max_adu => Err(too_large),
-            Some(n) => {
-                let mut buf = vec![0u8; usize::try_from(n).unwrap_or(usize::MAX)];
-                recv.read_exact(&mut buf).await.map(|()| buf).map_err(|_| malformed)
-            }
+            Some(n) => read_exactly(&mut recv, n).await.ok_or(malformed),
             None => recv.read_to_end(limit).await.map_err(|e| match e {
                 quinn::ReadToEndError::TooLong => too_large,
                 quinn::ReadToEndError::Read(_) => malformed,
@@ -106,14 +95,19 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream,
             Ok(payload) => payload,
             Err(code) => {
                 let _ = recv.stop(VarInt::from_u32(code));
-                let _ = answers.send(Answer::Fail(code));
+                if code == too_large {
+                    // Said in the answer too: the client may have sent it all before the stop.
+                    let status = dtn_core::app::submitted::TOO_LARGE;
+                    let _ =
+                        answers.send(Answer::Now(Message::Submitted { reference, status, creation: (0, 0) }, permit));
+                }
                 break;
             }
         };
-        let refuse = |code: u64| Answer::Now(Message::Submitted { reference, status: 1 + code, creation: (0, 0) });
+        let refusal = |code: u64| Message::Submitted { reference, status: 1 + code, creation: (0, 0) };
         let answer = match (source.parse::<Eid>(), destination.parse::<Eid>()) {
             (Ok(source), _) if !client.allowed.contains(&source) => {
-                refuse(dtn_core::admin::ReasonCode::NoInformation.code())
+                Answer::Now(refusal(dtn_core::admin::ReasonCode::NoInformation.code()), permit)
             }
             (Ok(source), Ok(destination)) => {
                 let submission = Submission {
@@ -131,12 +125,14 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream,
                     reference: (reference != 0).then_some(reference),
                 };
                 let (reply, answer) = oneshot::channel();
-                if client.commands.send(Command::AppSubmit { submission, reply }).await.is_err() {
+                // Nobody would tell the client it was stored: do not store it.
+                if answers.is_closed() || client.commands.send(Command::AppSubmit { submission, reply }).await.is_err()
+                {
                     break;
                 }
-                Answer::Later { reference, answer, _permit: permit }
+                Answer::Later { reference, answer, permit }
             }
-            _ => refuse(dtn_core::admin::ReasonCode::BlockUnintelligible.code()),
+            _ => Answer::Now(refusal(dtn_core::admin::ReasonCode::BlockUnintelligible.code()), permit),
         };
         if answers.send(answer).is_err() || length.is_none() {
             break;
@@ -146,18 +142,27 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream,
     let _ = writer.await;
 }
 
+/// Exactly `n` bytes of the stream, read as they arrive (nothing reserved ahead of the data);
+/// `None` if the stream ends or fails first.
+async fn read_exactly(recv: &mut RecvStream, n: u64) -> Option<Vec<u8>> {
+    let n = usize::try_from(n).ok()?;
+    let mut buf = Vec::with_capacity(n.min(64 * 1024));
+    while buf.len() < n {
+        let chunk = recv.read_chunk(n - buf.len(), true).await.ok()??;
+        buf.extend_from_slice(&chunk.bytes);
+    }
+    Some(buf)
+}
+
 /// Writes the answers in submission order as they come, then ends the stream.
 async fn write_answers(mut send: SendStream, mut pending: mpsc::UnboundedReceiver<Answer>) {
     while let Some(answer) = pending.recv().await {
-        let message = match answer {
-            Answer::Now(message) => message,
-            Answer::Fail(code) => {
-                let _ = send.reset(VarInt::from_u32(code));
-                return;
-            }
-            Answer::Later { reference, answer, _permit } => {
+        // The permit is let go once the answer is written.
+        let (message, _permit) = match answer {
+            Answer::Now(message, permit) => (message, permit),
+            Answer::Later { reference, answer, permit } => {
                 let Ok(Ok((status, creation))) = tokio::time::timeout(ANSWER_WITHIN, answer).await else { return };
-                Message::Submitted { reference, status, creation }
+                (Message::Submitted { reference, status, creation }, permit)
             }
         };
         if write_header(&mut send, &message).await.is_err() {

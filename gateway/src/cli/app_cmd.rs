@@ -88,7 +88,7 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
     }
     let took = started.elapsed().as_secs_f64().max(1e-9);
     if done.status != 0 {
-        return Err(format!("the gateway refused it: reason code {}", done.status - 1));
+        return Err(format!("the gateway did not take it: {}", dtn_core::app::submitted::describe(done.status)));
     }
     println!(
         "sent {len} bytes {from} -> {} as bundle ({}, {}), stored at the gateway in {:.3} s ({:.1} Mbit/s)",
@@ -199,7 +199,7 @@ pub fn ping(args: &PingArgs) -> Result<(), String> {
             let adu = Outgoing { lifetime_ms: 60_000, ..Outgoing::new(&from, &args.target) };
             let done = client.submit(&adu, payload.clone()).await?;
             if done.status != 0 {
-                return Err(format!("refused: reason code {}", done.status - 1));
+                return Err(dtn_core::app::submitted::describe(done.status));
             }
             loop {
                 let waiting = tokio::time::timeout(Duration::from_secs(30), client.next_delivery(1 << 20));

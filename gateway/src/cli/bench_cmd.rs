@@ -170,7 +170,7 @@ pub fn app(args: &AppArgs) -> Result<(), String> {
                     client.submit_batch(&batch).await?
                 };
                 if let Some(refused) = answers.iter().find(|a| a.status != 0) {
-                    return Err(format!("refused: reason code {}", refused.status - 1));
+                    return Err(dtn_core::app::submitted::describe(refused.status));
                 }
                 Ok::<Vec<u64>, String>(vec![t.elapsed().as_micros() as u64; answers.len()])
             });

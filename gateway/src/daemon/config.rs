@@ -151,6 +151,8 @@ pub struct Config {
     pub hop_limit: Option<u64>,
     /// How bundles from peers are parsed.
     pub parse_mode: dtn_core::parse_mode::ParseMode,
+    /// Submission receipts kept per source endpoint (`[app] receipts_per_source`).
+    pub receipts_per_source: usize,
     /// Admin HTTP address.
     pub admin: Option<SocketAddr>,
     /// Log format: JSON lines (`true`) or text.
@@ -461,6 +463,10 @@ impl Config {
             reports,
             hop_limit: if raw.node.hop_limit == 0 { None } else { Some(raw.node.hop_limit) },
             parse_mode,
+            receipts_per_source: raw
+                .app
+                .as_ref()
+                .map_or(dtn_core::bpa::DEFAULT_RECEIPTS_PER_SOURCE, |a| a.receipts_per_source.max(1)),
             admin,
             log_json,
             log_level,
@@ -657,6 +663,12 @@ struct RawApp {
     submits_per_sec: u32,
     #[serde(default = "default_in_flight")]
     in_flight: u32,
+    #[serde(default = "default_receipts")]
+    receipts_per_source: usize,
+}
+
+fn default_receipts() -> usize {
+    dtn_core::bpa::DEFAULT_RECEIPTS_PER_SOURCE
 }
 
 fn default_submit_rate() -> u32 {

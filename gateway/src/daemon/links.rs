@@ -259,7 +259,9 @@ pub async fn listen_mtcp(ctx: LinkContext, listener: TcpListener) {
                 }
             };
             tracing::info!(%from, "mtcp connection in");
-            let crate::mtcp::MtcpParts { mut inbound, reader, .. } = link.into_parts();
+            // The outbound side stays open (unused) while the peer talks: dropping it would
+            // half-close the connection at once.
+            let crate::mtcp::MtcpParts { outbound: _outbound, mut inbound, reader, .. } = link.into_parts();
             let link_id = ctx.allocate();
             while let Some(bytes) = inbound.recv().await {
                 let permit = ctx.ingress_permit(bytes.len()).await;

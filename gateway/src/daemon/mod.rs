@@ -156,6 +156,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     node.hop_limit = config.hop_limit;
     node.custody = config.custody.clone();
     node.parse_mode = config.parse_mode;
+    node.receipts_per_source = config.receipts_per_source;
     node.dtn_nodes = config.dtn_names.iter().cloned().collect();
     let router = GatewayRouter::new(&config.routes, plan.clone().map(CgrRouter::new));
     let counters = Arc::new(Counters::default());
