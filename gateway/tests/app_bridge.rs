@@ -465,3 +465,36 @@ fn an_adu_over_the_limit_is_refused_clearly_and_the_connection_goes_on() {
         assert_eq!(fits.status, 0);
     });
 }
+
+#[test]
+fn an_adu_bigger_than_the_next_hops_transfer_mru_arrives_in_fragments() {
+    // The relay takes TCPCL transfers of at most 64 KiB (dtnd's default is 64,000 bytes): the
+    // ground gateway fragments a 1 MB bundle to fit, and the relay's application gets it whole.
+    let dir = Scratch::new("app-mru");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    issue(&dir.0, "relay", "ipn:3.0");
+    issue(&dir.0, "relay-app", "ipn:3.7");
+    let relay = Gateway::start(
+        &dir.0,
+        "relay",
+        "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+         transfer_mru = \"64 KiB\"\n[app]\nlisten = [\"127.0.0.1:0\"]\ncert = \"relay.pem\"\nkey = \"relay.key\"\n\
+         ca = \"ca.pem\"\n",
+    );
+    let ground = ground(&dir.0, "tcpcl", relay.tcpcl[0]);
+    let rt = runtime();
+    rt.block_on(async {
+        let receiver = AppClient::connect(relay.app[0], &tls(&dir.0, "relay-app", "ca")).await.unwrap();
+        receiver.register("ipn:3.7").await.unwrap();
+        let sender = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        let adu = Bytes::from((0..1_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        assert_eq!(sender.submit(&Outgoing::new("ipn:2.5", "ipn:3.7"), adu.clone()).await.unwrap().status, 0);
+        let d = tokio::time::timeout(Duration::from_secs(20), receiver.next_delivery(4 << 20))
+            .await
+            .expect("nothing arrived within 20 s")
+            .unwrap();
+        assert_eq!(d.payload, adu);
+        d.acknowledge().await.unwrap();
+    });
+}

@@ -180,10 +180,38 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 None => return self.delete(id, ReasonCode::BlockUnintelligible),
             }
         }
+        if let Some(&limit) = self.link_limits.get(&link).filter(|&&limit| bytes.len() as u64 > limit) {
+            let overhead = bytes.len().saturating_sub(bundle.raw().len()) as u64;
+            return self.fragment_for_link(id, bundle, limit, overhead);
+        }
         if let Some(e) = self.bundles.get_mut(&id) {
             e.state = BundleState::InFlight;
         }
         self.actions.push_back(Action::Transmit { link, bundle: id, bytes });
+        Ok(())
+    }
+
+    /// A bundle bigger than its link takes (RFC 9171 5.8): split into fragments that fit,
+    /// each stored and routed on its own, the original going in the same commit; a bundle
+    /// that must not be fragmented (or could not be, or not into a store this full) cannot
+    /// cross this link and is deleted, with a report where asked.
+    fn fragment_for_link(&mut self, id: BundleId, bundle: &Bundle, limit: u64, overhead: u64) -> Result<(), BpaError> {
+        let room = limit.saturating_sub(overhead.max(PER_HOP_GROWTH));
+        let fragments = match usize::try_from(room) {
+            Ok(room) if !bundle.is_admin_record() => crate::fragment::fragment_by_size(bundle, room).ok(),
+            _ => None,
+        };
+        let needed: u64 = fragments.iter().flatten().map(|f| f.raw().len() as u64).sum();
+        let fits = needed <= self.store.free_bytes().saturating_add(bundle.raw().len() as u64);
+        let entry = self.bundles.get(&id).map(|e| (e.previous_hop.map(u64::from), e.priority));
+        let (Some(fragments), true, Some((previous_hop, priority))) = (fragments.filter(|f| f.len() > 1), fits, entry)
+        else {
+            return self.delete(id, ReasonCode::TransmissionCanceled);
+        };
+        self.forget(id)?;
+        for fragment in fragments {
+            self.accept(fragment, previous_hop, priority, None)?;
+        }
         Ok(())
     }
 
@@ -265,6 +293,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     pub(crate) fn link_down(&mut self, link: LinkId) {
         self.links.remove(&link);
+        self.link_limits.remove(&link);
     }
 
     /// A plan update: bundles without a route may have one now, and bundles queued for a

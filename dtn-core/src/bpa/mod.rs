@@ -92,6 +92,15 @@ pub enum Event {
         /// The neighbour's node number.
         peer: NodeId,
     },
+    /// The largest bundle a link takes (a TCPCL peer's transfer MRU): bigger ones are
+    /// fragmented to fit (RFC 9171 5.8) or, if they must not be, deleted. Tell it before (or
+    /// with) [`Event::LinkUp`]; it lasts until the link goes down.
+    LinkLimit {
+        /// The link.
+        link: LinkId,
+        /// Largest encoded bundle, bytes.
+        max_bundle: u64,
+    },
     /// A link went down.
     LinkDown {
         /// The link.
@@ -243,6 +252,8 @@ pub struct Bpa<S, R> {
     /// (buried only when the application takes the delivery).
     pub(crate) passive: BTreeMap<Eid, VecDeque<(Delivery, Vec<BundleId>)>>,
     pub(crate) links: BTreeMap<LinkId, NodeId>,
+    /// The largest bundle each link takes, where the host said.
+    pub(crate) link_limits: BTreeMap<LinkId, u64>,
     /// Bundles waiting for a link to their next hop.
     pub(crate) waiting_for: BTreeMap<NodeId, VecDeque<BundleId>>,
     /// Bundles without a route (and why), retried on plan updates, link changes and a timer.
@@ -287,6 +298,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             registrations: BTreeMap::new(),
             passive: BTreeMap::new(),
             links: BTreeMap::new(),
+            link_limits: BTreeMap::new(),
             waiting_for: BTreeMap::new(),
             unrouted: BTreeMap::new(),
             reassembly: BTreeMap::new(),
@@ -408,6 +420,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Event::Received { link, bytes } => self.receive(link, bytes),
             Event::Submit(submission) => self.submit(submission),
             Event::LinkUp { link, peer } => self.link_up(link, peer),
+            Event::LinkLimit { link, max_bundle } => {
+                self.link_limits.insert(link, max_bundle);
+                Ok(())
+            }
             Event::LinkDown { link } => {
                 self.link_down(link);
                 Ok(())

@@ -60,6 +60,9 @@ impl Net {
                     progressed = true;
                     match action {
                         Action::Transmit { link, bundle, bytes } => {
+                            if let Some(&limit) = self.agents[i].link_limits.get(&link) {
+                                assert!(bytes.len() as u64 <= limit, "{} bytes on a link taking {limit}", bytes.len());
+                            }
                             let j = link.0 as usize;
                             let ok = !self.broken.contains(&(i, j));
                             if ok && !self.lossy.contains(&(i, j)) {
@@ -1047,5 +1050,82 @@ mod resubmission {
         assert_eq!(b.bundles().count(), 1, "reference 3 was forgotten: a new bundle");
         b.handle(with_reference(n + 2, n - 1, b"r"), T0).unwrap();
         assert_eq!(b.bundles().count(), 1, "the latest is remembered");
+    }
+}
+
+/// A link that takes bundles only up to a size (a TCPCL peer's transfer MRU).
+mod link_limit {
+    use super::*;
+
+    fn big(token: u64, payload: &'static [u8], flags: BundleFlags) -> Event {
+        let Event::Submit(s) = submit(token, Eid::ipn(2, 1), payload) else { unreachable!() };
+        Event::Submit(Submission { flags, ..s })
+    }
+
+    #[test]
+    fn bundles_too_big_for_the_link_go_as_fragments_and_arrive_whole() {
+        static PAYLOAD: [u8; 5_000] = [7; 5_000];
+        let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
+        net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        net.agents[0].handle(Event::LinkLimit { link: LinkId(1), max_bundle: 1_200 }, T0).unwrap();
+        net.connect(0, 1, T0);
+        // Watch what goes on the link.
+        net.agents[0].handle(big(1, &PAYLOAD, BundleFlags::default()), T0).unwrap();
+        let mut sizes = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some(action) = net.agents[0].poll_action() {
+                if let Action::Transmit { link, bundle, bytes } = action {
+                    moved = true;
+                    sizes.push(bytes.len());
+                    net.agents[1].handle(Event::Received { link: LinkId(0), bytes }, T0).unwrap();
+                    net.agents[0].handle(Event::Transmitted { link, bundle, ok: true }, T0).unwrap();
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        net.run(T0);
+        assert!(sizes.len() >= 5 && sizes.iter().all(|&n| n <= 1_200), "{sizes:?}");
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(&net.delivered[0].1.payload[..], &PAYLOAD[..]);
+        assert_eq!(held(&net, 0), 0, "nothing left behind");
+    }
+
+    #[test]
+    fn custody_transfers_fit_too_with_their_encapsulation() {
+        static PAYLOAD: [u8; 5_000] = [9; 5_000];
+        let mut sender = agent(1, &[(2, 2)]);
+        sender.config.custody = Some(crate::custody::CustodyConfig::with_peers([2]));
+        let mut receiver = agent(2, &[(1, 1)]);
+        receiver.config.custody = Some(crate::custody::CustodyConfig::with_peers([]));
+        let mut net = Net::new(vec![sender, receiver]);
+        net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        net.agents[0].handle(Event::LinkLimit { link: LinkId(1), max_bundle: 1_200 }, T0).unwrap();
+        net.connect(0, 1, T0);
+        net.agents[0].handle(big(1, &PAYLOAD, BundleFlags::default()), T0).unwrap();
+        net.run(T0);
+        assert_eq!(net.delivered.len(), 1);
+        assert_eq!(&net.delivered[0].1.payload[..], &PAYLOAD[..]);
+        assert!(deleted_reasons(&net).is_empty());
+        assert_eq!(held(&net, 0), 0, "custody of every fragment went to node 2");
+    }
+
+    #[test]
+    fn a_bundle_that_must_not_be_fragmented_is_deleted_not_retried() {
+        static PAYLOAD: [u8; 5_000] = [7; 5_000];
+        let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
+        net.agents[0].handle(Event::LinkLimit { link: LinkId(1), max_bundle: 1_200 }, T0).unwrap();
+        net.connect(0, 1, T0);
+        net.agents[0].handle(big(1, &PAYLOAD, BundleFlags::MUST_NOT_FRAGMENT), T0).unwrap();
+        net.run(T0);
+        assert_eq!(deleted_reasons(&net), [ReasonCode::TransmissionCanceled]);
+        assert_eq!(held(&net, 0), 0);
+        // A small one still goes.
+        net.agents[0].handle(big(2, b"small", BundleFlags::MUST_NOT_FRAGMENT), T0).unwrap();
+        net.run(T0);
+        assert_eq!(held(&net, 0), 0);
+        assert_eq!(held(&net, 1), 1, "held at node 2 (no registration)");
     }
 }

@@ -35,6 +35,8 @@ pub struct LinkInfo {
     pub address: String,
     /// TLS in use.
     pub tls: bool,
+    /// The largest bundle the peer takes, if the convergence layer says (TCPCL).
+    pub max_bundle: Option<u64>,
 }
 
 /// Runs `f`, which may block on the disk, without stalling the tasks queued behind this one
@@ -261,9 +263,10 @@ impl<S: BundleStore> Agent<S> {
         match command {
             Command::LinkUp { link, peer, tx, info } => {
                 tracing::info!(link = link.0, peer, cla = info.cla, address = %info.address, tls = info.tls, "link up");
+                let limit = info.max_bundle.map(|max_bundle| Event::LinkLimit { link, max_bundle });
                 self.links.insert(link, (peer, tx, info));
                 self.bpa.router_mut().set_connected(peer, true);
-                self.bpa.handle(Event::LinkUp { link, peer }, now)?;
+                self.bpa.handle_batch(limit.into_iter().chain([Event::LinkUp { link, peer }]), now)?;
             }
             Command::LinkDown { link } => {
                 if let Some((peer, _, _)) = self.links.remove(&link) {

@@ -196,7 +196,12 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                         let _ = link.close().await;
                         return;
                     };
-                    let info = LinkInfo { cla: "tcpcl", address: from.to_string(), tls: link.is_tls() };
+                    let info = LinkInfo {
+                        cla: "tcpcl",
+                        address: from.to_string(),
+                        tls: link.is_tls(),
+                        max_bundle: Some(link.peer_transfer_mru()),
+                    };
                     let parts = link.into_parts();
                     serve_accepted(&ctx, peer, Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
                         .await;
@@ -229,7 +234,7 @@ pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
             match crate::quic::accept(incoming, &quic.config).await {
                 Ok(link) => {
                     let Some(peer) = node_of_id(link.peer_node_id()) else { return };
-                    let info = LinkInfo { cla: "quic", address: from.to_string(), tls: true };
+                    let info = LinkInfo { cla: "quic", address: from.to_string(), tls: true, max_bundle: None };
                     let parts = link.into_parts();
                     serve_accepted(&ctx, peer, Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
                         .await;
@@ -345,7 +350,12 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                     let _ = link.close().await;
                     return Err(format!("{address} says it is {id}, not node {}", peer.node));
                 }
-                let info = LinkInfo { cla: "tcpcl", address: address.to_string(), tls: link.is_tls() };
+                let info = LinkInfo {
+                    cla: "tcpcl",
+                    address: address.to_string(),
+                    tls: link.is_tls(),
+                    max_bundle: Some(link.peer_transfer_mru()),
+                };
                 let parts = link.into_parts();
                 Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
             }
@@ -360,14 +370,14 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                         peer.node
                     ));
                 }
-                let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true };
+                let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true, max_bundle: None };
                 let parts = link.into_parts();
                 Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
             }
             ClaKind::Mtcp => {
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
                 let parts = link.into_parts();
-                let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false };
+                let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false, max_bundle: None };
                 Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
             }
         }

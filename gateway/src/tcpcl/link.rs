@@ -64,6 +64,7 @@ pub enum LinkError {
 #[derive(Debug)]
 pub struct TcpclLink {
     peer_node_id: String,
+    peer_transfer_mru: u64,
     tls: bool,
     outbound: Option<mpsc::Sender<Bytes>>,
     inbound: mpsc::Receiver<Bytes>,
@@ -92,6 +93,11 @@ impl TcpclLink {
     /// The peer's node ID (checked against its certificate under TLS, per policy).
     pub fn peer_node_id(&self) -> &str {
         &self.peer_node_id
+    }
+
+    /// The largest bundle the peer takes (its SESS_INIT transfer MRU).
+    pub fn peer_transfer_mru(&self) -> u64 {
+        self.peer_transfer_mru
     }
 
     /// Whether the session runs over TLS.
@@ -229,11 +235,13 @@ where
     let (mut rd, wr) = tokio::io::split(stream);
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let mut buf = vec![0u8; 64 * 1024];
-    let peer_node_id = loop {
+    let (peer_node_id, peer_transfer_mru) = loop {
         flush(&mut session, &mut wr).await?;
         if let Some(event) = session.poll_event() {
             match event {
-                SessionEvent::Established { peer_node_id, .. } => break peer_node_id,
+                SessionEvent::Established { peer_node_id, peer_transfer_mru, .. } => {
+                    break (peer_node_id, peer_transfer_mru);
+                }
                 SessionEvent::Ended { reason, by_peer } => return Err(LinkError::Ended { reason, by_peer }),
                 _ => continue,
             }
@@ -259,7 +267,16 @@ where
     let counters =
         Outcomes { delivered: delivered.clone(), outcomes: outcome_tx, positions: Default::default(), next: 0 };
     let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, counters));
-    Ok(TcpclLink { peer_node_id, tls, outbound: Some(out_tx), inbound: in_rx, delivered, outcomes, task })
+    Ok(TcpclLink {
+        peer_node_id,
+        peer_transfer_mru,
+        tls,
+        outbound: Some(out_tx),
+        inbound: in_rx,
+        delivered,
+        outcomes,
+        task,
+    })
 }
 
 /// Where the session loop reports what became of each bundle sent.
