@@ -97,8 +97,11 @@ impl Decoder {
             return fail(self, MtcpError::TooLarge { offset: self.offset, len, max: self.max });
         };
         if self.buffer.len() < head_len + len {
-            // Make room once for the whole bundle rather than growing step by step.
-            self.buffer.reserve(head_len + len - self.buffer.len());
+            // Room for the rest, but never more ahead than has arrived (at least 64 KiB): a
+            // peer declaring a huge bundle and stalling holds only what it sent, and a big
+            // bundle grows the buffer by doubling, not byte by byte.
+            let missing = head_len + len - self.buffer.len();
+            self.buffer.reserve(missing.min(self.buffer.len().max(64 * 1024)));
             return Ok(None);
         }
         self.buffer.advance(head_len);
@@ -133,6 +136,18 @@ mod tests {
         let mut d = Decoder::new(100);
         d.extend(&[0x5f]);
         assert!(d.next_bundle().is_err(), "indefinite-length byte strings are not MTCP");
+    }
+
+    #[test]
+    fn a_declared_length_reserves_no_more_than_has_arrived() {
+        let mut d = Decoder::new(1 << 30);
+        // A head declaring a 1 GiB bundle, then a trickle.
+        d.extend(&[0x5a, 0x40, 0x00, 0x00, 0x00]);
+        assert_eq!(d.next_bundle(), Ok(None));
+        assert!(d.buffer.capacity() <= 256 * 1024, "{} bytes reserved", d.buffer.capacity());
+        d.extend(&[0u8; 1000]);
+        assert_eq!(d.next_bundle(), Ok(None));
+        assert!(d.buffer.capacity() <= 256 * 1024, "{} bytes reserved", d.buffer.capacity());
     }
 
     proptest! {
