@@ -102,6 +102,21 @@ fn transport(config: &QuicConfig) -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
+/// A server configuration: TLS from `tls` with client certificates required, `alpn`, and
+/// `transport` (shared by the gateway-to-gateway endpoint and the application bridge).
+pub fn server_config(
+    tls: &TlsSetup,
+    alpn: &[u8],
+    transport: Arc<quinn::TransportConfig>,
+) -> Result<quinn::ServerConfig, QuicError> {
+    let mut server = tls::server_config(tls)?;
+    server.alpn_protocols = vec![alpn.to_vec()];
+    let server = QuicServerConfig::try_from(server).map_err(|e| QuicError::Crypto(e.to_string()))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
+    server.transport_config(transport);
+    Ok(server)
+}
+
 /// A QUIC endpoint on `bind` that accepts connections (if `serve`) and opens them.
 pub fn endpoint(bind: SocketAddr, config: &QuicConfig, serve: bool) -> Result<Endpoint, QuicError> {
     let mut client = tls::client_config(&config.tls)?;
@@ -110,12 +125,7 @@ pub fn endpoint(bind: SocketAddr, config: &QuicConfig, serve: bool) -> Result<En
     let mut client = quinn::ClientConfig::new(Arc::new(client));
     client.transport_config(transport(config));
     let mut endpoint = if serve {
-        let mut server = tls::server_config(&config.tls)?;
-        server.alpn_protocols = vec![ALPN.to_vec()];
-        let server = QuicServerConfig::try_from(server).map_err(|e| QuicError::Crypto(e.to_string()))?;
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
-        server.transport_config(transport(config));
-        Endpoint::server(server, bind)?
+        Endpoint::server(server_config(&config.tls, ALPN, transport(config))?, bind)?
     } else {
         Endpoint::client(bind)?
     };

@@ -35,10 +35,6 @@ pub fn endpoint(
     config: &QuicConfig,
     limits: ClientLimits,
 ) -> Result<quinn::Endpoint, String> {
-    let mut server = tls::server_config(&config.tls).map_err(|e| e.to_string())?;
-    server.alpn_protocols = vec![dtn_core::app::ALPN.to_vec()];
-    let server = quinn::crypto::rustls::QuicServerConfig::try_from(server).map_err(|e| format!("TLS for QUIC: {e}"))?;
-    let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
     let mut transport = quinn::TransportConfig::default();
     // The control stream and the submissions in flight; what a client has not been allowed to
     // open yet it cannot send (QUIC flow control slows it; it is not disconnected).
@@ -49,7 +45,8 @@ pub fn endpoint(
     if let Ok(idle) = quinn::IdleTimeout::try_from(config.idle_timeout) {
         transport.max_idle_timeout(Some(idle));
     }
-    server.transport_config(Arc::new(transport));
+    let server = crate::quic::server_config(&config.tls, dtn_core::app::ALPN, Arc::new(transport))
+        .map_err(|e| e.to_string())?;
     quinn::Endpoint::server(server, bind).map_err(|e| format!("cannot listen on {bind} (QUIC): {e}"))
 }
 
