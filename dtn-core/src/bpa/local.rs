@@ -110,23 +110,56 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         source: &Eid,
         creation: CreationTimestamp,
     ) -> Result<Option<Delivery>, BpaError> {
+        let taken = self.unqueue_delivery(endpoint, source, creation)?;
+        self.flush_commit()?;
+        Ok(taken)
+    }
+
+    /// Takes several waiting deliveries by identity, with one commit for all (a host that
+    /// wrote a batch of them out); returns how many were still waiting.
+    pub fn take_deliveries_of(
+        &mut self,
+        endpoint: &Eid,
+        identities: &[(Eid, CreationTimestamp)],
+    ) -> Result<usize, BpaError> {
+        let mut taken = 0;
+        for (source, creation) in identities {
+            taken += usize::from(self.unqueue_delivery(endpoint, source, *creation)?.is_some());
+        }
+        self.flush_commit()?;
+        Ok(taken)
+    }
+
+    /// Takes a waiting delivery out of its queue and buries its bundles (commit to follow).
+    fn unqueue_delivery(
+        &mut self,
+        endpoint: &Eid,
+        source: &Eid,
+        creation: CreationTimestamp,
+    ) -> Result<Option<Delivery>, BpaError> {
         let Some(queue) = self.passive.get_mut(endpoint) else { return Ok(None) };
         let Some(at) = queue.iter().position(|(d, _)| &d.source == source && d.creation == creation) else {
             return Ok(None);
         };
         let Some((delivery, ids)) = queue.remove(at) else { return Ok(None) };
-        self.release_delivery(delivery, ids).map(Some)
+        self.bury_delivery(&delivery, ids)?;
+        Ok(Some(delivery))
     }
 
     /// Buries the bundles behind a delivery the application has, in a commit.
     fn release_delivery(&mut self, delivery: Delivery, ids: Vec<BundleId>) -> Result<Delivery, BpaError> {
+        self.bury_delivery(&delivery, ids)?;
+        self.flush_commit()?;
+        Ok(delivery)
+    }
+
+    /// Forgets the bundles behind a delivery and leaves its tombstone (no commit).
+    fn bury_delivery(&mut self, delivery: &Delivery, ids: Vec<BundleId>) -> Result<(), BpaError> {
         let until = ids.iter().filter_map(|id| self.bundles.get(id)).map(|e| e.expiry).max().unwrap_or(self.now);
         for id in ids {
             self.forget(id)?;
         }
-        self.bury(adu_key(&delivery.source, delivery.creation), until)?;
-        self.flush_commit()?;
-        Ok(delivery)
+        self.bury(adu_key(&delivery.source, delivery.creation), until)
     }
 
     /// A bundle for this node: reassemble if it is a fragment, then deliver.

@@ -1129,3 +1129,31 @@ mod link_limit {
         assert_eq!(held(&net, 1), 1, "held at node 2 (no registration)");
     }
 }
+
+#[test]
+fn passive_deliveries_taken_in_a_batch_go_in_one_commit_and_stay_taken() {
+    let mut net = Net::new(vec![agent(1, &[])]);
+    net.agents[0].handle(Event::Register { endpoint: Eid::ipn(1, 1), mode: DeliveryMode::Passive }, T0).unwrap();
+    let bundles: Vec<_> = (1..=3)
+        .map(|seq| bundle_to(Eid::ipn(1, 1)).creation(CreationTimestamp::new(T0, seq)).build().unwrap())
+        .collect();
+    for b in &bundles {
+        received(&mut net, 0, b);
+    }
+    let a = &mut net.agents[0];
+    let waiting: Vec<(Eid, CreationTimestamp)> =
+        a.deliveries(&Eid::ipn(1, 1)).map(|d| (d.source.clone(), d.creation)).collect();
+    assert_eq!(waiting.len(), 3);
+    let commits = a.store().commits();
+    assert_eq!(a.take_deliveries_of(&Eid::ipn(1, 1), &waiting[..2]).unwrap(), 2);
+    assert_eq!(a.store().commits(), commits + 1, "one commit for the batch");
+    assert_eq!(a.take_deliveries_of(&Eid::ipn(1, 1), &waiting[..2]).unwrap(), 0, "already taken");
+    // After a crash only the third is delivered again; the two taken are duplicates now.
+    let store = a.store().after_crash();
+    let mut b: Agent = Bpa::recover(NodeConfig::new(1), store, StaticRouter::new(), T0).unwrap();
+    b.handle(Event::Register { endpoint: Eid::ipn(1, 1), mode: DeliveryMode::Passive }, T0).unwrap();
+    let again: Vec<CreationTimestamp> = b.deliveries(&Eid::ipn(1, 1)).map(|d| d.creation).collect();
+    assert_eq!(again, [waiting[2].1]);
+    b.handle(Event::Received { link: LinkId(9), bytes: bundles[0].raw().clone() }, T0).unwrap();
+    assert_eq!(b.deliveries(&Eid::ipn(1, 1)).count(), 1, "a copy of a taken one is a duplicate");
+}

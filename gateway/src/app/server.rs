@@ -45,8 +45,8 @@ pub fn endpoint(
     if let Ok(idle) = quinn::IdleTimeout::try_from(config.idle_timeout) {
         transport.max_idle_timeout(Some(idle));
     }
-    let server = crate::quic::server_config(&config.tls, dtn_core::app::ALPN, Arc::new(transport))
-        .map_err(|e| e.to_string())?;
+    let server =
+        crate::quic::server_config(&config.tls, dtn_core::app::ALPN, Arc::new(transport)).map_err(|e| e.to_string())?;
     quinn::Endpoint::server(server, bind).map_err(|e| format!("cannot listen on {bind} (QUIC): {e}"))
 }
 

@@ -20,6 +20,9 @@ use super::metrics::{Counters, Gauges};
 use super::router::GatewayRouter;
 use super::snapshot::{BundleView, LinkView, Snapshot};
 
+/// Directory deliveries written per commit.
+const DIR_BATCH: usize = 256;
+
 /// Deliveries offered to an application and not yet acknowledged, per endpoint.
 pub const APP_WINDOW: usize = 16;
 
@@ -406,20 +409,38 @@ impl<S: BundleStore> Agent<S> {
     /// a crash in between finds the file on restart and does not write it twice.
     fn write_deliveries(&mut self) -> Result<(), BpaError> {
         for (eid, dir) in &self.dirs {
-            while let Some(d) = self.bpa.peek_delivery(eid) {
-                match dir.write(d) {
-                    Ok(fresh) => {
-                        let counter =
-                            if fresh { &self.counters.deliveries } else { &self.counters.deliveries_repeated };
-                        Counters::add(counter, 1);
-                    }
-                    Err(e) => {
-                        // Kept in the agent (and the store): retried on the next turn.
-                        tracing::error!(endpoint = %eid, error = %e, "cannot write a delivery");
-                        break;
+            loop {
+                // A batch at a time: every file written and synced, the directory synced once,
+                // then one commit lets them all go (a crash in between finds the files on
+                // restart and does not write them twice).
+                let batch: Vec<dtn_core::bpa::Delivery> = self.bpa.deliveries(eid).take(DIR_BATCH).cloned().collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let mut written = Vec::with_capacity(batch.len());
+                for d in &batch {
+                    match dir.write_file(d) {
+                        Ok(fresh) => written.push(((d.source.clone(), d.creation), fresh)),
+                        Err(e) => {
+                            // Kept in the agent (and the store): retried on the next turn.
+                            tracing::error!(endpoint = %eid, error = %e, "cannot write a delivery");
+                            break;
+                        }
                     }
                 }
-                self.bpa.take_delivery(eid)?;
+                if let Err(e) = dir.sync() {
+                    tracing::error!(endpoint = %eid, error = %e, "cannot sync the delivery directory");
+                    break;
+                }
+                for (_, fresh) in &written {
+                    let counter = if *fresh { &self.counters.deliveries } else { &self.counters.deliveries_repeated };
+                    Counters::add(counter, 1);
+                }
+                let identities: Vec<_> = written.iter().map(|(id, _)| id.clone()).collect();
+                self.bpa.take_deliveries_of(eid, &identities)?;
+                if written.len() < batch.len() {
+                    break;
+                }
             }
         }
         Ok(())

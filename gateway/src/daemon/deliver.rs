@@ -28,8 +28,10 @@ impl DirWriter {
         format!("{source}_{}_{}.adu", d.creation.time.0, d.creation.sequence)
     }
 
-    /// Writes a delivery durably. `Ok(false)`: it was written before (a repeat after a crash).
-    pub fn write(&self, d: &Delivery) -> std::io::Result<bool> {
+    /// Writes a delivery's file (synced) and renames it into place; durable once
+    /// [`DirWriter::sync`] returns (the renames are in the directory). `Ok(false)`: it was
+    /// written before.
+    pub fn write_file(&self, d: &Delivery) -> std::io::Result<bool> {
         let path = self.dir.join(Self::file_name(d));
         if path.exists() {
             return Ok(false);
@@ -40,9 +42,12 @@ impl DirWriter {
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, &path)?;
-        // The rename itself must reach the disk before the agent forgets the bundle.
-        std::fs::File::open(&self.dir)?.sync_all()?;
         Ok(true)
+    }
+
+    /// Makes the renames so far reach the disk (before the agent forgets the bundles).
+    pub fn sync(&self) -> std::io::Result<()> {
+        std::fs::File::open(&self.dir)?.sync_all()
     }
 }
 
@@ -63,8 +68,9 @@ mod tests {
             creation: CreationTimestamp::new(DtnTime(5), 7),
             payload: Bytes::from_static(b"hello"),
         };
-        assert!(w.write(&d).unwrap());
-        assert!(!w.write(&d).unwrap());
+        assert!(w.write_file(&d).unwrap());
+        w.sync().unwrap();
+        assert!(!w.write_file(&d).unwrap(), "a repeat is not written again");
         assert_eq!(std::fs::read(dir.join("ipn_100.1_5_7.adu")).unwrap(), b"hello");
         std::fs::remove_dir_all(&dir).unwrap();
     }
