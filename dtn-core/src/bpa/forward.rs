@@ -14,6 +14,9 @@ use crate::time::DtnTime;
 /// Bytes a bundle may grow by on a hop when the agent adds or rewrites per-hop blocks.
 const PER_HOP_GROWTH: u64 = 64;
 
+/// Most fragments a bundle is cut into to fit a link's size limit.
+const MAX_LINK_FRAGMENTS: u64 = 1024;
+
 impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Time on the contact plan's clock.
     pub(crate) fn plan_time(&self, t: DtnTime) -> PlanTime {
@@ -38,6 +41,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// [`Self::route`] with the parsed bundle at hand, if the caller has it (saves a parse).
     fn route_with(&mut self, id: BundleId, bundle: Option<&Bundle>) -> Result<(), BpaError> {
+        // Only a bundle waiting here is routed (one on a link already is not sent twice).
+        if self.bundles.get(&id).is_none_or(|e| e.state != BundleState::Waiting) {
+            return Ok(());
+        }
         let avoid = self.hops_to_avoid(id, bundle);
         let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
         let Some(destination) = entry.destination.map(u64::from) else {
@@ -146,7 +153,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if let Some(e) = self.bundles.get_mut(&id) {
             e.next_hop = core::num::NonZeroU64::new(next_hop);
         }
-        match self.links.iter().find(|(_, peer)| **peer == next_hop).map(|(link, _)| *link) {
+        // Of several links to the next hop, one that takes the bundle whole.
+        let size = self.bundles.get(&id).map_or(0, |e| u64::from(e.size)).saturating_add(PER_HOP_GROWTH);
+        let to_hop = || self.links.iter().filter(|(_, peer)| **peer == next_hop).map(|(link, _)| *link);
+        let fits = to_hop().find(|link| self.link_limits.get(link).is_none_or(|&limit| limit >= size));
+        match fits.or_else(|| to_hop().next()) {
             Some(link) => self.transmit(id, link, bundle),
             None => {
                 self.waiting_for.entry(next_hop).or_default().push_back(id);
@@ -192,13 +203,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// A bundle bigger than its link takes (RFC 9171 5.8): split into fragments that fit,
-    /// each stored and routed on its own, the original going in the same commit; a bundle
-    /// that must not be fragmented (or could not be, or not into a store this full) cannot
-    /// cross this link and is deleted, with a report where asked.
+    /// each stored and routed on its own, the original going in the same commit. A bundle
+    /// that must not be fragmented (or could not be, into at most [`MAX_LINK_FRAGMENTS`], or
+    /// not into a store this full) is not sent: it waits and is routed again later, as after
+    /// a failed transmission — never deleted for it (it may be in this node's custody).
     fn fragment_for_link(&mut self, id: BundleId, bundle: &Bundle, limit: u64, overhead: u64) -> Result<(), BpaError> {
-        let room = limit.saturating_sub(overhead.max(PER_HOP_GROWTH));
+        let room = limit.saturating_sub(overhead.saturating_add(PER_HOP_GROWTH));
+        let few_enough = bundle.raw().len() as u64 / room.max(1) < MAX_LINK_FRAGMENTS;
         let fragments = match usize::try_from(room) {
-            Ok(room) if !bundle.is_admin_record() => crate::fragment::fragment_by_size(bundle, room).ok(),
+            Ok(room) if few_enough && !bundle.is_admin_record() => crate::fragment::fragment_by_size(bundle, room).ok(),
             _ => None,
         };
         let needed: u64 = fragments.iter().flatten().map(|f| f.raw().len() as u64).sum();
@@ -206,7 +219,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let entry = self.bundles.get(&id).map(|e| (e.previous_hop.map(u64::from), e.priority));
         let (Some(fragments), true, Some((previous_hop, priority))) = (fragments.filter(|f| f.len() > 1), fits, entry)
         else {
-            return self.delete(id, ReasonCode::TransmissionCanceled);
+            if let Some(booking) = self.bundles.get_mut(&id).and_then(|e| e.booking.take()) {
+                self.router.release(booking);
+            }
+            self.hold(id, crate::routing::NoRoute::NoTimelyContact);
+            return Ok(());
         };
         self.forget(id)?;
         for fragment in fragments {
@@ -282,8 +299,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.links.insert(link, peer);
         if let Some(queue) = self.waiting_for.remove(&peer) {
             for id in queue {
-                // Ids may be stale (forgotten, or reused by a bundle for another hop).
-                if self.bundles.get(&id).is_some_and(|e| e.next_hop.map(u64::from) == Some(peer)) {
+                // Ids may be stale (forgotten, or reused by a bundle for another hop), or routed
+                // again meanwhile (bumped from its booking by a bundle sent before it).
+                let queued = self.bundles.get(&id).is_some_and(|e| e.next_hop.map(u64::from) == Some(peer));
+                if queued && !self.unrouted.contains_key(&id) {
                     self.transmit(id, link, None)?;
                 }
             }

@@ -93,8 +93,9 @@ pub enum Event {
         peer: NodeId,
     },
     /// The largest bundle a link takes (a TCPCL peer's transfer MRU): bigger ones are
-    /// fragmented to fit (RFC 9171 5.8) or, if they must not be, deleted. Tell it before (or
-    /// with) [`Event::LinkUp`]; it lasts until the link goes down.
+    /// fragmented to fit (RFC 9171 5.8); one that must not be waits for another way. Limits
+    /// below [`MIN_LINK_LIMIT`] are ignored (a peer cannot make this node cut bundles into
+    /// slivers). Tell it before (or with) [`Event::LinkUp`]; it lasts until the link goes down.
     LinkLimit {
         /// The link.
         link: LinkId,
@@ -206,6 +207,9 @@ pub type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
 /// Longest a node remembers a bundle it has seen, whatever lifetime its sender chose: a flood
 /// of bundles with year-long lifetimes must not grow the duplicate table for a year.
 pub(crate) const MAX_DUPLICATE_MEMORY_MS: u64 = 7 * 24 * 3_600_000;
+
+/// The smallest link size limit the agent honours (see [`Event::LinkLimit`]).
+pub const MIN_LINK_LIMIT: u64 = 1024;
 
 /// Store ids of tombstones start here, apart from bundle ids (which the agent reuses).
 pub(crate) const TOMBSTONE_IDS: BundleId = 1 << 62;
@@ -421,7 +425,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Event::Submit(submission) => self.submit(submission),
             Event::LinkUp { link, peer } => self.link_up(link, peer),
             Event::LinkLimit { link, max_bundle } => {
-                self.link_limits.insert(link, max_bundle);
+                if max_bundle >= MIN_LINK_LIMIT {
+                    self.link_limits.insert(link, max_bundle);
+                }
                 Ok(())
             }
             Event::LinkDown { link } => {

@@ -1113,20 +1113,40 @@ mod link_limit {
     }
 
     #[test]
-    fn a_bundle_that_must_not_be_fragmented_is_deleted_not_retried() {
+    fn a_bundle_that_must_not_be_fragmented_waits_instead_of_going_out_too_big() {
         static PAYLOAD: [u8; 5_000] = [7; 5_000];
         let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
         net.agents[0].handle(Event::LinkLimit { link: LinkId(1), max_bundle: 1_200 }, T0).unwrap();
         net.connect(0, 1, T0);
         net.agents[0].handle(big(1, &PAYLOAD, BundleFlags::MUST_NOT_FRAGMENT), T0).unwrap();
         net.run(T0);
-        assert_eq!(deleted_reasons(&net), [ReasonCode::TransmissionCanceled]);
-        assert_eq!(held(&net, 0), 0);
+        // Not sent (Net checks every transmission against the limit), not deleted: it may be
+        // in this node's custody; it waits for another way and expires in the end.
+        assert!(deleted_reasons(&net).is_empty());
+        assert_eq!(held(&net, 0), 1);
+        net.tick(T0.saturating_add_millis(30_000));
+        assert_eq!(held(&net, 0), 1, "retried, still not sent");
         // A small one still goes.
         net.agents[0].handle(big(2, b"small", BundleFlags::MUST_NOT_FRAGMENT), T0).unwrap();
         net.run(T0);
-        assert_eq!(held(&net, 0), 0);
         assert_eq!(held(&net, 1), 1, "held at node 2 (no registration)");
+        // At its expiry the one that waited goes, for want of a contact that takes it.
+        net.tick(T0.saturating_add_millis(61_000));
+        assert_eq!(deleted_reasons(&net), [ReasonCode::NoTimelyContact]);
+        assert_eq!(held(&net, 0), 0);
+    }
+
+    #[test]
+    fn a_limit_too_small_to_be_real_is_ignored() {
+        static PAYLOAD: [u8; 5_000] = [7; 5_000];
+        let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
+        net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        net.agents[0].handle(Event::LinkLimit { link: LinkId(1), max_bundle: 70 }, T0).unwrap();
+        net.connect(0, 1, T0);
+        net.agents[0].handle(big(1, &PAYLOAD, BundleFlags::default()), T0).unwrap();
+        net.run(T0);
+        assert_eq!(net.delivered.len(), 1);
+        assert!(net.agents[0].link_limits.is_empty());
     }
 }
 
