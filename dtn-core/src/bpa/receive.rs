@@ -296,12 +296,16 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// The next hop it went to is remembered, so that a copy coming back round a loop is not
     /// sent the same way again.
     pub(crate) fn unsee(&mut self, id: BundleId) {
-        let Some(bundle) =
-            self.store.bytes(id).and_then(|b| Bundle::parse(b, crate::parse_mode::ParseMode::Relaxed).ok())
-        else {
-            return;
+        let Some(bytes) = self.store.bytes(id) else { return };
+        // The primary block names a whole bundle; a fragment's key needs its payload length.
+        let key = match crate::bundle::primary_identity(&bytes) {
+            Some((source, creation, false)) => (source, creation, None),
+            _ => match Bundle::parse(bytes, crate::parse_mode::ParseMode::Relaxed) {
+                Ok(bundle) => key_of(&bundle),
+                Err(_) => return,
+            },
         };
-        let key = digest(&key_of(&bundle));
+        let key = digest(&key);
         let until = self.seen.remove(&key).unwrap_or(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
         let hop =
             self.bundles.get(&id).and_then(|e| e.custody.as_deref().map(|c| c.peer).or(e.next_hop.map(u64::from)));

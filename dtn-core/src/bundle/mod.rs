@@ -204,5 +204,16 @@ fn offset_in(whole: &Bytes, part: &Bytes) -> usize {
     (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize).filter(|o| *o <= whole.len()).unwrap_or(0)
 }
 
+/// Source and creation timestamp read from an encoded bundle's primary block alone (no CRC
+/// check, the blocks after it not looked at), and whether it is a fragment: the identity of
+/// a bundle this node stored itself, without a full parse.
+pub(crate) fn primary_identity(bytes: &[u8]) -> Option<(Eid, CreationTimestamp, bool)> {
+    let mut r = crate::cbor::Reader::new(bytes);
+    r.array().ok()?;
+    let mode = crate::parse_mode::ParseMode::Relaxed;
+    let (primary, _) = primary::decode(&mut r, mode, &mut Relaxations::default(), false).ok()?;
+    Some((primary.source, primary.creation, primary.fragment.is_some()))
+}
+
 #[cfg(test)]
 mod tests;

@@ -263,3 +263,18 @@ proptest! {
         prop_assert_eq!(edited.primary_raw(), bundle.primary_raw());
     }
 }
+
+#[test]
+fn the_primary_block_alone_names_a_bundle() {
+    let whole = BundleBuilder::new(Eid::ipn(7, 3), Eid::ipn(9, 1))
+        .creation(CreationTimestamp::new(crate::time::DtnTime(757_382_400_000), 42))
+        .lifetime_ms(60_000)
+        .payload(alloc::vec![5u8; 300])
+        .build()
+        .unwrap();
+    assert_eq!(primary_identity(whole.raw()), Some((whole.source().clone(), whole.creation(), false)));
+    let pieces = crate::fragment::fragment_by_size(&whole, 200).unwrap();
+    assert_eq!(primary_identity(pieces[1].raw()), Some((whole.source().clone(), whole.creation(), true)));
+    assert_eq!(primary_identity(b"\x9f\x00"), None);
+    assert_eq!(primary_identity(b""), None);
+}
