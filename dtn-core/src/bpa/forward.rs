@@ -45,7 +45,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if self.bundles.get(&id).is_none_or(|e| e.state != BundleState::Waiting) {
             return Ok(());
         }
-        let avoid = self.hops_to_avoid(id, bundle);
+        let avoid = self.hops_to_avoid(id);
         let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
         let Some(destination) = entry.destination.map(u64::from) else {
             return self.delete(id, ReasonCode::DestinationUnavailable);

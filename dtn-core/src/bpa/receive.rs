@@ -149,7 +149,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 }
             }
         }
-        match self.store_and_dispatch(bundle, previous_hop, Priority::Normal, None, custody)? {
+        match self.store_and_dispatch(bundle, previous_hop, Priority::Normal, None, custody, Some(key))? {
             Some(id) => {
                 self.seen.insert(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
                 Ok(Reception::Stored(id))
@@ -167,7 +167,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         priority: Priority,
         token: Option<u64>,
     ) -> Result<Option<BundleId>, BpaError> {
-        self.store_and_dispatch(bundle, previous_hop, priority, token, true)
+        self.store_and_dispatch(bundle, previous_hop, priority, token, true, None)
     }
 
     /// [`Bpa::accept`]; `durable` false for a bundle received without custody, which the
@@ -179,6 +179,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         priority: Priority,
         token: Option<u64>,
         durable: bool,
+        received_key: Option<u128>,
     ) -> Result<Option<BundleId>, BpaError> {
         let id = self.bundles.allocate();
         let meta = PersistedMeta {
@@ -210,6 +211,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.after_commit.push(Action::Accepted { token, creation: bundle.creation() });
         }
         self.track(id, &bundle, meta);
+        // A bundle this node gave away in custody, back round a loop: routed without the hops
+        // it went to (a received bundle's key is at hand; others are new here).
+        if let Some(key) = received_key.filter(|k| self.released_to.contains_key(k)) {
+            self.looped.insert(id, key);
+        }
         self.dispatch(id, &bundle)?;
         Ok(Some(id))
     }
@@ -333,25 +339,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// The next hops a bundle must not take again (it came back round a loop through them).
-    /// A bundle is recognised as returned when it is routed with its parsed form at hand (on
-    /// reception) or taken back; later routings look it up by id, without parsing.
-    pub(crate) fn hops_to_avoid(&mut self, id: BundleId, parsed: Option<&Bundle>) -> alloc::vec::Vec<NodeId> {
+    /// A bundle is recognised as returned on reception (its key is among those released) or
+    /// when custody of it is taken back; routings look it up by id.
+    pub(crate) fn hops_to_avoid(&self, id: BundleId) -> alloc::vec::Vec<NodeId> {
         if self.released_to.is_empty() {
             return alloc::vec::Vec::new();
         }
-        let key = match parsed.map(|b| digest(&key_of(b))) {
-            Some(key) if self.released_to.contains_key(&key) => {
-                self.looped.insert(id, key);
-                key
-            }
-            Some(_) => return alloc::vec::Vec::new(),
-            None => match self.looped.get(&id) {
-                Some(&key) => key,
-                None => return alloc::vec::Vec::new(),
-            },
-        };
-        self.released_to
-            .get(&key)
+        self.looped
+            .get(&id)
+            .and_then(|key| self.released_to.get(key))
             .map(|(hops, _)| hops.iter().copied().filter(|&h| h != 0).collect())
             .unwrap_or_default()
     }
