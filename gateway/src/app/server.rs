@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::submit::Client;
 use super::wire::{read_header, write_header};
-use crate::daemon::agent::Command;
+use crate::daemon::agent::{Command, DeliveryKey};
 use crate::quic::QuicConfig;
 use crate::tcpcl::tls;
 
@@ -145,10 +145,13 @@ async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sende
         return registered::NOT_LOCAL;
     }
     let (connection, commands) = (connection.clone(), commands.clone());
+    // Failed offers per delivery on this connection: the pause before the next doubles.
+    let failures: Arc<std::sync::Mutex<std::collections::HashMap<DeliveryKey, u32>>> = Arc::default();
     tokio::spawn(async move {
         // Each offered delivery on a stream of its own, concurrently (the agent bounds how
         // many are out). One the client did not acknowledge is offered again after a pause
-        // (not at once: a client that keeps failing one must not spin the gateway).
+        // that doubles each time, up to a minute (a client that cannot take one — it is over
+        // its size limit — must neither spin the gateway nor have it resent every second).
         loop {
             let d = tokio::select! {
                 d = rx.recv() => d,
@@ -156,12 +159,23 @@ async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sende
             };
             let Some(d) = d else { return };
             let (conn, commands, endpoint) = (connection.clone(), commands.clone(), endpoint.clone());
+            let failures = failures.clone();
             tokio::spawn(async move {
                 let key = (d.source.clone(), (d.creation.time.0, d.creation.sequence));
                 let taken = deliver(&conn, &d).await.is_ok();
+                let failed_before = match failures.lock() {
+                    Ok(mut f) if taken => f.remove(&key).unwrap_or(0),
+                    Ok(mut f) => {
+                        let n = f.entry(key.clone()).or_insert(0);
+                        *n += 1;
+                        *n - 1
+                    }
+                    Err(_) => 0,
+                };
                 if !taken {
+                    let pause = REOFFER_AFTER.saturating_mul(1 << failed_before.min(6));
                     tokio::select! {
-                        _ = tokio::time::sleep(REOFFER_AFTER) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         // Gone: the agent notices the closed channel and keeps the delivery.
                         _ = conn.closed() => return,
                     }
