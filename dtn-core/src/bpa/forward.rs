@@ -119,13 +119,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if needed > self.store.free_bytes().saturating_add(request.size) {
             return Ok(false);
         }
-        let (previous_hop, priority) = match self.bundles.get(&id) {
-            Some(e) => (e.previous_hop.map(u64::from), e.priority),
+        let (previous_hop, received_at, priority) = match self.bundles.get(&id) {
+            Some(e) => (e.previous_hop.map(u64::from), e.received_at, e.priority),
             None => return Ok(false),
         };
         self.forget(id)?;
         for fragment in fragments {
-            self.accept(fragment, previous_hop, priority, None)?;
+            self.accept_fragment(fragment, previous_hop, received_at, priority)?;
         }
         Ok(true)
     }
@@ -216,8 +216,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         };
         let needed: u64 = fragments.iter().flatten().map(|f| f.raw().len() as u64).sum();
         let fits = needed <= self.store.free_bytes().saturating_add(bundle.raw().len() as u64);
-        let entry = self.bundles.get(&id).map(|e| (e.previous_hop.map(u64::from), e.priority));
-        let (Some(fragments), true, Some((previous_hop, priority))) = (fragments.filter(|f| f.len() > 1), fits, entry)
+        let entry = self.bundles.get(&id).map(|e| (e.previous_hop.map(u64::from), e.received_at, e.priority));
+        let (Some(fragments), true, Some((previous_hop, received_at, priority))) =
+            (fragments.filter(|f| f.len() > 1), fits, entry)
         else {
             if let Some(booking) = self.bundles.get_mut(&id).and_then(|e| e.booking.take()) {
                 self.router.release(booking);
@@ -227,7 +228,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         };
         self.forget(id)?;
         for fragment in fragments {
-            self.accept(fragment, previous_hop, priority, None)?;
+            self.accept_fragment(fragment, previous_hop, received_at, priority)?;
         }
         Ok(())
     }

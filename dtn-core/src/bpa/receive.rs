@@ -149,7 +149,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 }
             }
         }
-        match self.store_and_dispatch(bundle, previous_hop, Priority::Normal, None, custody, Some(key))? {
+        let origin = (previous_hop, self.now);
+        match self.store_and_dispatch(bundle, origin, Priority::Normal, None, custody, Some(key))? {
             Some(id) => {
                 self.seen.insert(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
                 Ok(Reception::Stored(id))
@@ -167,23 +168,37 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         priority: Priority,
         token: Option<u64>,
     ) -> Result<Option<BundleId>, BpaError> {
-        self.store_and_dispatch(bundle, previous_hop, priority, token, true, None)
+        self.store_and_dispatch(bundle, (previous_hop, self.now), priority, token, true, None)
     }
 
-    /// [`Bpa::accept`]; `durable` false for a bundle received without custody, which the
-    /// store may keep in memory while it is forwarded straight on.
+    /// [`Bpa::accept`] for a fragment this node cut from a bundle it held since `received_at`:
+    /// the fragment keeps that time (its age and, without a clock, its expiry count from it).
+    pub(crate) fn accept_fragment(
+        &mut self,
+        fragment: Bundle,
+        previous_hop: Option<NodeId>,
+        received_at: DtnTime,
+        priority: Priority,
+    ) -> Result<Option<BundleId>, BpaError> {
+        self.store_and_dispatch(fragment, (previous_hop, received_at), priority, None, true, None)
+    }
+
+    /// [`Bpa::accept`]; `origin` is the previous hop and when the bundle came; `durable`
+    /// false for a bundle received without custody, which the store may keep in memory while
+    /// it is forwarded straight on.
     fn store_and_dispatch(
         &mut self,
         bundle: Bundle,
-        previous_hop: Option<NodeId>,
+        origin: (Option<NodeId>, DtnTime),
         priority: Priority,
         token: Option<u64>,
         durable: bool,
         received_key: Option<u128>,
     ) -> Result<Option<BundleId>, BpaError> {
         let id = self.bundles.allocate();
+        let (previous_hop, received_at) = origin;
         let meta = PersistedMeta {
-            received_at: self.now,
+            received_at,
             previous_hop: previous_hop.unwrap_or(0),
             priority: priority as u8,
             custody: None,

@@ -1137,6 +1137,19 @@ mod link_limit {
     }
 
     #[test]
+    fn fragments_keep_the_time_the_bundle_came() {
+        static PAYLOAD: [u8; 5_000] = [3; 5_000];
+        let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
+        net.agents[0].handle(Event::LinkLimit { link: LinkId(1), max_bundle: 1_200 }, T0).unwrap();
+        net.agents[0].handle(big(1, &PAYLOAD, BundleFlags::default()), T0).unwrap();
+        // The link comes up later; the fragments cut then still date from T0.
+        net.connect(0, 1, T0.saturating_add_millis(5_000));
+        let entries: Vec<_> = net.agents[0].bundles().map(|(_, e)| e.received_at).collect();
+        assert!(entries.len() > 1, "{entries:?}");
+        assert!(entries.iter().all(|&t| t == T0), "{entries:?}");
+    }
+
+    #[test]
     fn a_limit_too_small_to_be_real_is_ignored() {
         static PAYLOAD: [u8; 5_000] = [7; 5_000];
         let mut net = Net::new(vec![agent(1, &[(2, 2)]), agent(2, &[])]);
