@@ -80,13 +80,6 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         Ok(())
     }
 
-    /// The next delivery waiting for a passive registration, left in place: a host that must
-    /// hand it over durably (write it out) first peeks, then takes it once that is done, so a
-    /// crash in between delivers it again rather than never.
-    pub fn peek_delivery(&self, endpoint: &Eid) -> Option<&Delivery> {
-        self.passive.get(endpoint).and_then(VecDeque::front).map(|(d, _)| d)
-    }
-
     /// The next delivery waiting for a passive registration. The bundles behind it leave the
     /// store (as tombstones) in a commit before it is returned.
     pub fn take_delivery(&mut self, endpoint: &Eid) -> Result<Option<Delivery>, BpaError> {
@@ -96,8 +89,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.release_delivery(delivery, ids).map(Some)
     }
 
-    /// The deliveries waiting for a passive registration, oldest first (a host that hands
-    /// several out at once acknowledges each with [`Bpa::take_delivery_of`]).
+    /// The deliveries waiting for a passive registration, oldest first, left in place: a host
+    /// that must hand them over durably (write them out) does that first and takes them
+    /// second ([`Bpa::take_delivery_of`], [`Bpa::take_deliveries_of`]), so a crash in between
+    /// delivers them again rather than never.
     pub fn deliveries(&self, endpoint: &Eid) -> impl Iterator<Item = &Delivery> {
         self.passive.get(endpoint).into_iter().flat_map(|q| q.iter().map(|(d, _)| d))
     }

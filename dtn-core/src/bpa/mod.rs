@@ -24,7 +24,7 @@ use core::cmp::Reverse;
 use bytes::Bytes;
 
 pub use config::{NodeConfig, ReportPolicy};
-pub use entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta};
+pub use entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta, priority_from};
 pub use receipts::DEFAULT_RECEIPTS_PER_SOURCE;
 
 use crate::admin::ReasonCode;

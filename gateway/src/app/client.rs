@@ -126,6 +126,7 @@ async fn why_unanswered(send: &mut SendStream, otherwise: String) -> String {
 /// A submission sent, its answer still to come.
 #[derive(Debug)]
 pub struct PendingSubmit {
+    reference: u64,
     send: SendStream,
     recv: RecvStream,
 }
@@ -133,12 +134,20 @@ pub struct PendingSubmit {
 impl PendingSubmit {
     /// Waits for the gateway's answer: once the bundle is durably stored, or refused.
     pub async fn answer(mut self) -> Result<Submitted, String> {
-        match read_header(&mut self.recv).await {
-            Ok(Some(Message::Submitted { status, creation, .. })) => Ok(Submitted { status, creation }),
-            Ok(other) => Err(why_unanswered(&mut self.send, format!("no answer to the submission ({other:?})")).await),
-            Err(e) => Err(why_unanswered(&mut self.send, read_error(e)).await),
-        }
+        next_answer(&mut self.send, &mut self.recv, self.reference).await
     }
+}
+
+/// The next answer on a submission stream, which must be for `reference`; why not, if none.
+async fn next_answer(send: &mut SendStream, recv: &mut RecvStream, reference: u64) -> Result<Submitted, String> {
+    let why = match read_header(recv).await {
+        Ok(Some(Message::Submitted { reference: r, status, creation })) if r == reference => {
+            return Ok(Submitted { status, creation });
+        }
+        Ok(other) => format!("no answer to submission {reference} ({other:?})"),
+        Err(e) => read_error(e),
+    };
+    Err(why_unanswered(send, why).await)
 }
 
 /// A delivery, to acknowledge once stored.
@@ -264,7 +273,7 @@ impl AppClient {
             progress(sent as u64);
         }
         send.finish().map_err(|e| e.to_string())?;
-        Ok(PendingSubmit { send, recv })
+        Ok(PendingSubmit { reference: adu.reference, send, recv })
     }
 
     /// Submits several ADUs on one stream (each header carries its ADU's length), which costs
@@ -289,15 +298,7 @@ impl AppClient {
         send.finish().map_err(|e| e.to_string())?;
         let mut answers = Vec::with_capacity(adus.len());
         for (adu, _) in adus {
-            let why = match read_header(&mut recv).await {
-                Ok(Some(Message::Submitted { reference, status, creation })) if reference == adu.reference => {
-                    answers.push(Submitted { status, creation });
-                    continue;
-                }
-                Ok(other) => format!("no answer to submission {} ({other:?})", answers.len()),
-                Err(e) => read_error(e),
-            };
-            return Err(why_unanswered(&mut send, why).await);
+            answers.push(next_answer(&mut send, &mut recv, adu.reference).await?);
         }
         Ok(answers)
     }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::submit::Client;
 use super::wire::{read_header, write_header};
-use crate::daemon::agent::{Command, DeliveryKey};
+use crate::daemon::agent::{Command, DeliveryKey, delivery_key};
 use crate::quic::QuicConfig;
 use crate::tcpcl::tls;
 
@@ -161,7 +161,7 @@ async fn register(connection: &Connection, endpoint: Eid, commands: &mpsc::Sende
             let (conn, commands, endpoint) = (connection.clone(), commands.clone(), endpoint.clone());
             let failures = failures.clone();
             tokio::spawn(async move {
-                let key = (d.source.clone(), (d.creation.time.0, d.creation.sequence));
+                let key = delivery_key(&d);
                 let taken = deliver(&conn, &d).await.is_ok();
                 let failed_before = match failures.lock() {
                     Ok(mut f) if taken => f.remove(&key).unwrap_or(0),

@@ -11,7 +11,6 @@ use dtn_core::app::Message;
 use dtn_core::bpa::Submission;
 use dtn_core::bundle::BundleFlags;
 use dtn_core::eid::Eid;
-use dtn_core::routing::Priority;
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -117,11 +116,8 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
                     payload: Bytes::from(payload),
                     lifetime_ms: lifetime_ms.clamp(1, 30 * 24 * 3_600_000),
                     flags: BundleFlags(flags & CLIENT_FLAGS),
-                    priority: match priority {
-                        0 => Priority::Bulk,
-                        2 => Priority::Expedited,
-                        _ => Priority::Normal,
-                    },
+                    // Unknown codes (above 255 too) are normal priority.
+                    priority: dtn_core::bpa::priority_from(u8::try_from(priority).unwrap_or(u8::MAX)),
                     reference: (reference != 0).then_some(reference),
                 };
                 let (reply, answer) = oneshot::channel();

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use clap::Args;
 use gateway::app::client::{AppClient, Outgoing};
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The tools' runtime: two workers (the client's QUIC endpoint and its streams).
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())
 }
 

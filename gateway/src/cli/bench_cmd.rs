@@ -132,11 +132,7 @@ pub fn app(args: &AppArgs) -> Result<(), String> {
         Some(f) => f.clone(),
         None => args.connection.own_endpoint()?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = super::app_cmd::runtime()?;
     let client = std::sync::Arc::new(args.connection.open(&runtime)?);
     let payload = bytes::Bytes::from(vec![0x5a; args.size]);
     let per_stream = args.per_stream.max(1);

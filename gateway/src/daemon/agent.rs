@@ -51,15 +51,15 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A delivery's identity: source and creation timestamp (DTN ms, sequence number).
-pub type DeliveryKey = (Eid, (u64, u64));
+/// A delivery's identity: source and creation timestamp.
+pub type DeliveryKey = (Eid, dtn_core::time::CreationTimestamp);
 
 /// Where a submission's answer goes: 0 and the creation timestamp, or 1 + the reason code.
 pub type SubmitReply = oneshot::Sender<(u64, (u64, u64))>;
 
 /// A delivery's identity.
-fn delivery_key(d: &dtn_core::bpa::Delivery) -> DeliveryKey {
-    (d.source.clone(), (d.creation.time.0, d.creation.sequence))
+pub fn delivery_key(d: &dtn_core::bpa::Delivery) -> DeliveryKey {
+    (d.source.clone(), d.creation)
 }
 
 /// What links, timers and operators tell the agent.
@@ -301,8 +301,7 @@ impl<S: BundleStore> Agent<S> {
                 }
             }
             Command::AppDelivered { endpoint, key, taken } => {
-                let creation = dtn_core::time::CreationTimestamp::new(DtnTime(key.1.0), key.1.1);
-                if taken && self.bpa.take_delivery_of(&endpoint, &key.0, creation)?.is_some() {
+                if taken && self.bpa.take_delivery_of(&endpoint, &key.0, key.1)?.is_some() {
                     Counters::add(&self.counters.deliveries, 1);
                 }
                 if let Some(app) = self.apps.get_mut(&endpoint) {

@@ -105,13 +105,23 @@ struct Session {
 }
 
 impl Session {
-    fn judged(
-        outbound: mpsc::Sender<Bytes>,
-        inbound: mpsc::Receiver<Bytes>,
-        outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
-        info: LinkInfo,
-    ) -> Session {
-        Session { outbound, inbound, outcomes, info }
+    /// A TCPCL session to `address` (the peer's transfer MRU limits what the agent sends).
+    fn tcpcl(link: crate::tcpcl::TcpclLink, address: SocketAddr) -> Session {
+        let info = LinkInfo {
+            cla: "tcpcl",
+            address: address.to_string(),
+            tls: link.is_tls(),
+            max_bundle: Some(link.peer_transfer_mru()),
+        };
+        let parts = link.into_parts();
+        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info }
+    }
+
+    /// A QUIC connection to `address`.
+    fn quic(link: crate::quic::QuicLink, address: SocketAddr) -> Session {
+        let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true, max_bundle: None };
+        let parts = link.into_parts();
+        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info }
     }
 }
 
@@ -196,15 +206,7 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
                         let _ = link.close().await;
                         return;
                     };
-                    let info = LinkInfo {
-                        cla: "tcpcl",
-                        address: from.to_string(),
-                        tls: link.is_tls(),
-                        max_bundle: Some(link.peer_transfer_mru()),
-                    };
-                    let parts = link.into_parts();
-                    serve_accepted(&ctx, peer, Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
-                        .await;
+                    serve_accepted(&ctx, peer, Session::tcpcl(link, from)).await;
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
@@ -234,10 +236,7 @@ pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
             match crate::quic::accept(incoming, &quic.config).await {
                 Ok(link) => {
                     let Some(peer) = node_of_id(link.peer_node_id()) else { return };
-                    let info = LinkInfo { cla: "quic", address: from.to_string(), tls: true, max_bundle: None };
-                    let parts = link.into_parts();
-                    serve_accepted(&ctx, peer, Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
-                        .await;
+                    serve_accepted(&ctx, peer, Session::quic(link, from)).await;
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
@@ -350,14 +349,7 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                     let _ = link.close().await;
                     return Err(format!("{address} says it is {id}, not node {}", peer.node));
                 }
-                let info = LinkInfo {
-                    cla: "tcpcl",
-                    address: address.to_string(),
-                    tls: link.is_tls(),
-                    max_bundle: Some(link.peer_transfer_mru()),
-                };
-                let parts = link.into_parts();
-                Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
+                Ok(Session::tcpcl(link, address))
             }
             ClaKind::Quic => {
                 let quic = ctx.quic.as_ref().ok_or("no [quic] section")?;
@@ -370,15 +362,13 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                         peer.node
                     ));
                 }
-                let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true, max_bundle: None };
-                let parts = link.into_parts();
-                Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
+                Ok(Session::quic(link, address))
             }
             ClaKind::Mtcp => {
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
                 let parts = link.into_parts();
                 let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false, max_bundle: None };
-                Ok(Session::judged(parts.outbound, parts.inbound, parts.outcomes, info))
+                Ok(Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info })
             }
         }
     };
