@@ -54,10 +54,13 @@ A="$ADDR"; A_PID="$PID"
 sleep 1
 
 scale() { if [ -n "$QUICK" ]; then echo $(( $1 / 10 )); else echo "$1"; fi; }
+three_sizes() { # entry-gateway return-gateway: 1 KiB, 64 KiB and 1 MiB through the chain
+  "$DTN" bench tcpcl --to "$1" --back "$2" --size 1024 --count "$(scale 300000)" --window 20000
+  "$DTN" bench tcpcl --to "$1" --back "$2" --size 65536 --count "$(scale 50000)" --window 2000
+  "$DTN" bench tcpcl --to "$1" --back "$2" --size 1048576 --count "$(scale 5000)" --window 128
+}
 echo "== ours: load tool -> A -> B -> load tool (store: $STORE)"
-"$DTN" bench tcpcl --to "$A" --back "$B" --size 1024 --count "$(scale 300000)" --window 20000
-"$DTN" bench tcpcl --to "$A" --back "$B" --size 65536 --count "$(scale 50000)" --window 2000
-"$DTN" bench tcpcl --to "$A" --back "$B" --size 1048576 --count "$(scale 5000)" --window 128
+three_sizes "$A" "$B"
 echo "== ours: one bundle at a time (round trip load tool -> A -> B -> load tool)"
 "$DTN" bench tcpcl --to "$A" --back "$B" --size 64 --count 2000 --window 1
 echo "== ours: the same chain with A -> B over QUIC (draft-ek-dtn-qubicle) instead of TCPCLv4"
@@ -83,9 +86,7 @@ dest = 4000000
 via = 12"
 QA="$ADDR"
 sleep 1
-"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 1024 --count "$(scale 300000)" --window 20000
-"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 65536 --count "$(scale 50000)" --window 2000
-"$DTN" bench tcpcl --to "$QA" --back "$QB" --size 1048576 --count "$(scale 5000)" --window 128
+three_sizes "$QA" "$QB"
 "$DTN" bench tcpcl --to "$QA" --back "$QB" --size 64 --count 2000 --window 1
 
 echo "== ours: 300 x 1 MiB burst; peak RSS of each gateway (storage budget 256 MiB)"
