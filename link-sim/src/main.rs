@@ -136,6 +136,11 @@ fn run(scenario_path: &std::path::Path, seed: Option<u64>, out: &std::path::Path
         "bundles: {} generated, {} accepted, {} delivered, {} deleted with a reason, {} still held, {} silently lost",
         b["generated"], b["accepted"], b["delivered"], b["deleted_with_reason"], b["held_at_end"], b["silently_lost"]
     );
+    println!("delivered {} of the {} routable (physics allows them by the end)", b["delivered"], b["routable"]);
+    if let Some(causes) = b["undelivered_by_cause"].as_object().filter(|c| !c.is_empty()) {
+        let list: Vec<String> = causes.iter().map(|(cause, n)| format!("{n} {cause}")).collect();
+        println!("undelivered: {} (each bundle's cause in report.json)", list.join(", "));
+    }
     println!(
         "latency: median {} s, p99 {} s; median latency / reference earliest arrival: {}",
         report["latency_s"]["median"],

@@ -9,7 +9,7 @@ use super::{Bpa, BpaError, LinkId, Timer};
 use crate::admin::{AdminRecord, Bpdu, CustodySignal, Disposition};
 use crate::bundle::{Bundle, BundleFlags};
 use crate::eid::Eid;
-use crate::routing::{NoRoute, NodeId, Priority, Router};
+use crate::routing::{NodeId, Priority, Router};
 use crate::store::{BundleId, BundleStore};
 
 /// Store id reserved for the node's own state (its reservation marks).
@@ -52,6 +52,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn encapsulate(
         &mut self,
         id: BundleId,
+        stored: &Bundle,
         peer: NodeId,
         inner: Bytes,
         lifetime_ms: u64,
@@ -72,11 +73,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             lifetime_ms.max(1),
         );
         let Ok(outer) = outer else { return Ok(None) };
-        let transmission = CustodyTransmission { transmission_id, peer, deadline };
+        let transmission = CustodyTransmission::of(stored, transmission_id, peer, deadline);
+        let key = transmission.key;
+        self.drop_custody(id);
         if let Some(e) = self.bundles.get_mut(&id) {
             e.custody = Some(alloc::boxed::Box::new(transmission));
         }
         self.custody_ids.insert(transmission_id, id);
+        self.custody_keys.insert(key, id);
         self.persist(id)?;
         self.schedule(deadline, Timer::Custody(id, transmission_id));
         Ok(Some(outer.raw().clone()))
@@ -91,41 +95,55 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.now.saturating_add_millis((2 * owlt + config.margin_ms).saturating_mul(1 << backoff))
     }
 
+    /// Takes a bundle's pending custodial transmission off its entry and out of both indexes.
+    pub(crate) fn drop_custody(&mut self, id: BundleId) -> Option<CustodyTransmission> {
+        let c = self.bundles.get_mut(&id).and_then(|e| e.custody.take()).map(|c| *c)?;
+        self.custody_ids.remove(&c.transmission_id);
+        if self.custody_keys.get(&c.key) == Some(&id) {
+            self.custody_keys.remove(&c.key);
+        }
+        Some(c)
+    }
+
     /// A copy of a bundle this node passed on with custody, and still holds while it waits for
-    /// the signal, came back round a loop. Answering "redundant" would release the sender while
-    /// this node's own pending transfer releases it in turn once downstream accepts — every
-    /// custodian on the loop would let go. Instead this node takes custody back: the pending
-    /// transfer is cancelled (its signal, if any comes, is ignored) and the bundle routed again
-    /// without the hops that led round the loop. Returns whether it did.
+    /// the signal, came back: round a loop, or as a retransmission by a custodian upstream (its
+    /// signal from here was lost), which may itself have taken the bundle back from a loop.
+    /// Answering "redundant" — or "accepted" while leaving this node's own transfer to go on —
+    /// would release the sender while that transfer releases this node in turn once downstream
+    /// accepts, though downstream may have passed the bundle round to the sender: every
+    /// custodian would let go. (Hop counts cannot tell the cases apart: a custodian that takes
+    /// a bundle back sends its own older copy, with fewer hops.) So this node takes custody
+    /// back: the pending transfer is cancelled (its signal, if any comes, is ignored) and the
+    /// bundle is routed again — without the hops that led round the loop when it may have
+    /// looped ([`may_have_looped`]), as usual when it cannot have (taken for a loop, a
+    /// retransmitted bundle was routed away from its best next hop and circled for hours).
+    /// Returns whether it did (the caller answers "accepted").
     fn take_back(&mut self, bundle: &Bundle, returned_by: NodeId) -> Result<bool, BpaError> {
         let key = super::receive::digest(&super::receive::key_of(bundle));
-        if !self.seen.contains_key(&key) {
-            return Ok(false);
-        }
-        let pending: alloc::vec::Vec<BundleId> = self
-            .bundles
-            .iter()
-            .filter(|(_, e)| {
-                e.custody.is_some() && matches!(e.state, BundleState::AwaitingCustody | BundleState::InFlight)
-            })
-            .map(|(id, _)| id)
-            .collect();
-        let Some(id) = pending.into_iter().find(|&id| {
-            self.stored_bundle(id).is_some_and(|b| super::receive::digest(&super::receive::key_of(&b)) == key)
+        let Some(&id) = self.custody_keys.get(&key) else { return Ok(false) };
+        let Some(e) = self.bundles.get(&id).filter(|e| {
+            e.custody.as_deref().is_some_and(|c| c.key == key)
+                && matches!(e.state, BundleState::AwaitingCustody | BundleState::InFlight)
         }) else {
             return Ok(false);
         };
-        let Some(e) = self.bundles.get_mut(&id) else { return Ok(false) };
-        let Some(c) = e.custody.take() else { return Ok(false) };
-        // A verdict from the link for the copy still on it is ignored (the bundle is no longer
-        // in flight here).
-        e.state = BundleState::Waiting;
-        if let Some(booking) = e.booking.take() {
-            self.router.release(booking);
+        let looped = may_have_looped(bundle, e.custody.as_deref().and_then(|c| c.hop_count));
+        let Some(c) = self.drop_custody(id) else { return Ok(false) };
+        if let Some(e) = self.bundles.get_mut(&id) {
+            // A verdict from the link for the copy still on it is ignored (the bundle is no
+            // longer in flight here).
+            e.state = BundleState::Waiting;
+            if let Some(booking) = e.booking.take() {
+                self.router.release(booking);
+            }
         }
-        self.custody_ids.remove(&c.transmission_id);
-        self.remember_hops(key, &[c.peer, returned_by]);
-        self.looped.insert(id, key);
+        if looped {
+            self.remember_hops(key, &[c.peer, returned_by]);
+            self.looped.insert(id, key);
+            if let Some(r) = self.released_to.get_mut(&key) {
+                r.returns = r.returns.saturating_add(1);
+            }
+        }
         self.persist(id)?;
         self.route(id)?;
         Ok(true)
@@ -234,16 +252,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                         self.forget(id)?;
                     }
                 } else {
-                    // Refused: take custody back and route again later.
+                    // Refused: take custody back and route again later (once the link, if it
+                    // still has it, has reported: a good verdict must not let it go).
+                    self.drop_custody(id);
                     if let Some(e) = self.bundles.get_mut(&id) {
-                        e.custody = None;
-                        if !in_flight {
-                            e.state = BundleState::Waiting;
-                        }
+                        e.state = if in_flight { BundleState::Refused } else { BundleState::Waiting };
                     }
                     self.persist(id)?;
                     if !in_flight {
-                        self.hold(id, NoRoute::NoTimelyContact);
+                        self.hold_after_failure(id);
                     }
                 }
             }
@@ -272,11 +289,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.schedule(at, Timer::Custody(id, transmission_id));
             return Ok(());
         }
-        self.custody_ids.remove(&transmission_id);
+        self.drop_custody(id);
         let misses = self.custody_backoff.entry(c.peer).or_insert(0);
         *misses = misses.saturating_add(1);
         if let Some(e) = self.bundles.get_mut(&id) {
-            e.custody = None;
             e.state = BundleState::Waiting;
         }
         self.persist(id)?;
@@ -301,6 +317,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a copy of a bundle this node received with hop count `stored` may have gone round
+/// a loop through this node: it left here with one hop more, and the shortest loop (here →
+/// a peer → here) adds another, so a copy with fewer than `stored + 2` hops cannot have (it
+/// is a retransmission, or a copy sent again from upstream). Only routing heeds this: the
+/// copy is taken in either way. Without hop counts to compare it may have.
+pub(crate) fn may_have_looped(bundle: &Bundle, stored: Option<u64>) -> bool {
+    match (bundle.hop_count(), stored) {
+        (Some(back), Some(stored)) => back.count >= stored.saturating_add(2),
+        _ => true,
     }
 }
 

@@ -22,6 +22,9 @@ pub enum BundleState {
     AwaitingCustody,
     /// Custody accepted downstream while the link still had it: forgotten when the link reports.
     Released,
+    /// Custody refused downstream while the link still had it: routed again (after a back-off)
+    /// when the link reports.
+    Refused,
     /// Destined here and queued for a passive registration; stored until the application
     /// takes it.
     QueuedForApplication,
@@ -36,6 +39,41 @@ pub struct CustodyTransmission {
     pub peer: NodeId,
     /// When to send it again if no signal came.
     pub deadline: DtnTime,
+    /// Digest of the bundle's key: a copy that comes back is found by it.
+    pub key: u128,
+    /// The hop count of the copy stored here: a copy that comes back with fewer than two more
+    /// hops cannot have gone round a loop through this node.
+    pub hop_count: Option<u64>,
+}
+
+impl CustodyTransmission {
+    /// `key` and `hop_count` describe the stored bundle; they are not persisted, but
+    /// recomputed from it on recovery.
+    pub(crate) fn of(bundle: &crate::bundle::Bundle, transmission_id: u64, peer: NodeId, deadline: DtnTime) -> Self {
+        CustodyTransmission {
+            transmission_id,
+            peer,
+            deadline,
+            key: super::receive::digest(&super::receive::key_of(bundle)),
+            hop_count: bundle.hop_count().map(|h| h.count),
+        }
+    }
+}
+
+/// What a node remembers of a bundle whose custody it passed on, by the digest of its key: a
+/// copy that comes back may have gone round a loop (and is routed without these next hops) —
+/// unless its hop count says it cannot have (a retransmission, or a copy sent again from
+/// upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Released {
+    /// The next hops it was given to (the last four; 0 = none).
+    pub hops: [NodeId; 4],
+    /// Until when to remember.
+    pub until: DtnTime,
+    /// The hop count it came with.
+    pub hop_count: Option<u64>,
+    /// How many copies have come back since (each may have gone round a loop).
+    pub returns: u8,
 }
 
 /// Per-bundle metadata held in RAM: 64 bytes (see BENCHMARKS.md for the measured total).
@@ -61,6 +99,9 @@ pub struct BundleEntry {
     pub custody: Option<alloc::boxed::Box<CustodyTransmission>>,
     /// Whether a "forwarded" status report is due when it leaves.
     pub reports_forwarding: bool,
+    /// Transmissions of it that failed or were refused so far: each doubles the wait before
+    /// the next try, up to [`crate::bpa::MAX_RETRY_BACKOFF`] retry intervals.
+    pub failures: u8,
     /// The next hop it was last routed to.
     pub next_hop: Option<NonZeroU64>,
 }
@@ -109,6 +150,8 @@ impl PersistedMeta {
                 transmission_id: r.uint().ok()?,
                 peer: r.uint().ok()?,
                 deadline: DtnTime(r.uint().ok()?),
+                key: 0,
+                hop_count: None,
             })
         } else {
             None
@@ -200,7 +243,7 @@ mod tests {
         assert_eq!(Tombstone::decode(&t.encode()), Some(t.clone()));
         assert_eq!(PersistedMeta::decode(&t.encode()), None);
         assert_eq!(Tombstone::decode(&m.encode()), None);
-        let c = CustodyTransmission { transmission_id: 9, peer: 3, deadline: DtnTime(5) };
+        let c = CustodyTransmission { transmission_id: 9, peer: 3, deadline: DtnTime(5), key: 0, hop_count: None };
         let m = PersistedMeta { custody: Some(c), ..m };
         assert_eq!(PersistedMeta::decode(&m.encode()), Some(m));
         assert_eq!(PersistedMeta::decode(&[0x80]), None);

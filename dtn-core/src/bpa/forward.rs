@@ -7,7 +7,7 @@ use super::entry::BundleState;
 use super::{Action, Bpa, BpaError, LinkId, Timer};
 use crate::admin::{ReasonCode, StatusAssertion};
 use crate::bundle::Bundle;
-use crate::routing::{NodeId, PlanTime, RouteRequest, Router};
+use crate::routing::{Forwarding, NodeId, PlanTime, RouteRequest, Router};
 use crate::store::{BundleId, BundleStore};
 use crate::time::DtnTime;
 
@@ -18,6 +18,32 @@ const PER_HOP_GROWTH: u64 = 64;
 const MAX_LINK_FRAGMENTS: u64 = 1024;
 
 impl<S: BundleStore, R: Router> Bpa<S, R> {
+    /// The DTN time of a time on the contact plan's clock (rounded up to the millisecond).
+    pub(crate) fn dtn_time_of(&self, t: PlanTime) -> DtnTime {
+        let ms = u64::try_from(t.0).unwrap_or(0).div_ceil(1_000_000);
+        self.config.plan_epoch.saturating_add_millis(ms)
+    }
+
+    /// A queued bundle's route has ended: if it is still queued for its next hop (no link to it
+    /// came up in time), it is routed again — over a later contact of the same neighbour, or
+    /// another way. (Its old queue entry is skipped when that link comes up: the bundle has
+    /// left or been queued anew.)
+    pub(crate) fn route_missed(&mut self, id: BundleId) -> Result<(), BpaError> {
+        let Some(e) = self.bundles.get_mut(&id) else { return Ok(()) };
+        let hop = e.next_hop.map(u64::from);
+        if e.state != BundleState::Waiting || self.unrouted.contains_key(&id) {
+            return Ok(());
+        }
+        if hop.is_some_and(|hop| self.links.values().any(|&p| p == hop)) {
+            return Ok(()); // Its link is up: it is on its way.
+        }
+        if let Some(booking) = e.booking.take() {
+            self.router.release(booking);
+        }
+        e.next_hop = None;
+        self.route(id)
+    }
+
     /// Time on the contact plan's clock.
     pub(crate) fn plan_time(&self, t: DtnTime) -> PlanTime {
         let ms =
@@ -45,7 +71,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if self.bundles.get(&id).is_none_or(|e| e.state != BundleState::Waiting) {
             return Ok(());
         }
-        let avoid = self.hops_to_avoid(id);
+        if self.bundles.get(&id).is_some_and(|e| e.expiry <= self.now) {
+            // Expired while on a link or awaiting custody: what comes back is not sent again.
+            return self.delete(id, ReasonCode::LifetimeExpired);
+        }
+        let (avoid, returns) = self.hops_to_avoid(id);
         let Some(entry) = self.bundles.get(&id) else { return Ok(()) };
         let Some(destination) = entry.destination.map(u64::from) else {
             return self.delete(id, ReasonCode::DestinationUnavailable);
@@ -60,20 +90,21 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             expiry: self.plan_time(entry.expiry),
             previous_hop: entry.previous_hop.map(u64::from),
         };
-        match self.router.route(&request) {
+        match self.route_around_loops(&request, returns) {
             Ok(forwarding) => {
                 if let Some(e) = self.bundles.get_mut(&id) {
                     e.booking = forwarding.booking;
                     e.state = BundleState::Waiting;
                 }
                 self.unrouted.remove(&id);
+                let until = forwarding.route.as_ref().map(|r| self.dtn_time_of(r.termination));
                 for bumped in forwarding.bumped {
                     let victim = self.bundles.iter().find(|(_, e)| e.booking == Some(bumped)).map(|(id, _)| id);
                     if let Some(victim) = victim {
                         self.requeue(victim);
                     }
                 }
-                self.send_or_queue(id, forwarding.next_hop, bundle)
+                self.send_or_queue(id, forwarding.next_hop, bundle, until)
             }
             Err(why) => {
                 if why == crate::routing::NoRoute::NoTimelyContact && self.fragment_to_fit(id, &request, bundle)? {
@@ -83,6 +114,48 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 Ok(())
             }
         }
+    }
+
+    /// Routes a bundle that may have come back round a loop: around the hops it went to,
+    /// unless that way arrives much later than the way through them (more than twice the
+    /// latency, and a minute) or there is none — for a copy that came back only once or
+    /// twice. Hop counts cannot tell a loop from a retransmitted copy that took a longer way,
+    /// and avoiding a good next hop for such a copy left it waiting for hours beside an open
+    /// link; a loop that persists still brings copies back, and from the third the way round
+    /// is kept to strictly.
+    fn route_around_loops(
+        &mut self,
+        request: &RouteRequest,
+        returns: u8,
+    ) -> Result<crate::routing::Forwarding, crate::routing::NoRoute> {
+        let around = self.router.route(request);
+        if request.avoid.is_empty() || returns >= 3 {
+            return around;
+        }
+        let direct = RouteRequest { avoid: alloc::vec::Vec::new(), ..request.clone() };
+        let Ok(mut through) = self.router.route(&direct) else { return around };
+        let arrival = |f: &crate::routing::Forwarding| f.route.as_ref().map(|r| r.arrival);
+        let keep_around = match (&around, arrival(&through)) {
+            (Ok(a), Some(t)) => arrival(a).is_some_and(|a| {
+                let slack = (t.0 - request.now.0).max(60 * crate::routing::time::NANOS_PER_SEC);
+                a.0 <= t.0.saturating_add(slack)
+            }),
+            (Ok(_), None) => true,
+            (Err(_), _) => false,
+        };
+        let (mut kept, dropped) = match around {
+            Ok(a) if keep_around => (a, through),
+            Ok(a) => {
+                through.bumped.extend(a.bumped.iter().copied());
+                (through, Forwarding { bumped: alloc::vec::Vec::new(), ..a })
+            }
+            Err(_) => return Ok(through),
+        };
+        if let Some(booking) = dropped.booking {
+            self.router.release(booking);
+        }
+        kept.bumped.extend(dropped.bumped);
+        Ok(kept)
     }
 
     /// Proactive fragmentation (RFC 9171 5.8): a bundle too big for every route, but allowed to
@@ -149,7 +222,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
-    fn send_or_queue(&mut self, id: BundleId, next_hop: NodeId, bundle: Option<&Bundle>) -> Result<(), BpaError> {
+    /// Sends a routed bundle on a link to its next hop, or queues it for one until `until`
+    /// (when its route ends).
+    fn send_or_queue(
+        &mut self,
+        id: BundleId,
+        next_hop: NodeId,
+        bundle: Option<&Bundle>,
+        until: Option<DtnTime>,
+    ) -> Result<(), BpaError> {
         if let Some(e) = self.bundles.get_mut(&id) {
             e.next_hop = core::num::NonZeroU64::new(next_hop);
         }
@@ -161,6 +242,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Some(link) => self.transmit(id, link, bundle),
             None => {
                 self.waiting_for.entry(next_hop).or_default().push_back(id);
+                if let Some(until) = until {
+                    self.queued_until.entry(until).or_default().push(id);
+                }
                 Ok(())
             }
         }
@@ -186,12 +270,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let peer = self.links.get(&link).copied();
         if let Some(peer) = peer.filter(|&p| self.is_custodial_peer(p) && !bundle.is_admin_record()) {
             let remaining = entry_expiry.0.saturating_sub(self.now.0);
-            match self.encapsulate(id, peer, bytes.clone(), remaining)? {
+            match self.encapsulate(id, bundle, peer, bytes.clone(), remaining)? {
                 Some(outer) => bytes = outer,
                 None => return self.delete(id, ReasonCode::BlockUnintelligible),
             }
         }
         if let Some(&limit) = self.link_limits.get(&link).filter(|&&limit| bytes.len() as u64 > limit) {
+            // (A bundle that cannot be cut to fit backs off: the limit lasts while the link does.)
             let overhead = bytes.len().saturating_sub(bundle.raw().len()) as u64;
             return self.fragment_for_link(id, bundle, limit, overhead);
         }
@@ -223,7 +308,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             if let Some(booking) = self.bundles.get_mut(&id).and_then(|e| e.booking.take()) {
                 self.router.release(booking);
             }
-            self.hold(id, crate::routing::NoRoute::NoTimelyContact);
+            self.hold_after_failure(id);
             return Ok(());
         };
         self.forget(id)?;
@@ -234,14 +319,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     pub(crate) fn transmitted(&mut self, _link: LinkId, id: BundleId, ok: bool) -> Result<(), BpaError> {
-        let Some(entry) =
-            self.bundles.get(&id).filter(|e| matches!(e.state, BundleState::InFlight | BundleState::Released))
+        let Some(entry) = self
+            .bundles
+            .get(&id)
+            .filter(|e| matches!(e.state, BundleState::InFlight | BundleState::Released | BundleState::Refused))
         else {
             return Ok(());
         };
         if entry.state == BundleState::Released {
             return self.forget(id);
         }
+        // Custody refused while the link had it: sent or not, it stays here.
+        let ok = ok && entry.state != BundleState::Refused;
         if ok && let Some(c) = entry.custody.as_deref().copied() {
             // Custody goes with it only when the peer's signal says so, which takes a round
             // trip from now, when the last byte left: a long bundle on a slow link must not be
@@ -258,11 +347,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             return Ok(());
         }
-        if let Some(c) = entry.custody.as_deref() {
-            self.custody_ids.remove(&c.transmission_id);
-        }
+        let custodial = entry.custody.is_some();
+        let (booking, reports_forwarding) = (entry.booking, entry.reports_forwarding);
+        self.drop_custody(id);
         if ok {
-            let subject = if entry.reports_forwarding { self.stored_bundle(id) } else { None };
+            let subject = if reports_forwarding { self.stored_bundle(id) } else { None };
             if let Some(bundle) = subject {
                 self.report(&bundle, StatusAssertion::Forwarded, ReasonCode::NoInformation)?;
             }
@@ -270,25 +359,39 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
         // Failed: give the volume back and route again after the retry interval (a link that
         // fails at once must not make the agent spin).
-        if let Some(booking) = entry.booking {
+        if let Some(booking) = booking {
             self.router.release(booking);
         }
-        let custodial = entry.custody.is_some();
         if let Some(e) = self.bundles.get_mut(&id) {
             e.booking = None;
             e.state = BundleState::Waiting;
-            e.custody = None;
         }
         if custodial {
             self.persist(id)?;
         }
-        self.hold(id, crate::routing::NoRoute::NoTimelyContact);
+        self.hold_after_failure(id);
         Ok(())
     }
 
     /// Keeps a bundle without a next hop until plan updates, link changes or the retry timer.
     pub(crate) fn hold(&mut self, id: BundleId, why: crate::routing::NoRoute) {
-        self.unrouted.insert(id, why);
+        self.hold_until(id, why, self.now);
+    }
+
+    /// Keeps a bundle whose transmission failed, or was refused: it is routed again after a
+    /// back-off that doubles with each failure (1, 2, 4 … [`super::MAX_RETRY_BACKOFF`] retry
+    /// intervals) — tried again on a link that stays up (a ground link, a session that refuses
+    /// it), never left waiting for a change that may not come, and never in a tight loop.
+    pub(crate) fn hold_after_failure(&mut self, id: BundleId) {
+        let Some(e) = self.bundles.get_mut(&id) else { return };
+        let backoff = (1u64 << e.failures.min(5)).min(super::MAX_RETRY_BACKOFF);
+        e.failures = e.failures.saturating_add(1);
+        let at = self.now.saturating_add_millis(self.config.retry_interval_ms.max(1).saturating_mul(backoff - 1));
+        self.hold_until(id, crate::routing::NoRoute::NoTimelyContact, at);
+    }
+
+    fn hold_until(&mut self, id: BundleId, why: crate::routing::NoRoute, not_before: DtnTime) {
+        self.unrouted.insert(id, (why, not_before));
         if !self.retry_scheduled {
             self.retry_scheduled = true;
             let at = self.now.saturating_add_millis(self.config.retry_interval_ms.max(1));
@@ -298,6 +401,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     pub(crate) fn link_up(&mut self, link: LinkId, peer: NodeId) -> Result<(), BpaError> {
         self.links.insert(link, peer);
+        // Bundles that failed on a link to this peer go again now that a new one is up.
+        let now = self.now;
+        for (id, (_, not_before)) in self.unrouted.iter_mut() {
+            if self.bundles.get(id).is_some_and(|e| e.next_hop.map(u64::from) == Some(peer)) {
+                *not_before = (*not_before).min(now);
+            }
+        }
         if let Some(queue) = self.waiting_for.remove(&peer) {
             for id in queue {
                 // Ids may be stale (forgotten, or reused by a bundle for another hop), or routed
@@ -356,37 +466,49 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 if let Some(booking) = e.booking.take() {
                     self.router.release(booking);
                 }
-                self.unrouted.insert(id, crate::routing::NoRoute::NoTimelyContact);
+                self.unrouted.insert(id, (crate::routing::NoRoute::NoTimelyContact, self.now));
             }
         }
         self.retry_unrouted()
     }
 
-    /// Routes again every bundle that had no route.
+    /// Routes again every bundle that had no route (those backing off after a failure, once
+    /// their time has come).
     pub(crate) fn retry_unrouted(&mut self) -> Result<(), BpaError> {
-        let ids: alloc::vec::Vec<BundleId> = self.unrouted.keys().copied().collect();
+        let now = self.now;
+        let ids: alloc::vec::Vec<BundleId> =
+            self.unrouted.iter().filter(|(_, (_, not_before))| *not_before <= now).map(|(id, _)| *id).collect();
         for id in ids {
             self.unrouted.remove(&id);
             self.route(id)?;
         }
+        if !self.unrouted.is_empty() && !self.retry_scheduled {
+            self.retry_scheduled = true;
+            let at = self.now.saturating_add_millis(self.config.retry_interval_ms.max(1));
+            self.schedule(at, Timer::Retry);
+        }
         Ok(())
     }
 
-    /// A bundle's lifetime ran out here.
+    /// A bundle's lifetime ran out here. One on a link, or awaiting its custody signal, stays
+    /// until the link's verdict or the signal (or its timer) says what next: it is never routed
+    /// again ([`Self::route`] deletes an expired bundle), and nothing polls for it meanwhile (a
+    /// frame queued for a pass hours away made the agent wake every second until then).
     pub(crate) fn expire(&mut self, id: BundleId) -> Result<(), BpaError> {
         match self.bundles.get(&id) {
             Some(e)
-                if e.expiry <= self.now && !matches!(e.state, BundleState::InFlight | BundleState::AwaitingCustody) =>
+                if e.expiry <= self.now
+                    && !matches!(
+                        e.state,
+                        BundleState::InFlight
+                            | BundleState::Released
+                            | BundleState::Refused
+                            | BundleState::AwaitingCustody
+                    ) =>
             {
                 // Held without a route until the end: say why (RFC 9171 5.4.1).
-                let reason = self.unrouted.get(&id).map_or(ReasonCode::LifetimeExpired, |why| why.reason_code());
+                let reason = self.unrouted.get(&id).map_or(ReasonCode::LifetimeExpired, |(why, _)| why.reason_code());
                 self.delete(id, reason)
-            }
-            Some(e) if e.expiry <= self.now => {
-                // In flight: decide when the link reports back.
-                let at = self.now.saturating_add_millis(1_000);
-                self.expiries.insert((at, id));
-                Ok(())
             }
             _ => Ok(()),
         }

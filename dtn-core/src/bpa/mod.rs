@@ -208,6 +208,10 @@ pub type BundleKey = (Eid, CreationTimestamp, Option<(u64, u64)>);
 /// of bundles with year-long lifetimes must not grow the duplicate table for a year.
 pub(crate) const MAX_DUPLICATE_MEMORY_MS: u64 = 7 * 24 * 3_600_000;
 
+/// A bundle whose transmissions keep failing (or being refused) on a link that stays up is
+/// tried again after 1, 2, 4, … retry intervals, never more than this many.
+pub const MAX_RETRY_BACKOFF: u64 = 32;
+
 /// The smallest link size limit the agent honours (see [`Event::LinkLimit`]).
 pub const MIN_LINK_LIMIT: u64 = 1024;
 
@@ -241,7 +245,7 @@ pub struct Bpa<S, R> {
     /// Bundles whose custody this node passed on, by key digest: the next hops it gave them
     /// to (the last four; 0 = none) and until when to remember. A copy that comes back went
     /// round a loop and is routed again without those hops.
-    pub(crate) released_to: BTreeMap<u128, ([NodeId; 4], DtnTime)>,
+    pub(crate) released_to: BTreeMap<u128, entry::Released>,
     /// Stored bundles that came back round a loop, with their key digest in `released_to`:
     /// routing them again needs no parse of the stored bundle.
     pub(crate) looped: BTreeMap<BundleId, u128>,
@@ -260,8 +264,14 @@ pub struct Bpa<S, R> {
     pub(crate) link_limits: BTreeMap<LinkId, u64>,
     /// Bundles waiting for a link to their next hop.
     pub(crate) waiting_for: BTreeMap<NodeId, VecDeque<BundleId>>,
-    /// Bundles without a route (and why), retried on plan updates, link changes and a timer.
-    pub(crate) unrouted: BTreeMap<BundleId, crate::routing::NoRoute>,
+    /// When the route each queued bundle was given ends (its earliest contact end): one still
+    /// queued then missed its contact (the link never came up, or came up late) and is routed
+    /// again rather than left for that neighbour's next contact, hours later. Entries of
+    /// bundles that left are skipped when their time comes.
+    pub(crate) queued_until: BTreeMap<DtnTime, Vec<BundleId>>,
+    /// Bundles without a route (and why), retried on plan updates, link changes and a timer,
+    /// each not before the time given (a bundle whose transmission failed backs off).
+    pub(crate) unrouted: BTreeMap<BundleId, (crate::routing::NoRoute, DtnTime)>,
     pub(crate) reassembly: BTreeMap<(Eid, CreationTimestamp), (Reassembly, Vec<BundleId>)>,
     pub(crate) timers: BinaryHeap<Reverse<(DtnTime, Timer)>>,
     /// Bundle expiry times, kept apart from `timers`: one 16-byte entry a bundle.
@@ -279,6 +289,9 @@ pub struct Bpa<S, R> {
     pub(crate) seq_reserved: u64,
     /// Pending custodial transmissions: transmission ID → bundle.
     pub(crate) custody_ids: BTreeMap<u64, BundleId>,
+    /// The same bundles by the digest of their key: a copy that comes back (a retransmission,
+    /// or a loop) is found without reading the store.
+    pub(crate) custody_keys: BTreeMap<u128, BundleId>,
     /// Custody dispositions to signal after the next commit.
     pub(crate) signals: crate::custody::SignalBatch,
     pub(crate) now: DtnTime,
@@ -304,6 +317,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             links: BTreeMap::new(),
             link_limits: BTreeMap::new(),
             waiting_for: BTreeMap::new(),
+            queued_until: BTreeMap::new(),
             unrouted: BTreeMap::new(),
             reassembly: BTreeMap::new(),
             timers: BinaryHeap::new(),
@@ -315,6 +329,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             tid_mark: 0,
             seq_reserved: 0,
             custody_ids: BTreeMap::new(),
+            custody_keys: BTreeMap::new(),
             signals: crate::custody::SignalBatch::default(),
             now: DtnTime(0),
         }
@@ -450,6 +465,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.expiries.pop_first();
             self.expire(id)?;
         }
+        while let Some(entry) = self.queued_until.first_entry() {
+            if *entry.key() > self.now {
+                break;
+            }
+            for id in entry.remove() {
+                self.route_missed(id)?;
+            }
+        }
         while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
             if at > self.now {
                 break;
@@ -479,10 +502,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub fn poll_timeout(&self) -> Option<DtnTime> {
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
         let expiry = self.expiries.first().map(|(at, _)| *at);
-        match (timer, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let queued = self.queued_until.first_key_value().map(|(at, _)| *at);
+        [timer, expiry, queued].into_iter().flatten().min()
     }
 
     /// Commits the store if anything waits on it, then releases the acknowledgements.
@@ -504,7 +525,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     fn forget_old_keys(&mut self) {
         let now = self.now;
         self.seen.retain(|_, until| *until > now);
-        self.released_to.retain(|_, (_, until)| *until > now);
+        self.released_to.retain(|_, r| r.until > now);
     }
 }
 

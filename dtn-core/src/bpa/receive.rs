@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::custody::Reception;
-use super::entry::{BundleEntry, BundleState, PersistedMeta};
+use super::entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta};
 use super::{Action, Bpa, BpaError, BundleKey, LinkId, Timer};
 use crate::admin::{ReasonCode, StatusAssertion};
 use crate::bundle::{Bundle, BundleFlags, block_type};
@@ -98,7 +98,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             return Ok(());
         }
         // Received without custody: nobody was promised it survives a crash here.
-        self.receive_bundle(bundle, previous_hop, false).map(|_| ())
+        let (source, creation) = (bundle.source().clone(), bundle.creation());
+        let in_transit = self.config.node_of(bundle.destination()) != Some(self.config.node);
+        if self.receive_bundle(bundle, previous_hop, false)? == Reception::Duplicate && in_transit {
+            // A copy of a bundle this node has forwarded: without custody nobody holds it for
+            // a routing loop to give back, so it is discarded — and said so, not dropped
+            // silently (duplicates of bundles delivered here are expected and not reported).
+            self.actions.push_back(Action::Deleted { source, creation, reason: ReasonCode::TrafficPared });
+        }
+        Ok(())
     }
 
     /// Reception checks in the RFC's order, then storage and dispatch.
@@ -135,10 +143,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(Reception::Deleted);
             }
             let mut editor = bundle.edit();
-            let mut changed = false;
-            for b in unprocessable.iter().filter(|b| b.discard_block) {
-                changed |= editor.remove_block(b.number);
-            }
+            let discard: alloc::vec::Vec<u64> =
+                unprocessable.iter().filter(|b| b.discard_block).map(|b| b.number).collect();
+            let changed = editor.remove_blocks(&discard) > 0;
             if changed {
                 match editor.build() {
                     Ok(edited) => bundle = edited,
@@ -228,8 +235,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.track(id, &bundle, meta);
         // A bundle this node gave away in custody, back round a loop: routed without the hops
         // it went to (a received bundle's key is at hand; others are new here).
-        if let Some(key) = received_key.filter(|k| self.released_to.contains_key(k)) {
+        let returned =
+            |k: &u128| self.released_to.get(k).is_some_and(|r| super::custody::may_have_looped(&bundle, r.hop_count));
+        if let Some(key) = received_key.filter(returned) {
             self.looped.insert(id, key);
+            if let Some(r) = self.released_to.get_mut(&key) {
+                r.returns = r.returns.saturating_add(1);
+            }
         }
         self.dispatch(id, &bundle)?;
         Ok(Some(id))
@@ -247,14 +259,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             priority: super::entry::priority_from(meta.priority),
             state: BundleState::Waiting,
             booking: None,
-            custody: meta.custody.map(alloc::boxed::Box::new),
+            custody: meta.custody.map(|c| {
+                alloc::boxed::Box::new(CustodyTransmission::of(bundle, c.transmission_id, c.peer, c.deadline))
+            }),
             reports_forwarding: self.wants_report(bundle.flags(), StatusAssertion::Forwarded),
             next_hop: None,
+            failures: 0,
         };
         self.bundles.insert(id, entry);
         self.expiries.insert((expiry, id));
-        if let Some(c) = meta.custody {
+        if let Some(c) = self.bundles.get(&id).and_then(|e| e.custody.as_deref()) {
             self.custody_ids.insert(c.transmission_id, id);
+            self.custody_keys.insert(c.key, id);
         }
     }
 
@@ -328,12 +344,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         };
         let key = digest(&key);
         let until = self.seen.remove(&key).unwrap_or(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
-        let hop =
-            self.bundles.get(&id).and_then(|e| e.custody.as_deref().map(|c| c.peer).or(e.next_hop.map(u64::from)));
-        if let Some(hop) = hop {
+        let Some(e) = self.bundles.get(&id) else { return };
+        let hop_count = e.custody.as_deref().and_then(|c| c.hop_count);
+        if let Some(hop) = e.custody.as_deref().map(|c| c.peer).or(e.next_hop.map(u64::from)) {
             self.remember_hops(key, &[hop]);
-            if let Some((_, remembered)) = self.released_to.get_mut(&key) {
-                *remembered = (*remembered).max(until);
+            if let Some(r) = self.released_to.get_mut(&key) {
+                r.until = r.until.max(until);
+                r.hop_count = hop_count;
             }
         }
     }
@@ -341,7 +358,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Adds next hops a bundle (by key digest) must not take again; the last four are kept.
     pub(crate) fn remember_hops(&mut self, key: u128, hops: &[NodeId]) {
         let until = self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS);
-        let (kept, _) = self.released_to.entry(key).or_insert(([0; 4], until));
+        let released = self.released_to.entry(key).or_insert(super::entry::Released {
+            hops: [0; 4],
+            until,
+            hop_count: None,
+            returns: 0,
+        });
+        let kept = &mut released.hops;
         for &hop in hops {
             if !kept.contains(&hop) {
                 // The oldest goes first.
@@ -353,17 +376,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
-    /// The next hops a bundle must not take again (it came back round a loop through them).
-    /// A bundle is recognised as returned on reception (its key is among those released) or
-    /// when custody of it is taken back; routings look it up by id.
-    pub(crate) fn hops_to_avoid(&self, id: BundleId) -> alloc::vec::Vec<NodeId> {
+    /// The next hops a bundle should not take again (it may have come back round a loop
+    /// through them), and how many times copies came back. A bundle is recognised as returned
+    /// on reception (its key is among those released) or when custody of it is taken back;
+    /// routings look it up by id.
+    pub(crate) fn hops_to_avoid(&self, id: BundleId) -> (alloc::vec::Vec<NodeId>, u8) {
         if self.released_to.is_empty() {
-            return alloc::vec::Vec::new();
+            return (alloc::vec::Vec::new(), 0);
         }
         self.looped
             .get(&id)
             .and_then(|key| self.released_to.get(key))
-            .map(|(hops, _)| hops.iter().copied().filter(|&h| h != 0).collect())
+            .map(|r| (r.hops.iter().copied().filter(|&h| h != 0).collect(), r.returns))
             .unwrap_or_default()
     }
 
@@ -379,6 +403,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             if let Some(c) = e.custody.as_deref() {
                 self.custody_ids.remove(&c.transmission_id);
+                if self.custody_keys.get(&c.key) == Some(&id) {
+                    self.custody_keys.remove(&c.key);
+                }
             }
             // A delivery waiting for its application goes with its bundle (expired, deleted):
             // left queued, taking it later would release whatever bundle reuses the id.

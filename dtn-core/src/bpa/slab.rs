@@ -93,6 +93,7 @@ mod tests {
             custody: None,
             reports_forwarding: false,
             next_hop: None,
+            failures: 0,
         }
     }
 

@@ -74,17 +74,44 @@ impl BundleEditor {
 
     /// Removes a non-payload block; returns whether it was there.
     pub fn remove_block(&mut self, number: u64) -> bool {
-        let before = self.blocks.len();
-        self.blocks.retain(|b| b.number != number || b.block_type == block_type::PAYLOAD);
-        self.blocks.len() != before
+        self.remove_blocks(&[number]) == 1
     }
 
-    /// Adds an extension block before the payload with the next free number; returns it.
+    /// Removes the non-payload blocks with these numbers in one pass (linear in the blocks,
+    /// however many go); returns how many went.
+    pub fn remove_blocks(&mut self, numbers: &[u64]) -> usize {
+        let mut gone: Vec<u64> = numbers.to_vec();
+        gone.sort_unstable();
+        let before = self.blocks.len();
+        self.blocks.retain(|b| b.block_type == block_type::PAYLOAD || gone.binary_search(&b.number).is_err());
+        before - self.blocks.len()
+    }
+
+    /// Adds an extension block before the payload with a free number (the next after the
+    /// highest, or the lowest free one above 1 when the highest is 2^64 − 1); returns it.
     pub fn add_block(&mut self, block_type: u64, flags: BlockFlags, crc_type: CrcType, data: Bytes) -> u64 {
-        let number = self.blocks.iter().map(|b| b.number).max().unwrap_or(1).max(1) + 1;
+        let number = self.free_number();
         let at = self.blocks.len().saturating_sub(1);
         self.blocks.insert(at, CanonicalBlock::new(block_type, number, flags, crc_type, data));
         number
+    }
+
+    fn free_number(&self) -> u64 {
+        let highest = self.blocks.iter().map(|b| b.number).max().unwrap_or(1).max(1);
+        if let Some(next) = highest.checked_add(1) {
+            return next;
+        }
+        let mut used: Vec<u64> = self.blocks.iter().map(|b| b.number).collect();
+        used.sort_unstable();
+        // 2^64 − 2 numbers above 1 and far fewer blocks: a gap exists.
+        let mut candidate = 2;
+        for n in used.into_iter().filter(|&n| n >= 2) {
+            if n != candidate {
+                break;
+            }
+            candidate += 1;
+        }
+        candidate
     }
 
     /// The encoded bundle as a list of buffers for vectored I/O: unchanged blocks and the

@@ -77,6 +77,7 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
     let (primary, primary_range) = primary::decode(&mut r, mode, &mut relaxed, verify_crc)?;
 
     let mut blocks: Vec<CanonicalBlock> = Vec::with_capacity(4);
+    let mut numbers = BlockNumbers::default();
     let mut exts = Extensions::default();
     let mut remaining = outer.map(|n| n - 1);
     loop {
@@ -88,7 +89,7 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
             None => {}
         }
         let extent = block::decode(&mut r, mode, &mut relaxed, verify_crc)?;
-        check_block(&extent, &blocks)?;
+        check_block(&extent, &blocks, &mut numbers)?;
         decode_extension(&extent, buf, mode, &mut relaxed, &mut exts)?;
         blocks.push(CanonicalBlock {
             block_type: extent.block_type,
@@ -121,8 +122,33 @@ fn parse(input: &Bytes, mode: ParseMode, verify_crc: bool) -> Result<(Bundle, us
     Ok((bundle, end))
 }
 
+/// The block numbers seen so far: a short list scanned as it is (bundles have a handful of
+/// blocks), a set once it grows, so a bundle of 100,000 one-byte blocks costs a parse
+/// linear in its size, not 10^10 comparisons.
+#[derive(Default)]
+struct BlockNumbers {
+    few: Vec<u64>,
+    many: alloc::collections::BTreeSet<u64>,
+}
+
+impl BlockNumbers {
+    const FEW: usize = 16;
+
+    /// Records `number`; false if it was there already.
+    fn insert(&mut self, number: u64) -> bool {
+        if self.few.contains(&number) {
+            return false;
+        }
+        if self.few.len() < Self::FEW {
+            self.few.push(number);
+            return true;
+        }
+        self.many.insert(number)
+    }
+}
+
 /// Block-number and payload-position rules that can be checked as each block arrives.
-fn check_block(block: &BlockExtent, earlier: &[CanonicalBlock]) -> Result<(), BundleError> {
+fn check_block(block: &BlockExtent, earlier: &[CanonicalBlock], numbers: &mut BlockNumbers) -> Result<(), BundleError> {
     let at = block.raw.start;
     if block.number == 0 {
         return Err(BundleError::new(K::InvalidBlockNumber(0), at));
@@ -133,7 +159,7 @@ fn check_block(block: &BlockExtent, earlier: &[CanonicalBlock]) -> Result<(), Bu
         let kind = if block.block_type == block_type::PAYLOAD { K::DuplicatePayloadBlock } else { K::PayloadNotLast };
         return Err(BundleError::new(kind, at));
     }
-    if earlier.iter().any(|b| b.number == block.number) {
+    if !numbers.insert(block.number) {
         return Err(BundleError::new(K::DuplicateBlockNumber(block.number), at));
     }
     Ok(())

@@ -278,3 +278,68 @@ fn the_primary_block_alone_names_a_bundle() {
     assert_eq!(primary_identity(b"\x9f\x00"), None);
     assert_eq!(primary_identity(b""), None);
 }
+
+/// A bundle of `n` one-byte extension blocks (about 1 MiB at 100,000): the shape that took
+/// the quadratic duplicate-number check 17.8 s to reject.
+fn many_blocks(n: u64, duplicate_last: bool) -> Vec<u8> {
+    let mut builder = sample();
+    for i in 0..n {
+        let number = if duplicate_last && i + 1 == n { 2 } else { i + 2 };
+        builder = builder.numbered_block(200, number, BlockFlags::DISCARD_IF_UNPROCESSABLE, CrcType::None, vec![7]);
+    }
+    builder.encode()
+}
+
+#[test]
+#[cfg(feature = "std")]
+fn a_hundred_thousand_blocks_parse_in_linear_time() {
+    let valid = many_blocks(100_000, false);
+    let duplicate = many_blocks(100_000, true);
+    assert!(valid.len() > 700_000, "{} bytes", valid.len());
+    let started = std::time::Instant::now();
+    let bundle = strict(valid).unwrap();
+    assert_eq!(bundle.blocks().len(), 100_001);
+    let err = strict(duplicate).unwrap_err();
+    assert_eq!(err.kind, BundleErrorKind::DuplicateBlockNumber(2));
+    // Both parses together; the quadratic check needed seconds even in release builds. The
+    // bound leaves room for unoptimised test builds on a slow machine.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+
+    let started = std::time::Instant::now();
+    let mut editor = bundle.edit();
+    let numbers: Vec<u64> = (2..100_002).collect();
+    assert_eq!(editor.remove_blocks(&numbers), 100_000);
+    assert_eq!(editor.build().unwrap().blocks().len(), 1);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "removal took {took:?}");
+}
+
+#[test]
+fn a_block_numbered_u64_max_still_leaves_room_for_new_blocks() {
+    let bundle = sample()
+        .numbered_block(200, u64::MAX, BlockFlags::default(), CrcType::None, vec![1])
+        .numbered_block(201, 2, BlockFlags::default(), CrcType::None, vec![2])
+        .build()
+        .unwrap();
+    let mut editor = bundle.edit();
+    editor.set_previous_node(&Eid::ipn(9, 0)).set_bundle_age_ms(5);
+    let edited = strict(editor.build().unwrap().raw().to_vec()).unwrap();
+    let mut numbers: Vec<u64> = edited.blocks().iter().map(|b| b.number).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, vec![1, 2, 3, 4, u64::MAX]);
+}
+
+#[test]
+fn removing_several_blocks_keeps_the_payload_and_the_others() {
+    let bundle = sample()
+        .block(200, BlockFlags::default(), vec![1])
+        .block(201, BlockFlags::default(), vec![2])
+        .block(202, BlockFlags::default(), vec![3])
+        .build()
+        .unwrap();
+    let mut editor = bundle.edit();
+    assert_eq!(editor.remove_blocks(&[4, 1, 2, 99]), 2);
+    let left: Vec<u64> = editor.build().unwrap().blocks().iter().map(|b| b.block_type).collect();
+    assert_eq!(left, vec![201, block_type::PAYLOAD]);
+}

@@ -164,7 +164,10 @@ struct Booking {
 struct Miss {
     since: PlanTime,
     size: u64,
+    /// The deadline searched to: a bundle that may arrive later can have a route.
+    deadline: PlanTime,
     excluded: Option<NodeId>,
+    why: NoRoute,
 }
 
 /// Contact graph routing with volume booking, a bounded route list per destination and a
@@ -350,12 +353,18 @@ impl CgrRouter {
             .min_by_key(|r| (r.arrival, r.hops(), core::cmp::Reverse(r.termination), r.entry_node))
     }
 
-    fn known_miss(&self, request: &RouteRequest) -> bool {
-        self.misses.get(&(request.local, request.destination)).is_some_and(|m| {
-            request.now >= m.since
-                && request.size >= m.size
-                && (m.excluded.is_none() || m.excluded == request.previous_hop)
-        })
+    /// A miss remembered for a request at least as hard: no earlier, no smaller, no longer to
+    /// live, excluding at least as much.
+    fn known_miss(&self, request: &RouteRequest) -> Option<NoRoute> {
+        self.misses
+            .get(&(request.local, request.destination))
+            .filter(|m| {
+                request.now >= m.since
+                    && request.size >= m.size
+                    && request.expiry <= m.deadline
+                    && (m.excluded.is_none() || m.excluded == request.previous_hop)
+            })
+            .map(|m| m.why)
     }
 
     fn book(&mut self, route: &Route, request: &RouteRequest) -> (BookingId, Vec<BookingId>) {
@@ -415,8 +424,8 @@ impl Router for CgrRouter {
                 found.ok_or(NoRoute::NoTimelyContact)?
             }
             None => {
-                if self.known_miss(request) {
-                    return Err(NoRoute::NoKnownRoute);
+                if let Some(why) = self.known_miss(request) {
+                    return Err(why);
                 }
                 let query = Self::query_for(request, request.size);
                 let mut scratch = core::mem::take(&mut self.scratch);
@@ -488,11 +497,18 @@ impl CgrRouter {
         query.size = 0;
         let exists =
             search_with(&self.plan, &query, &Suppressed { suppressed: &self.down }, &mut self.scratch).is_some();
+        let why = if exists { NoRoute::NoTimelyContact } else { NoRoute::NoKnownRoute };
         self.misses.insert(
             (request.local, request.destination),
-            Miss { since: request.now, size: request.size, excluded: request.previous_hop },
+            Miss {
+                since: request.now,
+                size: request.size,
+                deadline: request.expiry,
+                excluded: request.previous_hop,
+                why,
+            },
         );
-        if exists { NoRoute::NoTimelyContact } else { NoRoute::NoKnownRoute }
+        why
     }
 }
 

@@ -106,7 +106,7 @@ impl Ledger {
 }
 
 /// The (source node, creation timestamp) of an encoded bundle, looking inside a BIBE PDU.
-fn identify(bytes: &Bytes, fallback: NodeId) -> Option<(NodeId, CreationTimestamp)> {
+pub(crate) fn identify(bytes: &Bytes, fallback: NodeId) -> Option<(NodeId, CreationTimestamp)> {
     let bundle = Bundle::parse(bytes.clone(), ParseMode::Relaxed).ok()?;
     if bundle.is_admin_record()
         && let Ok(AdminRecord::Bpdu(bpdu)) = AdminRecord::from_bundle(&bundle)

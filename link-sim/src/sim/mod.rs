@@ -5,6 +5,7 @@
 
 mod figures;
 pub mod ledger;
+pub mod liveness;
 pub mod plot;
 mod run;
 pub mod scenario;

@@ -11,6 +11,7 @@ use dtn_core::routing::{ContactPlan, NodeId, PlanTime, Priority};
 use serde_json::{Value, json};
 
 use super::ledger::Ledger;
+use super::liveness;
 use super::scenario::Scenario;
 use super::world::{LatePass, SimConfig, World};
 use crate::model::link::{Impairments, Window};
@@ -162,11 +163,23 @@ fn run_over(
     // Checkpoints: progress, and with custody the custody oracle (a full scan of the stores).
     let steps = 200;
     let mut early = Vec::new();
+    // Liveness at every checkpoint too: a bundle stuck for hours mid-run may have moved on
+    // by the end. Each stuck bundle is reported once.
+    let mut stuck_seen = BTreeSet::new();
     for step in 1..=steps {
         world.run_until(PlanTime(end.0 / steps * step));
         if scenario.run.custody && early.len() < 10 {
             for token in Ledger::of(&world).unheld(&world) {
                 early.push(format!("custody released early: bundle {token} is in no node's store at {}", world.now()));
+            }
+        }
+        let stuck = liveness::stuck(&world);
+        if !stuck.is_empty() && stuck_seen.len() < 10 {
+            let ledger = Ledger::of(&world);
+            for s in stuck {
+                if stuck_seen.insert((s.node, s.id, s.since)) {
+                    early.push(liveness::describe(&world, &ledger, &s));
+                }
             }
         }
         progress(step as f64 / steps as f64, world.events());
@@ -233,8 +246,8 @@ fn judge(
     // it was down): the network lost it, not the agents.
     let mut channel_lost = std::collections::BTreeSet::new();
     if !custody {
-        for (from, bytes) in world.lost_frames() {
-            if let Some(t) = ledger.token(bytes, *from) {
+        for identity in world.lost_bundles() {
+            if let Some(&t) = ledger.creation_of.get(identity) {
                 channel_lost.insert(t);
             }
         }
@@ -264,6 +277,23 @@ fn judge(
         }
     }
     let routable = accepted.len() as u64 - unroutable;
+    // Liveness: every undelivered bundle has a cause (the stuck ones were reported at the
+    // checkpoints, the last of which is the end).
+    let causes = liveness::causes(world, &ledger, &in_flight, &channel_lost);
+    let stuck_now: BTreeSet<u64> =
+        liveness::stuck(world).iter().filter_map(|s| liveness::token(world, &ledger, s)).collect();
+    let mut unexplained = 0u64;
+    for token in accepted.iter().filter(|t| !deliveries.contains_key(t)) {
+        if !causes.contains_key(token) && !stuck_now.contains(token) {
+            unexplained += 1;
+            violations.push(format!("bundle {token} is undelivered at the end without a cause"));
+        }
+    }
+    let mut by_cause: BTreeMap<String, u64> = BTreeMap::new();
+    for token in accepted.iter().filter(|t| !deliveries.contains_key(t)) {
+        let cause = causes.get(token).map_or("stuck", |c| cause_kind(c));
+        *by_cause.entry(cause.to_string()).or_default() += 1;
+    }
     // The first undelivered bundles, to see where they are stuck.
     let mut undelivered = Vec::new();
     for token in accepted.iter().filter(|t| !deliveries.contains_key(t)).take(50) {
@@ -279,6 +309,7 @@ fn judge(
             "reference_arrival_s": reference_s,
             "held_at": holders.get(token),
             "how": ledger.describe(world, *token),
+            "cause": causes.get(token),
             "deleted": deleted.contains(token),
         }));
     }
@@ -307,6 +338,8 @@ fn judge(
             "in_flight_at_end": in_flight.iter().filter(|t| !deliveries.contains_key(t) && !held.contains(t)).count(),
             "lost_in_channel_without_custody": channel_lost.iter().filter(|t| !deliveries.contains_key(t)).count(),
             "silently_lost": lost,
+            "undelivered_without_cause": unexplained,
+            "undelivered_by_cause": by_cause,
             "routable": routable,
             "delivered_of_routable": if routable == 0 { 1.0 } else { deliveries.len() as f64 / routable as f64 },
             "deletions_by_reason_all_copies": reasons,
@@ -318,6 +351,13 @@ fn judge(
     });
     let plots = super::figures::all(world, windows, &pairs, end);
     Outcome { report, violations, trace_hash: world.trace_hash(), plots }
+}
+
+/// The kind of a cause line, for counting: its words before any node number or time.
+fn cause_kind(cause: &str) -> &str {
+    let first = cause.split(';').next().unwrap_or(cause);
+    let end = first.find(|c: char| c.is_ascii_digit() || c == ':').unwrap_or(first.len());
+    first[..end].trim_end_matches([' ', ',']).trim()
 }
 
 fn plan_with(windows: &BTreeMap<(NodeId, NodeId), Vec<Window>>, owlt: impl Fn(&Window) -> i64) -> ContactPlan {

@@ -26,6 +26,8 @@ pub struct SimConfig {
     pub store_bytes: u64,
     /// Passes that happen but are missing from the agents' plan until a late update.
     pub late_passes: Vec<LatePass>,
+    /// The agents' retry interval, if not their default (10 s).
+    pub retry_interval_ms: Option<u64>,
 }
 
 /// A late plan update: the `pass`-th window (in start order) of `from → to` happens as the
@@ -52,6 +54,7 @@ impl Default for SimConfig {
             impairments: Impairments::default(),
             store_bytes: 1 << 34,
             late_passes: Vec::new(),
+            retry_interval_ms: None,
         }
     }
 }
@@ -124,8 +127,10 @@ pub struct World {
     delivered: Vec<DeliveryRecord>,
     accepted: Vec<AcceptedRecord>,
     transmissions: Vec<TxRecord>,
-    /// Frames the channel lost, or that reached a node while it was down: (sender, bytes).
-    lost: Vec<(NodeId, Bytes)>,
+    /// Bundles a frame of which the channel lost, or that reached a node while it was down,
+    /// by (source node, creation timestamp): identities, not bytes (a day of lost 20 MB frames
+    /// held many gigabytes).
+    lost: std::collections::BTreeSet<(NodeId, dtn_core::time::CreationTimestamp)>,
     /// Nodes that are down, with what their store had committed.
     down: BTreeMap<NodeId, MemoryStore>,
     configs: BTreeMap<NodeId, NodeConfig>,
@@ -137,6 +142,11 @@ pub struct World {
     clock_offsets: BTreeMap<NodeId, i64>,
     deleted: Vec<(dtn_core::eid::Eid, dtn_core::time::CreationTimestamp, dtn_core::admin::ReasonCode)>,
     events: u64,
+    /// Since when each running node has believed its link to a peer up (the liveness oracle).
+    up_since: BTreeMap<(NodeId, NodeId), PlanTime>,
+    /// When each node last handed a bundle (by its id there) to a link: the time its last byte
+    /// left (the liveness oracle; ids are reused, so only times after a bundle came count).
+    last_sent: BTreeMap<(NodeId, u64), PlanTime>,
 }
 
 impl World {
@@ -169,7 +179,7 @@ impl World {
             delivered: Vec::new(),
             accepted: Vec::new(),
             transmissions: Vec::new(),
-            lost: Vec::new(),
+            lost: std::collections::BTreeSet::new(),
             down: BTreeMap::new(),
             configs: BTreeMap::new(),
             plan: plan.clone(),
@@ -179,12 +189,17 @@ impl World {
             clock_offsets: BTreeMap::new(),
             deleted: Vec::new(),
             events: 0,
+            up_since: BTreeMap::new(),
+            last_sent: BTreeMap::new(),
         };
         // Every node with a window gets an agent, even one only a late update will mention.
         let nodes: std::collections::BTreeSet<NodeId> = windows.keys().flat_map(|&(a, b)| [a, b]).collect();
         for node in nodes {
             let mut node_config = NodeConfig::new(node);
             node_config.plan_epoch = config.epoch;
+            if let Some(ms) = config.retry_interval_ms {
+                node_config.retry_interval_ms = ms;
+            }
             if config.custody {
                 let peers = windows.keys().filter(|(f, _)| *f == node).map(|(_, t)| *t);
                 node_config.custody = Some(CustodyConfig::with_peers(peers));
@@ -281,7 +296,7 @@ impl World {
             SimEvent::Restart { node } => return self.restart(node),
             SimEvent::PlanUpdate { contacts } => return self.plan_update(contacts),
             SimEvent::Frame { from, to, bytes } if self.down.contains_key(&to) || self.silent(to) => {
-                self.lost.push((from, bytes));
+                self.lose(from, &bytes);
                 return;
             }
             SimEvent::Frame { from, to, bytes } => (to, Some(Event::Received { link: LinkId(from as u32), bytes })),
@@ -290,10 +305,20 @@ impl World {
             }
             SimEvent::Up { node, peer } => (node, Some(Event::LinkUp { link: LinkId(peer as u32), peer })),
             SimEvent::Down { node, peer } => (node, Some(Event::LinkDown { link: LinkId(peer as u32) })),
-            SimEvent::Timer { node } => (node, None),
+            SimEvent::Timer { node } => {
+                // This timer is spent: the agent's next deadline must be armed anew, even if it
+                // is later than this one (a spent entry left here hid every later deadline).
+                if self.timers.get(&node) == Some(&self.now) {
+                    self.timers.remove(&node);
+                }
+                (node, None)
+            }
             SimEvent::Submit { node, submission } => (node, Some(Event::Submit(submission))),
         };
         let now = self.clock(node);
+        if let Some(e) = &agent_event {
+            self.track_link(node, e);
+        }
         let Some(agent) = self.agents.get_mut(&node) else { return };
         let result = match agent_event {
             Some(e) => agent.handle(e, now),
@@ -317,8 +342,13 @@ impl World {
                 Action::Transmit { link, bundle, bytes } => {
                     let peer = NodeId::from(link.0);
                     // The convergence layer reports a frame sent when its last byte has left.
+                    // Only the contact open now carries it: a frame that cannot leave before
+                    // the contact ends (or handed over in a pass that is missed) fails back to
+                    // the agent at once, as a real session closing at the contact's end fails
+                    // its unacknowledged transfers, and is routed again instead of waiting for
+                    // this link's next pass.
                     let (mut fate, left) = self.links.get_mut(&(node, peer)).map_or((Fate::NoContact, self.now), |l| {
-                        let fate = l.send(self.now, bytes.len() as u64);
+                        let fate = l.send_now(self.now, bytes.len() as u64);
                         let left = match fate {
                             Fate::Arrives(_) => l.busy_until(),
                             Fate::Lost { sent } => sent,
@@ -340,9 +370,10 @@ impl World {
                     });
                     match fate {
                         Fate::Arrives(at) => self.schedule(at, SimEvent::Frame { from: node, to: peer, bytes }),
-                        Fate::Lost { .. } => self.lost.push((node, bytes)),
+                        Fate::Lost { .. } => self.lose(node, &bytes),
                         Fate::BufferFull | Fate::NoContact => {}
                     }
+                    self.last_sent.insert((node, bundle), left.max(self.now));
                     self.schedule(left.max(self.now), SimEvent::Sent { node, peer, bundle, ok });
                 }
                 Action::Deliver(d) => self.delivered.push(DeliveryRecord { node, at: self.now, payload: d.payload }),
@@ -376,6 +407,7 @@ impl World {
         if let Some(agent) = self.agents.remove(&node) {
             self.down.insert(node, agent.store().after_crash());
             self.timers.remove(&node);
+            self.up_since.retain(|(from, _), _| *from != node);
             self.reboots += 1;
         }
     }
@@ -421,12 +453,56 @@ impl World {
     }
 
     fn apply_now(&mut self, node: NodeId, event: Event) {
+        self.track_link(node, &event);
         let now = self.clock(node);
         if let Some(agent) = self.agents.get_mut(&node)
             && agent.handle(event, now).is_ok()
         {
             self.drain(node);
         }
+    }
+
+    /// Keeps [`Self::up_since`] as the running agents see their links.
+    fn track_link(&mut self, node: NodeId, event: &Event) {
+        if !self.agents.contains_key(&node) {
+            return;
+        }
+        match event {
+            Event::LinkUp { peer, .. } => {
+                self.up_since.entry((node, *peer)).or_insert(self.now);
+            }
+            Event::LinkDown { link } => {
+                self.up_since.remove(&(node, NodeId::from(link.0)));
+            }
+            _ => {}
+        }
+    }
+
+    /// Since when `node`'s agent has believed its link to `peer` up, if it does.
+    pub fn link_up_since(&self, node: NodeId, peer: NodeId) -> Option<PlanTime> {
+        self.up_since.get(&(node, peer)).copied()
+    }
+
+    /// When `node` last handed its bundle `id` to a link (the time the last byte left).
+    pub fn last_sent(&self, node: NodeId, id: u64) -> Option<PlanTime> {
+        self.last_sent.get(&(node, id)).copied()
+    }
+
+    /// The directed link `from → to`.
+    pub fn link(&self, from: NodeId, to: NodeId) -> Option<&Link> {
+        self.links.get(&(from, to))
+    }
+
+    /// The contact plan the agents route over now (late passes join it when announced).
+    pub fn plan(&self) -> &ContactPlan {
+        &self.plan
+    }
+
+    /// The plan time at which `node`'s clock reads `t`.
+    pub fn plan_time_of(&self, node: NodeId, t: DtnTime) -> PlanTime {
+        let offset = self.clock_offsets.get(&node).copied().unwrap_or(0);
+        let ms = i64::try_from(t.0.saturating_sub(self.config.epoch.0)).unwrap_or(i64::MAX);
+        PlanTime::from_millis(ms.saturating_sub(offset))
     }
 
     fn arm_timer(&mut self, node: NodeId) {
@@ -455,9 +531,16 @@ impl World {
         })
     }
 
-    /// Frames lost by the channel or sent to a node that was down: (sender, bytes).
-    pub fn lost_frames(&self) -> &[(NodeId, Bytes)] {
-        &self.lost
+    fn lose(&mut self, sender: NodeId, bytes: &Bytes) {
+        if let Some(identity) = super::ledger::identify(bytes, sender) {
+            self.lost.insert(identity);
+        }
+    }
+
+    /// Bundles a frame of which was lost by the channel or sent to a node that was down, as
+    /// (source node, creation timestamp).
+    pub fn lost_bundles(&self) -> impl Iterator<Item = &(NodeId, dtn_core::time::CreationTimestamp)> {
+        self.lost.iter()
     }
 
     /// What the stores of nodes that are down hold: (node, encoded bundle).

@@ -110,9 +110,9 @@ fn tells_no_known_route_from_no_timely_contact() {
 fn negative_answers_are_cached_until_the_plan_changes() {
     let mut router = diamond();
     assert!(router.route(&request(2, 1, 10)).is_err());
-    assert!(router.known_miss(&request(2, 1, 10)));
+    assert!(router.known_miss(&request(2, 1, 10)).is_some());
     router.add_contacts(&[contact(2, 1, 60, 70, 100)]);
-    assert!(!router.known_miss(&request(2, 1, 10)));
+    assert!(router.known_miss(&request(2, 1, 10)).is_none());
     assert_eq!(router.route(&request(2, 1, 10)).unwrap().next_hop, 1);
 }
 
@@ -223,4 +223,16 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_miss_for_a_short_lived_bundle_does_not_refuse_a_longer_lived_one() {
+    // The only way arrives at 41 s: a bundle expiring at 30 s has none, one living longer has.
+    let mut router =
+        CgrRouter::new(ContactPlan::new(vec![contact(1, 3, 20, 30, 1000), contact(3, 2, 40, 50, 1000)], None));
+    let short = RouteRequest { expiry: PlanTime::from_secs(30), ..request(1, 2, 10) };
+    assert_eq!(router.route(&short).map(|f| f.next_hop), Err(NoRoute::NoTimelyContact));
+    assert_eq!(router.route(&short).map(|f| f.next_hop), Err(NoRoute::NoTimelyContact), "remembered, same answer");
+    let long = RouteRequest { expiry: PlanTime::from_secs(60), ..request(1, 2, 10) };
+    assert_eq!(router.route(&long).map(|f| f.next_hop), Ok(3));
 }
