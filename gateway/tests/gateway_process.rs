@@ -389,3 +389,38 @@ fn links_follow_the_plan_and_its_rate() {
     assert_eq!(report.received, 40, "{report}");
     assert!((1.5..6.0).contains(&report.seconds), "1 MB at 500 kB/s took {} s", report.seconds);
 }
+
+#[test]
+fn idle_links_stay_up_and_a_link_down_says_why() {
+    let dir = Scratch::new("idle-links");
+    let b = Gateway::start(
+        &dir.0,
+        "b",
+        "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"16 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+         keepalive_s = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let a = Gateway::start(
+        &dir.0,
+        "a",
+        &format!(
+            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"16 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+             keepalive_s = 1\n[[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+            b.tcpcl[0]
+        ),
+    );
+    assert!(eventually(Duration::from_secs(10), || a.get("/links").contains("\"peer\":2")));
+    // Five keepalive intervals of an idle link: it stays the one session.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(counter(&a, "sessions_established"), 1, "the idle link flapped");
+    assert_eq!(counter(&b, "sessions_established"), 1, "the idle link flapped");
+    // Node 2 goes away: node 1 logs the link's end with the reason.
+    b.kill();
+    let log = dir.path("a.log");
+    let said = eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("link down") && l.contains("reason"))
+    });
+    assert!(said, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+}

@@ -162,9 +162,187 @@ async fn a_peer_that_stalls_is_dropped_after_twice_the_keepalive() {
         all
     });
     let (waited, closed) = server.await.unwrap();
-    assert!(closed.is_ok(), "ending an idle session is not a failure here: {closed:?}");
+    assert!(
+        matches!(&closed, Err(LinkError::EndedHere(cause)) if cause.contains("nothing received")),
+        "the end says why: {closed:?}"
+    );
     assert!(waited.as_secs_f64() >= 1.5 && waited.as_secs_f64() < 5.0, "dropped after {waited:?}");
     // The server sent keepalives, then SESS_TERM reason 1 (idle timeout), then closed.
     let sent = reader.await.unwrap();
     assert!(sent.ends_with(&[0x05, 0x00, 0x01]), "{:02x?}", &sent[sent.len().saturating_sub(8)..]);
+}
+
+/// A hand-rolled peer on `addr`: contact header and a SESS_INIT with keepalive 1 s and this
+/// segment MRU; returns the connection after the server's contact header.
+async fn raw_peer(addr: std::net::SocketAddr, segment_mru: u64) -> tokio::net::TcpStream {
+    use dtn_core::cla::tcpcl::{ContactHeader, Message, SessInit};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut peer = tokio::net::TcpStream::connect(addr).await.unwrap();
+    peer.write_all(&ContactHeader { version: 4, can_tls: false }.encode()).await.unwrap();
+    let init = SessInit {
+        keepalive_s: 1,
+        segment_mru,
+        transfer_mru: 1 << 30,
+        node_id: "ipn:1.0".into(),
+        extensions: Vec::new(),
+    };
+    peer.write_all(&Message::SessInit(init).encode()).await.unwrap();
+    let mut header = [0u8; 6];
+    peer.read_exact(&mut header).await.unwrap();
+    peer
+}
+
+/// Node 2 with a 1 s keepalive, accepting one session on a fresh port.
+async fn listening_node_two()
+-> (std::net::SocketAddr, tokio::task::JoinHandle<Result<gateway::tcpcl::TcpclLink, LinkError>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut session = SessionConfig::new("ipn:2.0");
+    session.keepalive_s = 1;
+    let two = Arc::new(TcpclConfig { session, tls: None });
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        accept(stream, two).await
+    });
+    (addr, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_stay_up_on_keepalives() {
+    let one = {
+        let mut c = SessionConfig::new("ipn:1.0");
+        c.keepalive_s = 1;
+        Arc::new(TcpclConfig { session: c, tls: None })
+    };
+    let (addr, server) = listening_node_two().await;
+    let mut link = connect(addr, one).await.unwrap();
+    let mut other = server.await.unwrap().unwrap();
+    // Five keepalive intervals of silence: long past the 2 s idle bound.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    link.send(Bytes::from_static(b"still up")).await.unwrap();
+    other.send(Bytes::from_static(b"and back")).await.unwrap();
+    let within = std::time::Duration::from_secs(2);
+    assert_eq!(tokio::time::timeout(within, other.recv()).await.unwrap(), Some(Bytes::from_static(b"still up")));
+    assert_eq!(tokio::time::timeout(within, link.recv()).await.unwrap(), Some(Bytes::from_static(b"and back")));
+    link.close().await.unwrap();
+    other.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_segment_mru_below_the_floor_is_refused_with_the_reason() {
+    let (addr, server) = listening_node_two().await;
+    let _peer = raw_peer(addr, 1).await;
+    let refused = server.await.unwrap();
+    assert!(
+        matches!(&refused, Err(LinkError::EndedHere(cause)) if cause.contains("segment MRU of 1 octets")),
+        "{refused:?}"
+    );
+}
+
+/// A misbehaving peer's keepalives, every 0.4 s until the connection breaks: it is not idle.
+async fn keep_alive(mut wr: impl tokio::io::AsyncWrite + Unpin) {
+    use tokio::io::AsyncWriteExt;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        if wr.write_all(&[0x04]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends bundles to a peer that misbehaves, until the link gives up; returns why and how
+/// long it took.
+async fn send_until_dropped(
+    server: tokio::task::JoinHandle<Result<gateway::tcpcl::TcpclLink, LinkError>>,
+) -> (std::time::Duration, Result<(), LinkError>, u64) {
+    let link = server.await.unwrap().unwrap();
+    let parts = link.into_parts();
+    let started = std::time::Instant::now();
+    let feeder = tokio::spawn(async move {
+        for _ in 0..64 {
+            if parts.outbound.send(Bytes::from(vec![0x5a; 1 << 20])).await.is_err() {
+                break;
+            }
+        }
+        // Held until the session ends: dropping it would end the session normally.
+        parts.outbound.closed().await;
+    });
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), parts.task).await;
+    let took = started.elapsed();
+    feeder.abort();
+    let ended = ended.expect("the link gave up in time").unwrap();
+    let mut outcomes = parts.outcomes;
+    let mut delivered = 0;
+    while let Ok((_, ok)) = outcomes.try_recv() {
+        delivered += u64::from(ok);
+    }
+    (took, ended, delivered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_cannot_wedge_the_link() {
+    let (addr, server) = listening_node_two().await;
+    let peer = raw_peer(addr, 1 << 20).await;
+    // It keeps sending keepalives (so it is not idle) but never reads.
+    let keepalives = tokio::spawn(keep_alive(peer));
+    let (took, ended, delivered) = send_until_dropped(server).await;
+    keepalives.abort();
+    assert!(matches!(&ended, Err(LinkError::EndedHere(c)) if c.contains("read nothing")), "{ended:?}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(delivered, 0, "nothing was acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_reads_but_never_acknowledges_is_dropped() {
+    let (addr, server) = listening_node_two().await;
+    let peer = raw_peer(addr, 1 << 20).await;
+    let (mut rd, wr) = peer.into_split();
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut sink = vec![0u8; 1 << 16];
+        while rd.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+    });
+    let keepalives = tokio::spawn(keep_alive(wr));
+    let (took, ended, delivered) = send_until_dropped(server).await;
+    keepalives.abort();
+    reader.abort();
+    assert!(matches!(&ended, Err(LinkError::EndedHere(c)) if c.contains("acknowledged nothing")), "{ended:?}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(delivered, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_sending_big_bundles_to_each_other_do_not_deadlock() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let two = config("ipn:2.0", None);
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        accept(stream, two).await.unwrap()
+    });
+    let one = connect(addr, config("ipn:1.0", None)).await.unwrap();
+    let two = server.await.unwrap();
+    // Each side queues 48 MiB for the other before either takes anything in.
+    let exchange = |link: gateway::tcpcl::TcpclLink| async move {
+        let parts = link.into_parts();
+        let mut inbound = parts.inbound;
+        let outbound = parts.outbound;
+        let send = tokio::spawn(async move {
+            for i in 0..24u8 {
+                outbound.send(Bytes::from(vec![i; 2 << 20])).await.unwrap();
+            }
+            outbound
+        });
+        let mut got = 0;
+        while got < 24 {
+            let bundle = inbound.recv().await.expect("a bundle");
+            assert_eq!(bundle.len(), 2 << 20);
+            got += 1;
+        }
+        drop(send.await.unwrap());
+        got
+    };
+    let both = async { tokio::join!(exchange(one), exchange(two)) };
+    let (a, b) = tokio::time::timeout(std::time::Duration::from_secs(30), both).await.expect("no deadlock");
+    assert_eq!((a, b), (24, 24));
 }

@@ -80,6 +80,8 @@ pub enum Command {
     LinkDown {
         /// The link.
         link: LinkId,
+        /// Why, in words (for the log).
+        reason: String,
     },
     /// A bundle arrived.
     Received {
@@ -271,9 +273,9 @@ impl<S: BundleStore> Agent<S> {
                 self.bpa.router_mut().set_connected(peer, true);
                 self.bpa.handle_batch(limit.into_iter().chain([Event::LinkUp { link, peer }]), now)?;
             }
-            Command::LinkDown { link } => {
+            Command::LinkDown { link, reason } => {
                 if let Some((peer, _, _)) = self.links.remove(&link) {
-                    tracing::info!(link = link.0, peer, "link down");
+                    tracing::info!(link = link.0, peer, %reason, "link down");
                     if !self.links.values().any(|(p, _, _)| *p == peer) {
                         self.bpa.router_mut().set_connected(peer, false);
                     }

@@ -92,6 +92,20 @@ impl IngressBudget {
     }
 }
 
+/// How a session's task ended: `None` for a normal end, else why it failed (in words).
+type Ending = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>;
+
+/// The end of a session task whose result is a `Result`.
+fn ending<E: std::fmt::Display + Send + 'static>(task: tokio::task::JoinHandle<Result<(), E>>) -> Ending {
+    Box::pin(async move {
+        match task.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(format!("session task failed: {e}")),
+        }
+    })
+}
+
 /// A session, whatever its convergence layer.
 struct Session {
     outbound: mpsc::Sender<Bytes>,
@@ -102,6 +116,8 @@ struct Session {
     /// acknowledgements; MTCP: once flushed to the socket). Ends with the session.
     outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     info: LinkInfo,
+    /// Why the session ended, once it has.
+    ending: Ending,
 }
 
 impl Session {
@@ -114,14 +130,17 @@ impl Session {
             max_bundle: Some(link.peer_transfer_mru()),
         };
         let parts = link.into_parts();
-        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info }
+        let ending = ending(parts.task);
+        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info, ending }
     }
 
     /// A QUIC connection to `address`.
     fn quic(link: crate::quic::QuicLink, address: SocketAddr) -> Session {
         let info = LinkInfo { cla: "quic", address: address.to_string(), tls: true, max_bundle: None };
         let parts = link.into_parts();
-        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info }
+        let task = parts.task;
+        let ending: Ending = Box::pin(async move { task.await.err().map(|e| format!("connection task failed: {e}")) });
+        Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info, ending }
     }
 }
 
@@ -368,7 +387,17 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
                 let parts = link.into_parts();
                 let info = LinkInfo { cla: "mtcp", address: address.to_string(), tls: false, max_bundle: None };
-                Ok(Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info })
+                // The writer ends with the link; the reader's account counts if it has one
+                // (the peer may keep its side open).
+                let (reader, writer) = (parts.reader, ending(parts.writer));
+                let ending: Ending = Box::pin(async move {
+                    match writer.await {
+                        Some(why) => Some(why),
+                        None if reader.is_finished() => ending(reader).await,
+                        None => None,
+                    }
+                });
+                Ok(Session { outbound: parts.outbound, inbound: parts.inbound, outcomes: parts.outcomes, info, ending })
             }
         }
     };
@@ -394,7 +423,7 @@ async fn serve(
     contact_rate: u64,
     until: Option<DtnTime>,
 ) {
-    let Session { outbound, mut inbound, outcomes, info } = session;
+    let Session { outbound, mut inbound, outcomes, info, ending } = session;
     let link = ctx.allocate();
     let (tx, mut rx) = mpsc::unbounded_channel::<(BundleId, Bytes)>();
     if ctx.commands.send(Command::LinkUp { link, peer, tx, info }).await.is_err() {
@@ -436,7 +465,8 @@ async fn serve(
     };
     tokio::pin!(window_end);
     let mut reader_done = false;
-    loop {
+    // Why the link goes down; the session's own account is added once it has ended.
+    let why: &str = loop {
         tokio::select! {
             biased;
             outcome = outcomes.recv() => match outcome {
@@ -445,31 +475,31 @@ async fn serve(
                         let _ = ctx.commands.send(verdict(bundle, ok)).await;
                     }
                 }
-                None => break,
+                None => break "the session ended",
             },
             item = rx.recv() => {
-                let Some((bundle, bytes)) = item else { break };
+                let Some((bundle, bytes)) = item else { break "the agent closed the link" };
                 if let Some(p) = &egress {
                     p.take(bytes.len()).await;
                 }
                 if outbound.send(bytes).await.is_err() {
                     let _ = ctx.commands.send(verdict(bundle, false)).await;
-                    break;
+                    break "the session ended";
                 }
                 in_flight.insert(sent, bundle);
                 sent += 1;
             }
             _ = &mut reader, if !reader_done => {
                 reader_done = true;
-                break;
+                break "the session ended";
             }
             () = &mut window_end => {
                 tracing::info!(peer, link = link.0, "contact ended: closing the session");
-                break;
+                break "the contact ended";
             }
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => break "the daemon is stopping",
         }
-    }
+    };
     // No more bundles for this link; the session ends once what it has is out.
     rx.close();
     drop(outbound);
@@ -494,5 +524,15 @@ async fn serve(
         tracing::warn!(peer, link = link.0, "session did not end: bundles it still held are dropped");
         reader.abort();
     }
-    let _ = ctx.commands.send(Command::LinkDown { link }).await;
+    // The session has ended or is ending (its outbound side is gone): its own account.
+    let detail = match tokio::time::timeout(Duration::from_secs(1), ending).await {
+        Ok(Some(detail)) => Some(detail),
+        Ok(None) => None,
+        Err(_) => Some("the session task did not end".to_string()),
+    };
+    let reason = match detail {
+        Some(detail) => format!("{why}: {detail}"),
+        None => why.to_string(),
+    };
+    let _ = ctx.commands.send(Command::LinkDown { link, reason }).await;
 }

@@ -55,6 +55,10 @@ pub enum LinkError {
     /// TLS is required here and the peer did not offer it.
     #[error("the peer does not offer TLS, which this node requires")]
     TlsRequired,
+    /// This side ended the session: the peer stalled, timed out or offered what is not
+    /// accepted here (in words).
+    #[error("{0}")]
+    EndedHere(String),
     /// The session task is gone.
     #[error("the session is closed")]
     Closed,
@@ -242,7 +246,13 @@ where
                 SessionEvent::Established { peer_node_id, peer_transfer_mru, .. } => {
                     break (peer_node_id, peer_transfer_mru);
                 }
-                SessionEvent::Ended { reason, by_peer } => return Err(LinkError::Ended { reason, by_peer }),
+                SessionEvent::Ended { reason, by_peer } => {
+                    flush(&mut session, &mut wr).await?;
+                    return Err(match session.cause() {
+                        Some(cause) => LinkError::EndedHere(cause.to_string()),
+                        None => LinkError::Ended { reason, by_peer },
+                    });
+                }
                 _ => continue,
             }
         }
@@ -296,7 +306,47 @@ impl Outcomes {
     }
 }
 
-/// The session loop: read, send what the host queued, keep alive, until the session ends.
+/// What the session loop is writing: the rest of the chunk the session handed out, and
+/// whether the buffered writer still holds bytes to flush.
+#[derive(Debug, Default)]
+struct Writing {
+    chunk: Option<Bytes>,
+    unflushed: bool,
+}
+
+impl Writing {
+    fn busy(&self) -> bool {
+        self.chunk.is_some() || self.unflushed
+    }
+
+    /// One step: some of the chunk into the writer, or a flush. Cancel-safe (a step either
+    /// happened or did not), so it can race reads and timers in a `select!`.
+    async fn step<W: AsyncWrite + Unpin>(&mut self, wr: &mut BufWriter<W>) -> std::io::Result<()> {
+        match self.chunk.as_mut() {
+            Some(chunk) => {
+                let n = wr.write(chunk).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                bytes::Buf::advance(chunk, n);
+                if chunk.is_empty() {
+                    self.chunk = None;
+                }
+                self.unflushed = true;
+            }
+            None => {
+                wr.flush().await?;
+                self.unflushed = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The session loop: reads, writes what the session queued, keeps alive and times out, until
+/// the session ends. Reading never waits for writing (two sessions sending big bundles to each
+/// other would otherwise both block in a write), and a write that makes no progress for the
+/// session's stall bound — a peer that stopped reading — ends the session.
 #[allow(clippy::too_many_arguments)]
 async fn drive<R, W>(
     mut session: Session,
@@ -313,9 +363,13 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut sending = true;
+    let mut writing = Writing::default();
+    // Since when the current write has made no progress, and since when this side has been
+    // ending the session (a peer that never answers SESS_TERM is cut off).
+    let mut write_waiting_since = Instant::now();
+    let mut ending_since: Option<Instant> = None;
+    let mut write_stalled = false;
     loop {
-        flush(&mut session, &mut wr).await?;
-        session.transmitted(ms(origin));
         while let Some(event) = session.poll_event() {
             match event {
                 // A receiver that went away just does not get it (the peer saw it acknowledged
@@ -335,21 +389,33 @@ where
                     }
                 }
                 SessionEvent::Ended { reason, by_peer } => {
-                    flush(&mut session, &mut wr).await?;
-                    let _ = wr.shutdown().await;
-                    // A peer that hangs up is a normal end; one that reports a failure is not.
-                    let failure = matches!(
-                        reason,
-                        TermReason::ContactFailure | TermReason::ResourceExhaustion | TermReason::VersionMismatch
-                    );
-                    return if by_peer && failure { Err(LinkError::Ended { reason, by_peer }) } else { Ok(()) };
+                    let writing = if write_stalled { None } else { Some(writing) };
+                    return finish(&mut session, &mut wr, writing, reason, by_peer).await;
                 }
                 _ => {}
             }
         }
-        let wake = session.poll_timeout().map(|ms_at| origin + std::time::Duration::from_millis(ms_at));
+        if !writing.busy() {
+            writing.chunk = session.poll_transmit();
+            write_waiting_since = Instant::now();
+        }
+        let stall = std::time::Duration::from_millis(session.stall_ms());
+        let mut wake = session.poll_timeout().map(|ms_at| origin + std::time::Duration::from_millis(ms_at));
+        if writing.busy() {
+            wake = Some(wake.map_or(write_waiting_since + stall, |w| w.min(write_waiting_since + stall)));
+        }
+        if let Some(since) = ending_since {
+            wake = Some(wake.map_or(since + stall, |w| w.min(since + stall)));
+        }
         let can_take = sending && session.queued_bytes() < HIGH_WATER;
         tokio::select! {
+            wrote = writing.step(&mut wr), if writing.busy() => {
+                wrote?;
+                write_waiting_since = Instant::now();
+                if !writing.busy() {
+                    session.transmitted(ms(origin));
+                }
+            }
             read = rd.read(&mut buf) => {
                 let n = read?;
                 if n == 0 {
@@ -367,19 +433,61 @@ where
                             report.positions.insert(transfer_id, position);
                         }
                         Err(e) => {
-                            eprintln!("tcpcl: bundle not sent: {e}");
+                            tracing::warn!(error = %e, "tcpcl: bundle not sent");
                             report.report(position, false);
                         }
                     }
                 }
                 None => {
                     sending = false;
+                    ending_since = Some(Instant::now());
                     session.terminate(TermReason::Unknown);
                 }
             },
-            () = sleep_until(wake) => session.handle_timeout(ms(origin)),
+            () = sleep_until(wake) => {
+                let now = Instant::now();
+                if writing.busy() && now >= write_waiting_since + stall {
+                    write_stalled = true;
+                    session.abort(format!("the peer read nothing for {} s", stall.as_secs()));
+                } else if ending_since.is_some_and(|since| now >= since + stall) {
+                    session.abort(format!("the peer did not answer SESS_TERM within {} s", stall.as_secs()));
+                } else {
+                    session.handle_timeout(ms(origin));
+                }
+            }
         }
     }
+}
+
+/// Writes out what the ending session still has, within its stall bound, and closes the
+/// connection; says how the session went. `writing` is `None` when a write stalled: it is
+/// abandoned mid-message and nothing more can follow it.
+async fn finish<W: AsyncWrite + Unpin>(
+    session: &mut Session,
+    wr: &mut BufWriter<W>,
+    writing: Option<Writing>,
+    reason: TermReason,
+    by_peer: bool,
+) -> Result<(), LinkError> {
+    let stall = std::time::Duration::from_millis(session.stall_ms());
+    let cause = session.cause().map(str::to_string);
+    if let Some(mut writing) = writing {
+        let drain = async {
+            while writing.busy() {
+                writing.step(wr).await?;
+            }
+            flush(session, wr).await?;
+            wr.shutdown().await
+        };
+        let _ = tokio::time::timeout(stall, drain).await;
+    }
+    if let Some(cause) = cause {
+        return Err(LinkError::EndedHere(cause));
+    }
+    // A peer that hangs up is a normal end; one that reports a failure is not.
+    let failure =
+        matches!(reason, TermReason::ContactFailure | TermReason::ResourceExhaustion | TermReason::VersionMismatch);
+    if by_peer && failure { Err(LinkError::Ended { reason, by_peer }) } else { Ok(()) }
 }
 
 async fn sleep_until(at: Option<Instant>) {

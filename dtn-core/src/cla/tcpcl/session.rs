@@ -44,7 +44,17 @@ pub struct SessionConfig {
     pub max_segment: u64,
     /// Offer TLS.
     pub can_tls: bool,
+    /// Smallest segment MRU accepted from a peer: below it the session is refused, or a
+    /// peer announcing one byte would have every bundle cut into one-byte segments (RFC 9174
+    /// sets no floor; 1 KiB costs 2 % in segment heads).
+    pub min_peer_segment_mru: u64,
 }
+
+/// The default floor on a peer's segment MRU.
+pub const MIN_PEER_SEGMENT_MRU: u64 = 1024;
+/// How long sent data may wait for the peer's acknowledgement when no keepalive interval was
+/// negotiated (with one, twice the interval).
+pub const DEFAULT_ACK_TIMEOUT_MS: u64 = 60_000;
 
 impl SessionConfig {
     /// Defaults for `node_id`: keepalive 60 s, 1 MiB segments, 4 GiB transfers, no TLS.
@@ -56,6 +66,7 @@ impl SessionConfig {
             transfer_mru: 1 << 32,
             max_segment: 1 << 20,
             can_tls: false,
+            min_peer_segment_mru: MIN_PEER_SEGMENT_MRU,
         }
     }
 }
@@ -162,6 +173,15 @@ pub struct Session {
     tx: VecDeque<(Option<u64>, Bytes, Bytes)>,
     /// The data of the message whose head was handed out last.
     pending: Option<Bytes>,
+    /// Octets in `tx` and `pending` (kept as they change: asked for on every host turn).
+    queued: usize,
+    /// Something was handed out since the host last said it wrote everything.
+    handed_out: bool,
+    /// Since when everything sent has been written and the peer owes an acknowledgement
+    /// (`None`: nothing owed, or still writing).
+    awaiting_ack_since: Option<u64>,
+    /// Why this side ended the session, in words, when the reason code says too little.
+    cause: Option<String>,
     events: VecDeque<SessionEvent>,
     keepalive_ms: u64,
     last_rx: u64,
@@ -186,6 +206,10 @@ impl Session {
             rx: BytesMut::new(),
             tx: VecDeque::new(),
             pending: None,
+            queued: 0,
+            handed_out: false,
+            awaiting_ack_since: None,
+            cause: None,
             events: VecDeque::new(),
             keepalive_ms: 0,
             last_rx: now,
@@ -204,12 +228,14 @@ impl Session {
 
     fn send_contact_header(&mut self) {
         let header = ContactHeader { version: VERSION, can_tls: self.config.can_tls }.encode();
+        self.queued += header.len();
         self.tx.push_back((None, Bytes::copy_from_slice(&header), Bytes::new()));
     }
 
     fn send(&mut self, message: &Message, transfer: Option<u64>) {
         let mut head = Vec::new();
         let data = message.encode_head(&mut head);
+        self.queued += head.len() + data.len();
         self.tx.push_back((transfer, Bytes::from(head), data));
     }
 
@@ -338,14 +364,32 @@ impl Session {
             (State::Established | State::Ending, Message::XferAck { transfer_id, length, .. }) => {
                 // Cumulative: an ack covering the whole transfer delivers it. Its flags should
                 // echo the segment's (END), but dtn7-rs sends none, so they are not required.
+                if self.outgoing.contains_key(&transfer_id) {
+                    // Any acknowledgement is progress: the peer is taking what was sent.
+                    self.awaiting_ack_since = self.awaiting_ack_since.map(|_| self.last_rx);
+                }
                 if self.outgoing.get(&transfer_id) == Some(&length) {
                     self.outgoing.remove(&transfer_id);
                     self.events.push_back(SessionEvent::Delivered { transfer_id });
+                    if self.outgoing.is_empty() {
+                        self.awaiting_ack_since = None;
+                    }
                 }
             }
             (State::Established | State::Ending, Message::XferRefuse { reason, transfer_id }) => {
                 if self.outgoing.remove(&transfer_id).is_some() {
-                    self.tx.retain(|(t, _, _)| *t != Some(transfer_id));
+                    let mut dropped = 0;
+                    self.tx.retain(|(t, h, d)| {
+                        let keep = *t != Some(transfer_id);
+                        if !keep {
+                            dropped += h.len() + d.len();
+                        }
+                        keep
+                    });
+                    self.queued -= dropped;
+                    if self.outgoing.is_empty() {
+                        self.awaiting_ack_since = None;
+                    }
                     self.events.push_back(SessionEvent::Refused { transfer_id, reason });
                 }
             }
@@ -376,6 +420,16 @@ impl Session {
         }
         if self.role == Role::Passive {
             self.send_session_init();
+        }
+        if init.segment_mru < self.config.min_peer_segment_mru {
+            self.cause = Some(alloc::format!(
+                "the peer's segment MRU of {} octets is below this node's floor of {}",
+                init.segment_mru,
+                self.config.min_peer_segment_mru
+            ));
+            self.send(&Message::SessTerm { reply: false, reason: TermReason::ContactFailure }, None);
+            self.close(TermReason::ContactFailure, false);
+            return;
         }
         let keepalive_s = self.config.keepalive_s.min(init.keepalive_s);
         self.keepalive_ms = u64::from(keepalive_s) * 1000;
@@ -505,19 +559,24 @@ impl Session {
     /// The next chunk to write, in order.
     /// Each chunk must be written whole before the next is asked for.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        if let Some(data) = self.pending.take() {
-            return Some(data);
-        }
-        let (_, head, data) = self.tx.pop_front()?;
-        if !data.is_empty() {
-            self.pending = Some(data);
-        }
-        Some(head)
+        let chunk = match self.pending.take() {
+            Some(data) => data,
+            None => {
+                let (_, head, data) = self.tx.pop_front()?;
+                if !data.is_empty() {
+                    self.pending = Some(data);
+                }
+                head
+            }
+        };
+        self.queued -= chunk.len();
+        self.handed_out = true;
+        Some(chunk)
     }
 
     /// Octets queued to write (for backpressure: stop offering bundles above a bound).
     pub fn queued_bytes(&self) -> usize {
-        self.pending.as_ref().map_or(0, Bytes::len) + self.tx.iter().map(|(_, h, d)| h.len() + d.len()).sum::<usize>()
+        self.queued
     }
 
     /// The next event.
@@ -525,20 +584,60 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// When [`Self::handle_timeout`] wants to run: the next keepalive or the idle deadline.
+    /// When [`Self::handle_timeout`] wants to run: the next keepalive, the idle deadline or
+    /// the deadline for the peer's acknowledgement.
     pub fn poll_timeout(&self) -> Option<u64> {
-        (matches!(self.state, State::Established | State::Ending) && self.keepalive_ms > 0).then(|| {
+        if !matches!(self.state, State::Established | State::Ending) {
+            return None;
+        }
+        let ack = self.awaiting_ack_since.map(|since| since.saturating_add(self.stall_ms()));
+        let keepalive = (self.keepalive_ms > 0).then(|| {
             (self.last_tx.saturating_add(self.keepalive_ms)).min(self.last_rx.saturating_add(2 * self.keepalive_ms))
-        })
+        });
+        match (ack, keepalive) {
+            (Some(a), Some(k)) => Some(a.min(k)),
+            (a, k) => a.or(k),
+        }
+    }
+
+    /// How long the peer may leave written data unacknowledged (and, for the host, how long
+    /// a write may make no progress): twice the keepalive interval, or a minute without one.
+    pub fn stall_ms(&self) -> u64 {
+        if self.keepalive_ms > 0 { 2 * self.keepalive_ms } else { DEFAULT_ACK_TIMEOUT_MS }
+    }
+
+    /// Why this side ended the session, in words, when it did so for a reason the TCPCL
+    /// reason code does not tell (a stalled peer, a segment MRU below the floor).
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    /// Ends the session at once for a reason the host found (a write that made no progress):
+    /// SESS_TERM is queued for a peer that may still read it, and the session is closed.
+    pub fn abort(&mut self, cause: impl Into<String>) {
+        if self.state != State::Closed {
+            self.cause = Some(cause.into());
+            self.send(&Message::SessTerm { reply: false, reason: TermReason::ContactFailure }, None);
+            self.close(TermReason::ContactFailure, false);
+        }
     }
 
     /// Sends a keepalive when nothing went out for the interval; ends the session when
     /// nothing came in for twice the interval (5.1.1, 6.1).
     pub fn handle_timeout(&mut self, now: u64) {
-        if !matches!(self.state, State::Established | State::Ending) || self.keepalive_ms == 0 {
+        if !matches!(self.state, State::Established | State::Ending) {
+            return;
+        }
+        if let Some(since) = self.awaiting_ack_since.filter(|&s| now >= s.saturating_add(self.stall_ms())) {
+            let waited = now - since;
+            self.abort(alloc::format!("the peer acknowledged nothing for {waited} ms"));
+            return;
+        }
+        if self.keepalive_ms == 0 {
             return;
         }
         if now >= self.last_rx.saturating_add(2 * self.keepalive_ms) {
+            self.cause = Some(alloc::format!("nothing received for {} ms (twice the keepalive)", now - self.last_rx));
             self.send(&Message::SessTerm { reply: false, reason: TermReason::IdleTimeout }, None);
             self.close(TermReason::IdleTimeout, false);
         } else if now >= self.last_tx.saturating_add(self.keepalive_ms) {
@@ -547,9 +646,19 @@ impl Session {
         }
     }
 
-    /// Records that the host wrote everything queued at `now` (keepalives count from then).
+    /// Records that the host wrote everything handed out so far at `now`: keepalives count
+    /// from then, and the peer's acknowledgement is awaited from then once nothing is left to
+    /// write. A call when nothing was handed out changes nothing (a host may call it every
+    /// turn; counting turns that only received as transmissions would starve the peer of
+    /// keepalives and have it time the session out).
     pub fn transmitted(&mut self, now: u64) {
+        if !core::mem::take(&mut self.handed_out) {
+            return;
+        }
         self.last_tx = self.last_tx.max(now);
+        if self.queued == 0 && !self.outgoing.is_empty() && self.awaiting_ack_since.is_none() {
+            self.awaiting_ack_since = Some(now);
+        }
     }
 
     /// The session is over.

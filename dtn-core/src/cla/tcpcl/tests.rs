@@ -11,7 +11,14 @@ use super::msg::{EXT_TRANSFER_LENGTH, Limits, frame_len};
 use super::*;
 
 fn config(node: &str, segment: u64) -> SessionConfig {
-    SessionConfig { segment_mru: segment, max_segment: segment, keepalive_s: 10, ..SessionConfig::new(node) }
+    // Tiny segments exercise segmenting; the floor that refuses them is tested on its own.
+    SessionConfig {
+        segment_mru: segment,
+        max_segment: segment,
+        keepalive_s: 10,
+        min_peer_segment_mru: 1,
+        ..SessionConfig::new(node)
+    }
 }
 
 /// Moves every queued byte from `from` to `to`, in pieces of at most `piece` bytes.
@@ -152,6 +159,79 @@ fn keepalives_flow_and_silence_ends_the_session() {
 }
 
 #[test]
+fn a_host_that_reports_every_turn_still_sends_keepalives() {
+    // The host calls `transmitted` on every turn, also turns that only received. A side that
+    // gets the peer's keepalive must still send its own, or the peer times it out.
+    let (mut a, mut b) = established(100);
+    let mut now = 0;
+    for _ in 0..100 {
+        now += 1_000;
+        for s in [&mut a, &mut b] {
+            s.handle_timeout(now);
+        }
+        pump(&mut a, &mut b, usize::MAX, now);
+        pump(&mut b, &mut a, usize::MAX, now);
+        a.transmitted(now);
+        b.transmitted(now);
+    }
+    assert!(!a.is_closed() && !b.is_closed(), "{:?} / {:?}", events(&mut a), events(&mut b));
+}
+
+#[test]
+fn a_peer_segment_mru_below_the_floor_refuses_the_session() {
+    let mut a = Session::new(SessionConfig::new("ipn:1.0"), Role::Active, 0);
+    let tiny = SessionConfig { segment_mru: 1, min_peer_segment_mru: 1, ..SessionConfig::new("ipn:2.0") };
+    let mut b = Session::new(tiny, Role::Passive, 0);
+    settle(&mut a, &mut b, usize::MAX, 0);
+    let ended = events(&mut a);
+    assert_eq!(ended.last(), Some(&SessionEvent::Ended { reason: TermReason::ContactFailure, by_peer: false }));
+    assert!(!ended.iter().any(|e| matches!(e, SessionEvent::Established { .. })));
+    assert!(a.cause().unwrap().contains("below this node's floor of 1024"), "{:?}", a.cause());
+    assert_eq!(a.send_bundle(Bytes::from_static(b"x")), Err(SessionError::Ending));
+    assert!(b.is_closed(), "the peer is told (SESS_TERM)");
+}
+
+#[test]
+fn a_peer_that_never_acknowledges_is_dropped() {
+    let (mut a, mut b) = established(100);
+    a.send_bundle(Bytes::from(vec![7u8; 1_000])).unwrap();
+    // Everything is written; b reads it but its acknowledgements never come back.
+    pump(&mut a, &mut b, usize::MAX, 1_000);
+    a.transmitted(1_000);
+    while b.poll_transmit().is_some() {}
+    assert_eq!(a.poll_timeout(), Some(11_000), "the keepalive comes first");
+    a.handle_timeout(11_000);
+    // b's keepalives keep the session from idling out, but acknowledge nothing.
+    b.handle_timeout(11_000);
+    pump(&mut b, &mut a, usize::MAX, 11_000);
+    pump(&mut a, &mut b, usize::MAX, 11_000);
+    a.transmitted(11_000);
+    assert_eq!(a.poll_timeout(), Some(21_000), "twice the keepalive after the last write");
+    a.handle_timeout(21_000);
+    assert!(a.is_closed());
+    assert!(a.cause().unwrap().contains("acknowledged nothing for 20000 ms"), "{:?}", a.cause());
+}
+
+#[test]
+fn acknowledgements_keep_a_long_transfer_alive() {
+    let (mut a, mut b) = established(100);
+    a.send_bundle(Bytes::from(vec![7u8; 1_000])).unwrap();
+    let mut now = 0;
+    // One segment a second for ten seconds, each acknowledged: longer than the stall bound.
+    while a.unacknowledged() > 0 && now < 100_000 {
+        now += 5_000;
+        if let Some(chunk) = a.poll_transmit() {
+            b.receive(&chunk, now);
+        }
+        a.transmitted(now);
+        pump(&mut b, &mut a, usize::MAX, now);
+        a.handle_timeout(now);
+        assert!(!a.is_closed(), "at {now}: {:?}", a.cause());
+    }
+    assert_eq!(a.unacknowledged(), 0);
+}
+
+#[test]
 fn termination_is_answered_and_closes_both() {
     let (mut a, mut b) = established(100);
     a.terminate(TermReason::Busy);
@@ -277,5 +357,34 @@ proptest! {
         let (_, mut b) = established(100);
         b.receive(&noise, 1);
         prop_assert!(b.queued_bytes() < 1_000);
+    }
+
+    /// The running count of queued octets is what is queued, through sends, refusals and
+    /// partial draining.
+    #[test]
+    fn queued_bytes_counts_what_is_queued(
+        sizes in prop::collection::vec(0usize..700, 1..6),
+        take in 0usize..20,
+        refuse in any::<prop::sample::Index>(),
+    ) {
+        let (mut a, _b) = established(100);
+        let ids: Vec<u64> = sizes.iter().map(|&n| a.send_bundle(Bytes::from(vec![1u8; n])).unwrap()).collect();
+        let mut taken = Vec::new();
+        for _ in 0..take {
+            match a.poll_transmit() {
+                Some(chunk) => taken.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        let refused = ids[refuse.index(ids.len())];
+        let refusal = Message::XferRefuse { reason: RefuseReason::NotAcceptable, transfer_id: refused }.encode();
+        a.receive(&refusal, 1);
+        let counted = a.queued_bytes();
+        let mut rest = 0;
+        while let Some(chunk) = a.poll_transmit() {
+            rest += chunk.len();
+        }
+        prop_assert_eq!(counted, rest);
+        prop_assert_eq!(a.queued_bytes(), 0);
     }
 }
