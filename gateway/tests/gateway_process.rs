@@ -424,3 +424,20 @@ fn idle_links_stay_up_and_a_link_down_says_why() {
     });
     assert!(said, "{}", std::fs::read_to_string(&log).unwrap_or_default());
 }
+
+#[test]
+fn a_second_gateway_on_the_same_store_is_refused_naming_the_first() {
+    let dir = Scratch::new("store-lock");
+    let toml = "[node]\nid = 2\n[storage]\npath = \"shared.store\"\nbudget = \"16 MiB\"\n";
+    let first = Gateway::start(&dir.0, "first", toml);
+    std::fs::write(dir.path("second.toml"), toml).unwrap();
+    let second = dtn().args(["gateway", "run", "--config"]).arg(dir.path("second.toml")).output().unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains(&format!("is in use by gateway pid {}", first.pid())), "{said}");
+    // Once the first is gone (even killed), the store opens again.
+    first.kill();
+    let again = Gateway::start(&dir.0, "again", toml);
+    let status = again.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+}

@@ -15,6 +15,7 @@ pub mod metrics;
 mod pacer;
 pub mod router;
 pub mod snapshot;
+pub mod store_lock;
 mod units;
 
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct Running {
     plan: Arc<RwLock<Option<Arc<ContactPlan>>>>,
     config: Arc<Config>,
     counters: Arc<Counters>,
+    /// Held while the gateway runs: no second gateway on the same store.
+    _store_lock: Option<store_lock::StoreLock>,
 }
 
 /// Loads the contact plan files of `config` into one plan; `None` when there are none.
@@ -161,6 +164,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let router = GatewayRouter::new(&config.routes, plan.clone().map(CgrRouter::new));
     let counters = Arc::new(Counters::default());
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let store_lock = if config.store_path.as_os_str() == MEMORY_STORE {
+        None
+    } else {
+        let directory = config.store_engine != config::StoreEngine::Redb;
+        Some(store_lock::StoreLock::acquire(&config.store_path, directory)?)
+    };
     let agent = if config.store_path.as_os_str() == MEMORY_STORE {
         spawn_agent(node, MemoryStore::new(config.store_budget), router, &config, &counters, rx)?
     } else if config.store_engine == config::StoreEngine::Redb {
@@ -277,6 +286,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         plan,
         config,
         counters,
+        _store_lock: store_lock,
     })
 }
 
