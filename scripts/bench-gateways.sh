@@ -34,6 +34,7 @@ budget = "256 MiB"
 [tcpcl]
 listen = ["127.0.0.1:0"]
 segment_mru = "16 MiB"
+unauthenticated = "trusted"   # the load tool claims node 4000000 without TLS (loopback lab)
 [log]
 level = "warn"'
 start_gateway b "[node]
@@ -105,6 +106,7 @@ budget = \"4 GiB\"
 [tcpcl]
 listen = [\"127.0.0.1:0\"]
 segment_mru = \"16 MiB\"
+unauthenticated = \"trusted\"
 [custody]
 enabled = true
 [log]

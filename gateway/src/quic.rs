@@ -165,7 +165,8 @@ fn peer_node_id(connection: &Connection) -> Result<String, QuicError> {
     let leaf = chain.first().ok_or(QuicError::NoNodeId)?;
     tls::uri_sans(leaf)
         .into_iter()
-        .find(|uri| matches!(uri.parse::<dtn_core::eid::Eid>(), Ok(dtn_core::eid::Eid::Ipn(_))))
+        // A node ID (`ipn:N.0`); a certificate naming only an endpoint (`ipn:N.5`) names no node.
+        .find(|uri| matches!(uri.parse::<dtn_core::eid::Eid>(), Ok(dtn_core::eid::Eid::Ipn(ipn)) if ipn.service == 0))
         .ok_or(QuicError::NoNodeId)
 }
 

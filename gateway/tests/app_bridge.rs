@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway::app::client::{AppClient, Outgoing};
-use support::{Gateway, Scratch, app_ground, app_section, issue, tls};
+use support::{Gateway, Scratch, app_ground, app_section, issue, issue_naming, tls};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -37,7 +37,8 @@ fn quic_section(name: &str) -> String {
 }
 
 /// The orbital compute node (4): `ipn:4.7` answers by echo, or (`app`) belongs to an
-/// application connected over the node's own bridge.
+/// application connected over the node's own bridge. The relay dials it without TLS, and it
+/// answers over that session: it trusts what the session claims (a loopback lab).
 fn orbital(dir: &Path, app: bool) -> Gateway {
     let answer = if app {
         issue(dir, "orbital", "ipn:4.0");
@@ -51,12 +52,13 @@ fn orbital(dir: &Path, app: bool) -> Gateway {
         "orbital",
         &format!(
             "[node]\nid = 4\n[storage]\npath = \"o.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-             keepalive_s = 5\n{answer}[[route]]\ndest = \"default\"\nvia = 3\n"
+             keepalive_s = 5\nunauthenticated = \"trusted\"\n{answer}[[route]]\ndest = \"default\"\nvia = 3\n"
         ),
     )
 }
 
-/// The relay (3), dialling the orbital node at `orbital` over TCPCL; it also takes QUIC.
+/// The relay (3), dialling the orbital node at `orbital` over TCPCL; it also takes QUIC. The
+/// ground dials it over TCPCL without TLS in one test: it trusts the session's claim (lab).
 fn relay(dir: &Path, orbital: std::net::SocketAddr) -> Gateway {
     issue(dir, "relay", "ipn:3.0");
     Gateway::start(
@@ -64,7 +66,7 @@ fn relay(dir: &Path, orbital: std::net::SocketAddr) -> Gateway {
         "relay",
         &format!(
             "[node]\nid = 3\n[storage]\npath = \"r.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
-             keepalive_s = 5\n{}[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{orbital}\"\n",
+             keepalive_s = 5\nunauthenticated = \"trusted\"\n{}[[peer]]\nnode = 4\ncla = \"tcpcl\"\naddress = \"{orbital}\"\n",
             quic_section("relay")
         ),
     )
@@ -496,5 +498,33 @@ fn an_adu_bigger_than_the_next_hops_transfer_mru_arrives_in_fragments() {
             .unwrap();
         assert_eq!(d.payload, adu);
         d.acknowledge().await.unwrap();
+    });
+}
+
+#[test]
+fn a_client_talks_only_to_its_own_nodes_gateway_and_status_is_for_the_nodes_clients() {
+    let dir = Scratch::new("app-identity");
+    // The ground gateway's application certificate names node 2 and, wrongly, node 3 too.
+    issue_naming(&dir.0, "ground", &["ipn:2.0", "ipn:3.0"]);
+    issue(&dir.0, "client", "ipn:2.5");
+    issue(&dir.0, "visitor", "ipn:3.5");
+    issue(&dir.0, "lost", "ipn:9.5");
+    let ground = app_ground(&dir.0, "64 MiB", "");
+    let rt = runtime();
+    rt.block_on(async {
+        // Node 2's own client: connects and may ask for the status.
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        let status = client.status().await.unwrap();
+        assert!(status.contains("\"node\":2"), "{status}");
+        // A client of node 9 finds a gateway that is not its node's, and says so.
+        let Err(err) = AppClient::connect(ground.app[0], &tls(&dir.0, "lost", "ca")).await else {
+            panic!("a client of node 9 connected to node 2's gateway")
+        };
+        assert!(err.contains("not the node of this client's endpoints (ipn:9.0)"), "{err}");
+        // A client of node 3 (the gateway's certificate names node 3 as well) connects, but
+        // node 2's state is not for it.
+        let visitor = AppClient::connect(ground.app[0], &tls(&dir.0, "visitor", "ca")).await.unwrap();
+        let refused = visitor.status().await.unwrap_err();
+        assert!(refused.contains("names no endpoint of this node"), "{refused}");
     });
 }

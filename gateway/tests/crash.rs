@@ -60,7 +60,7 @@ fn custody_bundles_survive_sigkill() {
     let toml = |port: u16| {
         format!(
             "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"256 MiB\"\n\
-             [tcpcl]\nlisten = [\"127.0.0.1:{port}\"]\nkeepalive_s = 5\n[custody]\nenabled = true\n\
+             [tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:{port}\"]\nkeepalive_s = 5\n[custody]\nenabled = true\n\
              [log]\nlevel = \"warn\"\n"
         )
     };

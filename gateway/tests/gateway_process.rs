@@ -286,7 +286,7 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
         "g",
         "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n\
          [[endpoint]]\neid = \"ipn:2.7\"\ndeliver = \"echo\"\n\
-         [tcpcl]\nlisten = [\"127.0.0.1:0\"]\nkeepalive_s = 1\ntransfer_mru = \"64 KiB\"\n\
+         [tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\nkeepalive_s = 1\ntransfer_mru = \"64 KiB\"\n\
          [admin]\nlisten = \"127.0.0.1:0\"\n",
     );
     let addr = gw.tcpcl[0];
@@ -352,7 +352,7 @@ fn links_follow_the_plan_and_its_rate() {
     let b = Gateway::start(
         &dir.0,
         "b",
-        "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n",
+        "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"64 MiB\"\n[tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\n",
     );
     // Node 1 may send to node 2 from 3 s after it starts, at 500 kB/s.
     std::fs::write(dir.path("plan.rc"), "a contact +3 +3600 1 2 500000\na range +0 +3600 1 2 1\n").unwrap();
@@ -361,7 +361,7 @@ fn links_follow_the_plan_and_its_rate() {
         "a",
         &format!(
             "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"64 MiB\"\n[plans]\nfiles = [\"plan.rc\"]\n\
-             [tcpcl]\nlisten = [\"127.0.0.1:0\"]\n[[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{}\"\n\
+             [tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\n[[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"{}\"\n\
              [[route]]\ndest = 4000000\nvia = 2\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             b.tcpcl[0]
         ),
@@ -440,4 +440,42 @@ fn a_second_gateway_on_the_same_store_is_refused_naming_the_first() {
     let again = Gateway::start(&dir.0, "again", toml);
     let status = again.terminate(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn an_unauthenticated_session_gets_no_bundles_for_the_node_it_claims() {
+    let dir = Scratch::new("unauthenticated");
+    // Node 2 holds bundles for node 7 (a configured peer it dials at a dead address); a
+    // stranger opens a session without TLS claiming to be node 7.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"16 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+             [[peer]]\nnode = 7\ncla = \"tcpcl\"\naddress = \"{dead}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+        ),
+    );
+    let spec = |count| LoadSpec {
+        to: gw.tcpcl[0],
+        back: None,
+        node: 7,
+        destination: Some("ipn:7.1".parse().unwrap()),
+        size: 100,
+        count,
+        window: count,
+        tls: None,
+        timeout: Duration::from_secs(3),
+        expect_return: true,
+    };
+    // The claimant's own bundles are taken in (acknowledged), but none come back to it.
+    let report = runtime().block_on(loadgen::run(spec(5))).unwrap();
+    assert_eq!(report.received, 0, "{report}");
+    assert!(
+        eventually(Duration::from_secs(5), || gw.get("/bundles").matches("\"destination_node\":7").count() == 5),
+        "{}",
+        gw.get("/bundles")
+    );
+    let log = std::fs::read_to_string(dir.path("g.log")).unwrap();
+    assert!(log.contains("unauthenticated session"), "{log}");
 }

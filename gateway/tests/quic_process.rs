@@ -26,7 +26,7 @@ fn two_gateways_forward_over_quic_and_refuse_a_wrong_node() {
         &dir.0,
         "b",
         &format!(
-            "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}",
+            "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\n{}",
             quic("b")
         ),
     );
@@ -34,7 +34,7 @@ fn two_gateways_forward_over_quic_and_refuse_a_wrong_node() {
         &dir.0,
         "a",
         &format!(
-            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n{}\
+            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"256 MiB\"\n[tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\n{}\
              [[peer]]\nnode = 2\ncla = \"quic\"\naddress = \"{}\"\n[[route]]\ndest = 4000000\nvia = 2\n\
              [admin]\nlisten = \"127.0.0.1:0\"\n",
             quic("a"),

@@ -175,6 +175,35 @@ impl Incoming {
     }
 }
 
+/// Checks that the gateway's certificate names the node of this client's endpoints (the ones
+/// its own certificate names): another node of the same mission, holding a certificate from
+/// the same authority, cannot pose as this client's gateway.
+fn gateway_is_home(connection: &Connection, me: &TlsSetup) -> Result<(), String> {
+    use dtn_core::eid::Eid;
+    let nodes: Vec<Eid> = me
+        .chain
+        .first()
+        .map(tls::uri_sans)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|u| u.parse::<Eid>().ok()?.node_id())
+        .collect();
+    let chain = connection
+        .peer_identity()
+        .and_then(|id| id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
+        .ok_or("the gateway presented no certificate")?;
+    let names: Vec<String> = chain.first().map(tls::uri_sans).unwrap_or_default();
+    let home = names.iter().filter_map(|u| u.parse::<Eid>().ok()).any(|g| g.is_node_id() && nodes.contains(&g));
+    if home {
+        return Ok(());
+    }
+    let mine: Vec<String> = nodes.iter().map(ToString::to_string).collect();
+    Err(format!(
+        "the gateway's certificate names {names:?}, not the node of this client's endpoints ({})",
+        mine.join(", ")
+    ))
+}
+
 impl AppClient {
     /// Connects to the gateway's application address with this client's certificate.
     pub async fn connect(addr: SocketAddr, tls_setup: &TlsSetup) -> Result<AppClient, String> {
@@ -196,6 +225,10 @@ impl AppClient {
             .map_err(|e| e.to_string())?
             .await
             .map_err(|e| format!("{addr}: {e}"))?;
+        if let Err(e) = gateway_is_home(&connection, tls_setup) {
+            connection.close(VarInt::from_u32(0), b"not this client's gateway");
+            return Err(format!("{addr}: {e}"));
+        }
         let control = connection.open_bi().await.map_err(|e| e.to_string())?;
         Ok(AppClient { connection, control: Mutex::new(control), _endpoint: endpoint })
     }
@@ -222,7 +255,15 @@ impl AppClient {
     /// The gateway's `/node` JSON.
     pub async fn status(&self) -> Result<String, String> {
         match self.ask(&Message::Status).await? {
-            Message::StatusReport { json } => Ok(json),
+            Message::StatusReport { json } => {
+                // A refusal is a JSON object with only an `error`.
+                match serde_json::from_str::<serde_json::Value>(&json) {
+                    Ok(serde_json::Value::Object(o)) if o.len() == 1 && o.contains_key("error") => {
+                        Err(o.get("error").and_then(|e| e.as_str()).unwrap_or("status refused").to_string())
+                    }
+                    _ => Ok(json),
+                }
+            }
             other => Err(format!("unexpected answer {other:?}")),
         }
     }

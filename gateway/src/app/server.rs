@@ -55,18 +55,20 @@ pub async fn serve(
     endpoint: quinn::Endpoint,
     commands: mpsc::Sender<Command>,
     limits: ClientLimits,
+    node_ids: Arc<Vec<Eid>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         let Some(incoming) = crate::quic::next_incoming(&endpoint, &mut shutdown).await else { return };
         let commands = commands.clone();
+        let node_ids = node_ids.clone();
         tokio::spawn(async move {
             let from = incoming.remote_address();
             match incoming.await {
                 Ok(connection) => {
                     let allowed = allowed_endpoints(&connection);
                     tracing::info!(%from, endpoints = ?allowed, "application connected");
-                    client(connection, allowed, commands, limits).await;
+                    client(connection, allowed, commands, limits, node_ids).await;
                 }
                 Err(e) => tracing::warn!(%from, error = %e, "application refused (TLS)"),
             }
@@ -87,7 +89,13 @@ fn allowed_endpoints(connection: &Connection) -> Vec<Eid> {
 /// One application: the control stream first, then a stream per submission.
 /// Submissions beyond the rate wait to be accepted, and so does the client (its streams are
 /// not read): each client is paced on its own, so one cannot starve the others.
-async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sender<Command>, limits: ClientLimits) {
+async fn client(
+    connection: Connection,
+    allowed: Vec<Eid>,
+    commands: mpsc::Sender<Command>,
+    limits: ClientLimits,
+    node_ids: Arc<Vec<Eid>>,
+) {
     let rate = NonZeroU32::new(limits.submits_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new((limits.submits_per_sec / 10).max(1)).unwrap_or(NonZeroU32::MIN);
     let client = Arc::new(super::submit::Client {
@@ -96,6 +104,7 @@ async fn client(connection: Connection, allowed: Vec<Eid>, commands: mpsc::Sende
         pace: governor::RateLimiter::direct(governor::Quota::per_second(rate).allow_burst(burst)),
         quota: Arc::new(tokio::sync::Semaphore::new(limits.in_flight.max(1) as usize)),
         max_adu: limits.max_adu,
+        node_ids,
     });
     let Ok((send, recv)) = connection.accept_bi().await else { return };
     tokio::spawn(control(connection.clone(), send, recv, client.clone()));
@@ -116,6 +125,13 @@ async fn control(connection: Connection, mut send: SendStream, mut recv: RecvStr
                     _ => registered::NOT_ALLOWED,
                 };
                 Message::Registered { endpoint, status }
+            }
+            Message::Status if !client.belongs_here() => {
+                // The node's state (its bundles, links, peers) is for its own applications.
+                let json = serde_json::json!({
+                    "error": "this client's certificate names no endpoint of this node: status refused"
+                });
+                Message::StatusReport { json: json.to_string() }
             }
             Message::Status => {
                 let (tx, rx) = oneshot::channel();

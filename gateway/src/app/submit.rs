@@ -37,6 +37,16 @@ pub struct Client {
     pub quota: Arc<Semaphore>,
     /// Largest ADU.
     pub max_adu: u64,
+    /// This node's IDs (`ipn:N.0` and any `dtn` names): a client may ask for the node's
+    /// status only when its certificate names an endpoint of this node.
+    pub node_ids: Arc<Vec<Eid>>,
+}
+
+impl Client {
+    /// Whether the client acts for an endpoint of this node.
+    pub fn belongs_here(&self) -> bool {
+        self.allowed.iter().filter_map(Eid::node_id).any(|n| self.node_ids.contains(&n))
+    }
 }
 
 impl Client {

@@ -128,6 +128,9 @@ pub struct Config {
     pub transfer_mru: u64,
     /// TLS, when configured.
     pub tls: Option<TlsConfig>,
+    /// What a TCPCL session a peer opened without authenticating (no TLS certificate naming
+    /// its node) may receive.
+    pub unauthenticated: Unauthenticated,
     /// MTCP listen addresses.
     pub mtcp_listen: Vec<SocketAddr>,
     /// QUIC listen addresses.
@@ -279,6 +282,22 @@ impl Config {
                 };
                 Some(TlsConfig { cert: resolve(&t.cert), key: resolve(&t.key), ca: resolve(&t.ca), policy })
             }
+        };
+        let unauthenticated = match &tcpcl.unauthenticated {
+            None => Unauthenticated::ReceiveOnly,
+            Some(u) => match u.get_ref().as_str() {
+                "receive-only" => Unauthenticated::ReceiveOnly,
+                "peer-address" => Unauthenticated::PeerAddress,
+                "trusted" => Unauthenticated::Trusted,
+                other => {
+                    return Err(spanned_err(
+                        u.span(),
+                        format!(
+                            "unauthenticated = {other:?}: expected \"receive-only\", \"peer-address\" or \"trusted\""
+                        ),
+                    ));
+                }
+            },
         };
         let mtcp = raw.mtcp.unwrap_or_default();
         let mtcp_listen = addrs(&mtcp.listen, &spanned_err)?;
@@ -452,6 +471,7 @@ impl Config {
             segment_mru,
             transfer_mru,
             tls,
+            unauthenticated,
             mtcp_listen,
             quic_listen,
             quic_tls,
@@ -581,11 +601,29 @@ struct RawEndpoint {
     dir: Option<String>,
 }
 
+/// What an accepted TCPCL session that did not authenticate its node ID (TLS with a
+/// certificate naming it) may receive. Its bundles are always taken in; what it claims to be
+/// decides what is sent to it only when trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unauthenticated {
+    /// Nothing is sent to it (bundles for its node go over sessions this node dials or
+    /// sessions that authenticated): the default.
+    #[default]
+    ReceiveOnly,
+    /// A session claiming a configured peer gets that peer's bundles when it comes from the
+    /// IP address configured for the peer (TLS off by choice, on a network that is trusted).
+    PeerAddress,
+    /// As `PeerAddress` for configured peers, and any other claim is believed (laboratories
+    /// and load tests on loopback only).
+    Trusted,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTcpcl {
     #[serde(default)]
     listen: Vec<Spanned<String>>,
+    unauthenticated: Option<Spanned<String>>,
     #[serde(default = "default_keepalive")]
     keepalive_s: u16,
     #[serde(default = "default_segment_mru")]
@@ -602,6 +640,7 @@ impl Default for RawTcpcl {
             keepalive_s: default_keepalive(),
             segment_mru: default_segment_mru(),
             transfer_mru: default_transfer_mru(),
+            unauthenticated: None,
             tls: None,
         }
     }

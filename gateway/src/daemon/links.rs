@@ -221,11 +221,16 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
             match crate::tcpcl::accept(stream, ctx.tcpcl.clone()).await {
                 Ok(link) => {
                     let Some(peer) = node_of_id(link.peer_node_id()) else {
-                        tracing::warn!(%from, node_id = link.peer_node_id(), "peer's node ID is not an ipn node: session closed");
+                        tracing::warn!(%from, node_id = link.peer_node_id(), "peer's node ID is not an ipn node ID (ipn:N.0): session closed");
                         let _ = link.close().await;
                         return;
                     };
-                    serve_accepted(&ctx, peer, Session::tcpcl(link, from)).await;
+                    if may_send_to(&ctx.config, peer, link.is_authenticated(), from) {
+                        serve_accepted(&ctx, peer, Session::tcpcl(link, from)).await;
+                    } else {
+                        tracing::warn!(%from, peer, "unauthenticated session (no TLS certificate naming the node): bundles are taken from it, none are sent to it; see [tcpcl] unauthenticated");
+                        serve_receive_only(&ctx, Session::tcpcl(link, from)).await;
+                    }
                 }
                 Err(e) => {
                     Counters::add(&ctx.counters.session_failures, 1);
@@ -234,6 +239,45 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
             }
         });
     }
+}
+
+/// Whether bundles for `peer` may go over a session it opened from `from`: always when it
+/// authenticated; otherwise as `[tcpcl] unauthenticated` says. A configured peer with an
+/// address is only ever believed from that address.
+fn may_send_to(config: &Config, peer: NodeId, authenticated: bool, from: SocketAddr) -> bool {
+    use super::config::Unauthenticated;
+    if authenticated {
+        return true;
+    }
+    let configured = config.peer(peer).and_then(|p| p.address);
+    match (config.unauthenticated, configured) {
+        (Unauthenticated::ReceiveOnly, _) => false,
+        (Unauthenticated::PeerAddress | Unauthenticated::Trusted, Some(address)) => address.ip() == from.ip(),
+        (Unauthenticated::PeerAddress, None) => false,
+        (Unauthenticated::Trusted, None) => true,
+    }
+}
+
+/// Takes bundles from a session that gets none: no link for the agent to send on.
+async fn serve_receive_only(ctx: &LinkContext, session: Session) {
+    Counters::add(&ctx.counters.sessions_established, 1);
+    // The outbound side is held (dropping it would end the session) until the peer is done.
+    let Session { outbound, mut inbound, .. } = session;
+    let link = ctx.allocate();
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        tokio::select! {
+            next = inbound.recv() => {
+                let Some(bytes) = next else { break };
+                let permit = ctx.ingress_permit(bytes.len()).await;
+                if ctx.commands.send(Command::Received { link, bytes, permit }).await.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(outbound);
 }
 
 /// Serves a session a peer opened (no contact window: the peer decides when).
@@ -404,10 +448,11 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
     tokio::time::timeout(Duration::from_secs(10), connect).await.map_err(|_| "timed out".to_string())?
 }
 
-/// The node number in a TCPCL node ID (`ipn:N.0`).
+/// The node number in a node ID (`ipn:N.0`). An endpoint of a node (`ipn:N.5`, which an
+/// application's certificate may name) is not the node.
 pub fn node_of_id(node_id: &str) -> Option<NodeId> {
     match node_id.parse::<dtn_core::eid::Eid>().ok()? {
-        dtn_core::eid::Eid::Ipn(ipn) => Some(ipn.fqnn()),
+        dtn_core::eid::Eid::Ipn(ipn) if ipn.service == 0 => Some(ipn.fqnn()),
         _ => None,
     }
 }
@@ -535,4 +580,17 @@ async fn serve(
         None => why.to_string(),
     };
     let _ = ctx.commands.send(Command::LinkDown { link, reason }).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_node_id_names_a_node() {
+        assert_eq!(node_of_id("ipn:7.0"), Some(7));
+        assert_eq!(node_of_id("ipn:7.5"), None, "an endpoint of node 7 is not node 7");
+        assert_eq!(node_of_id("dtn://seven/"), None);
+        assert_eq!(node_of_id("garbage"), None);
+    }
 }

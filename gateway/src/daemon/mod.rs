@@ -239,6 +239,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
     }
     let mut app_addrs = Vec::new();
     if let Some((listen, tls, (submits_per_sec, in_flight))) = &config.app {
+        let node_ids: Vec<dtn_core::eid::Eid> = std::iter::once(config.node_id())
+            .chain(config.dtn_names.iter().filter(|(_, n)| *n == config.node).map(|(name, _)| format!("dtn://{name}/")))
+            .filter_map(|id| id.parse().ok())
+            .collect();
+        let node_ids = Arc::new(node_ids);
         let limits = crate::app::server::ClientLimits {
             submits_per_sec: *submits_per_sec,
             in_flight: *in_flight,
@@ -249,8 +254,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         for &addr in listen {
             let endpoint = crate::app::server::endpoint(addr, &app_config, limits)?;
             app_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
-            let (c, s) = (commands.clone(), shutdown_rx.clone());
-            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, limits, s)));
+            let (c, s, ids) = (commands.clone(), shutdown_rx.clone(), node_ids.clone());
+            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, limits, ids, s)));
         }
     }
     let mut quic_addrs = Vec::new();

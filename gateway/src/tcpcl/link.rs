@@ -70,6 +70,7 @@ pub struct TcpclLink {
     peer_node_id: String,
     peer_transfer_mru: u64,
     tls: bool,
+    authenticated: bool,
     outbound: Option<mpsc::Sender<Bytes>>,
     inbound: mpsc::Receiver<Bytes>,
     delivered: Arc<AtomicU64>,
@@ -107,6 +108,12 @@ impl TcpclLink {
     /// Whether the session runs over TLS.
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// Whether the peer proved its node ID: TLS, and its certificate names the node ID it
+    /// claimed (whatever the node ID policy let through).
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
     }
 
     /// Queues a bundle; waits while the session has plenty queued already.
@@ -262,7 +269,8 @@ where
         }
         session.receive(buf.get(..n).unwrap_or_default(), ms(origin));
     };
-    if tls && policy != NodeIdPolicy::None && !tls::names_node(chain.as_deref(), &peer_node_id) {
+    let authenticated = tls && tls::names_node(chain.as_deref(), &peer_node_id);
+    if tls && policy != NodeIdPolicy::None && !authenticated {
         if policy == NodeIdPolicy::Require {
             session.terminate(TermReason::ContactFailure);
             flush(&mut session, &mut wr).await?;
@@ -281,6 +289,7 @@ where
         peer_node_id,
         peer_transfer_mru,
         tls,
+        authenticated,
         outbound: Some(out_tx),
         inbound: in_rx,
         delivered,

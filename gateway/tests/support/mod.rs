@@ -128,19 +128,24 @@ impl Drop for Gateway {
     }
 }
 
-/// `dtn cert ca` into `dir/ca` (once), then a certificate naming `uri` as `dir/name`.
+/// `dtn cert ca` into `dir/ca` (once), then a certificate naming `uri` as `dir/name`
+/// (replacing one of that name).
 pub fn issue(dir: &Path, name: &str, uri: &str) {
+    issue_naming(dir, name, &[uri]);
+}
+
+/// As [`issue`], for a certificate naming every one of `uris`.
+pub fn issue_naming(dir: &Path, name: &str, uris: &[&str]) {
     if !dir.join("ca.pem").exists() {
         let out = dtn().args(["cert", "ca", "--out"]).arg(dir.join("ca")).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    let out = dtn()
-        .args(["cert", "issue", "--ca"])
-        .arg(dir.join("ca"))
-        .args(["--node", uri, "--out"])
-        .arg(dir.join(name))
-        .output()
-        .unwrap();
+    let mut command = dtn();
+    command.args(["cert", "issue", "--force", "--ca"]).arg(dir.join("ca"));
+    for uri in uris {
+        command.args(["--node", uri]);
+    }
+    let out = command.arg("--out").arg(dir.join(name)).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
