@@ -23,7 +23,7 @@ fn config(node: &str) -> Arc<TcpclConfig> {
     let mut session = SessionConfig::new(node);
     session.segment_mru = 16 << 20;
     session.max_segment = 16 << 20;
-    Arc::new(TcpclConfig { session, tls: None })
+    Arc::new(TcpclConfig::new(session, None))
 }
 
 /// A connected pair of our links: (sender, receiver).

@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::budget::{Arrival, ReceiveBudget, Reservation};
+
 /// Bundles waiting in each direction's channel.
 const CHANNEL: usize = 256;
 /// Bytes written between flushes (and verdicts) under sustained sending.
@@ -30,6 +32,13 @@ pub enum MtcpLinkError {
     /// The connection task is gone.
     #[error("the connection is closed")]
     Closed,
+    /// The node's receive memory is exhausted: MTCP cannot refuse a bundle, so the
+    /// connection ends (the peer connects again and resends).
+    #[error("receive memory exhausted ({0} bytes held): connection closed")]
+    NoResources(usize),
+    /// Nothing came for the idle timeout.
+    #[error("nothing received for {0} s: connection closed")]
+    Idle(u64),
 }
 
 /// A reader or writer task of a connection.
@@ -39,7 +48,7 @@ pub type MtcpTask = JoinHandle<Result<(), MtcpLinkError>>;
 #[derive(Debug)]
 pub struct MtcpLink {
     outbound: Option<mpsc::Sender<Bytes>>,
-    inbound: mpsc::Receiver<Bytes>,
+    inbound: mpsc::Receiver<Arrival>,
     outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     reader: JoinHandle<Result<(), MtcpLinkError>>,
     writer: JoinHandle<Result<(), MtcpLinkError>>,
@@ -50,8 +59,8 @@ pub struct MtcpLink {
 pub struct MtcpParts {
     /// Bundles to send.
     pub outbound: mpsc::Sender<Bytes>,
-    /// Bundles received.
-    pub inbound: mpsc::Receiver<Bytes>,
+    /// Bundles received, each with its share of the receive budget.
+    pub inbound: mpsc::Receiver<Arrival>,
     /// One verdict per bundle sent, by position in sending order (from 0): true once it is
     /// flushed to the socket.
     pub outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
@@ -63,15 +72,26 @@ pub struct MtcpParts {
 
 /// Connects to an MTCP peer.
 pub async fn connect(addr: SocketAddr, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> {
-    start(TcpStream::connect(addr).await?, max_bundle)
+    start(TcpStream::connect(addr).await?, ReceiveLimits { max_bundle, budget: None, idle: None })
+}
+
+/// What an accepted connection may hold and how long it may stay silent.
+#[derive(Debug, Clone)]
+pub struct ReceiveLimits {
+    /// Largest bundle.
+    pub max_bundle: u64,
+    /// The node's receive budget (`None`: only `max_bundle` bounds a connection).
+    pub budget: Option<ReceiveBudget>,
+    /// A connection that sends nothing for this long is closed (`None`: never).
+    pub idle: Option<std::time::Duration>,
 }
 
 /// Serves an accepted MTCP connection.
-pub fn accept(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> {
-    start(stream, max_bundle)
+pub fn accept(stream: TcpStream, limits: ReceiveLimits) -> Result<MtcpLink, MtcpLinkError> {
+    start(stream, limits)
 }
 
-fn start(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> {
+fn start(stream: TcpStream, limits: ReceiveLimits) -> Result<MtcpLink, MtcpLinkError> {
     stream.set_nodelay(true)?;
     let (mut rd, wr) = stream.into_split();
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(CHANNEL);
@@ -112,18 +132,36 @@ fn start(stream: TcpStream, max_bundle: u64) -> Result<MtcpLink, MtcpLinkError> 
         result
     });
     let reader = tokio::spawn(async move {
+        let ReceiveLimits { max_bundle, budget, idle } = limits;
         let mut decoder = Decoder::new(max_bundle);
+        let mut held = Reservation::default();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = rd.read(&mut buf).await?;
+            let n = match idle {
+                Some(idle) => match tokio::time::timeout(idle, rd.read(&mut buf)).await {
+                    Ok(read) => read?,
+                    Err(_) => return Err(MtcpLinkError::Idle(idle.as_secs())),
+                },
+                None => rd.read(&mut buf).await?,
+            };
             if n == 0 {
                 return Ok(());
             }
             decoder.extend(buf.get(..n).unwrap_or_default());
+            if let Some(budget) = &budget
+                && !budget.resize(&mut held, decoder.buffered())
+            {
+                return Err(MtcpLinkError::NoResources(decoder.buffered()));
+            }
             while let Some(bundle) = decoder.next_bundle()? {
-                if in_tx.send(bundle).await.is_err() {
+                let permit = held.take(bundle.len());
+                if in_tx.send(Arrival { bytes: bundle, permit }).await.is_err() {
                     return Ok(());
                 }
+            }
+            if let Some(budget) = &budget {
+                // What is left is a bundle still arriving: no more than it.
+                let _ = budget.resize(&mut held, decoder.buffered());
             }
         }
     });
@@ -145,7 +183,7 @@ impl MtcpLink {
 
     /// The next bundle received; `None` once the peer closed its side (or broke the framing).
     pub async fn recv(&mut self) -> Option<Bytes> {
-        self.inbound.recv().await
+        self.inbound.recv().await.map(|a| a.bytes)
     }
 
     /// Sends what is queued, closes our side, and reports how the peer's side went.

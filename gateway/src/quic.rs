@@ -26,6 +26,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::budget::{Arrival, ReceiveBudget, Reservation};
 use crate::tcpcl::tls::{self, TlsError, TlsSetup};
 
 /// The ALPN protocol identifier of qubicle.
@@ -38,6 +39,8 @@ pub const PROTOCOL_ERROR: u32 = 0x01;
 pub const BUNDLE_TOO_LARGE: u32 = 0x03;
 /// This node is shutting down.
 pub const SHUTTING_DOWN: u32 = 0x05;
+/// This node has no memory for the bundle now: send it again later (stream-level).
+pub const NO_RESOURCES: u32 = 0x06;
 
 /// Bundles sent and not yet acknowledged, per connection.
 const IN_FLIGHT: usize = 256;
@@ -62,6 +65,9 @@ pub struct QuicConfig {
     pub max_bundle: u64,
     /// Idle timeout; keepalive PINGs go out at a third of it.
     pub idle_timeout: Duration,
+    /// The node's bound on received data not yet taken in (`None`: only `max_bundle` per
+    /// stream bounds it); a stream that would exceed it is stopped with [`NO_RESOURCES`].
+    pub budget: Option<ReceiveBudget>,
 }
 
 /// Why a QUIC link could not start or failed.
@@ -154,6 +160,7 @@ pub struct QuicLink {
     connection: Connection,
     peer_node_id: String,
     max_bundle: u64,
+    budget: Option<ReceiveBudget>,
 }
 
 /// The node ID its certificate gives the peer: the first URI SAN that is an `ipn` EID.
@@ -175,14 +182,16 @@ pub async fn connect(endpoint: &Endpoint, addr: SocketAddr, config: &QuicConfig)
     // The server name is not checked (the node ID in the certificate is); any valid name does.
     let connection = endpoint.connect(addr, "dtn-node")?.await?;
     let peer_node_id = peer_node_id(&connection)?;
-    Ok(QuicLink { connection, peer_node_id, max_bundle: config.max_bundle })
+    Ok(QuicLink { connection, peer_node_id, max_bundle: config.max_bundle, budget: config.budget.clone() })
 }
 
 /// Completes a connection a peer opened.
 pub async fn accept(incoming: quinn::Incoming, config: &QuicConfig) -> Result<QuicLink, QuicError> {
     let connection = incoming.await?;
     match peer_node_id(&connection) {
-        Ok(peer_node_id) => Ok(QuicLink { connection, peer_node_id, max_bundle: config.max_bundle }),
+        Ok(peer_node_id) => {
+            Ok(QuicLink { connection, peer_node_id, max_bundle: config.max_bundle, budget: config.budget.clone() })
+        }
         Err(e) => {
             connection.close(VarInt::from_u32(PROTOCOL_ERROR), b"no node ID in the certificate");
             Err(e)
@@ -195,8 +204,8 @@ pub async fn accept(incoming: quinn::Incoming, config: &QuicConfig) -> Result<Qu
 pub struct QuicParts {
     /// Bundles to send.
     pub outbound: mpsc::Sender<Bytes>,
-    /// Bundles received.
-    pub inbound: mpsc::Receiver<Bytes>,
+    /// Bundles received, each with its share of the receive budget.
+    pub inbound: mpsc::Receiver<Arrival>,
     /// One verdict per bundle sent: its position in sending order (from 0) and whether the
     /// peer has it. Streams complete independently, so verdicts come in any order.
     pub outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
@@ -222,7 +231,8 @@ impl QuicLink {
         let (in_tx, in_rx) = mpsc::channel(CHANNEL);
         let (outcome_tx, outcomes) = mpsc::unbounded_channel();
         let activity = Arc::new(Activity::default());
-        let receiving = tokio::spawn(receive(self.connection.clone(), in_tx, self.max_bundle, activity.clone()));
+        let limits = (self.max_bundle, self.budget.clone());
+        let receiving = tokio::spawn(receive(self.connection.clone(), in_tx, limits, activity.clone()));
         let task = tokio::spawn(send(self.connection, out_rx, outcome_tx, receiving, activity));
         QuicParts { outbound: out_tx, inbound: in_rx, outcomes, task }
     }
@@ -322,7 +332,12 @@ impl Activity {
 /// Reads the peer's streams, at most [`IN_FLIGHT`] at once (counting those read and waiting
 /// for the agent to take them): beyond that, streams wait unaccepted in QUIC, whose flow
 /// control holds the peer back, so a fast peer cannot fill this node's memory.
-async fn receive(connection: Connection, inbound: mpsc::Sender<Bytes>, max_bundle: u64, activity: Arc<Activity>) {
+async fn receive(
+    connection: Connection,
+    inbound: mpsc::Sender<Arrival>,
+    (max_bundle, budget): (u64, Option<ReceiveBudget>),
+    activity: Arc<Activity>,
+) {
     use std::sync::atomic::Ordering::Relaxed;
     let limit = usize::try_from(max_bundle).unwrap_or(usize::MAX);
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
@@ -338,20 +353,50 @@ async fn receive(connection: Connection, inbound: mpsc::Sender<Bytes>, max_bundl
         let Ok(mut stream) = connection.accept_uni().await else { return };
         activity.busy.fetch_add(1, Relaxed);
         activity.accepted.fetch_add(1, Relaxed);
-        let (inbound, activity) = (inbound.clone(), activity.clone());
+        let (inbound, activity, budget) = (inbound.clone(), activity.clone(), budget.clone());
         tokio::spawn(async move {
-            match stream.read_to_end(limit).await {
+            let mut held = Reservation::default();
+            match read_bundle(&mut stream, limit, budget.as_ref(), &mut held).await {
                 Ok(bundle) => {
-                    let _ = inbound.send(Bytes::from(bundle)).await;
+                    let permit = held.take(bundle.len());
+                    let _ = inbound.send(Arrival { bytes: bundle, permit }).await;
                 }
-                Err(quinn::ReadToEndError::TooLong) => {
-                    let _ = stream.stop(VarInt::from_u32(BUNDLE_TOO_LARGE));
+                Err(code) => {
+                    let _ = stream.stop(VarInt::from_u32(code));
                 }
-                Err(_) => {}
             }
             activity.busy.fetch_sub(1, Relaxed);
             drop(slot);
         });
+    }
+}
+
+/// Reads one bundle stream to its end, within `limit` and the receive budget; `Err(code)`:
+/// the stream is to be stopped with that code (0: it failed on its own).
+async fn read_bundle(
+    stream: &mut quinn::RecvStream,
+    limit: usize,
+    budget: Option<&ReceiveBudget>,
+    held: &mut Reservation,
+) -> Result<Bytes, u32> {
+    let mut data = bytes::BytesMut::new();
+    loop {
+        match stream.read_chunk(64 * 1024, true).await {
+            Ok(Some(chunk)) => {
+                if data.len() + chunk.bytes.len() > limit {
+                    return Err(BUNDLE_TOO_LARGE);
+                }
+                data.extend_from_slice(&chunk.bytes);
+                if let Some(budget) = budget
+                    && !budget.resize(held, data.len())
+                {
+                    tracing::warn!(available = budget.available(), "quic: receive memory exhausted: stream stopped");
+                    return Err(NO_RESOURCES);
+                }
+            }
+            Ok(None) => return Ok(data.freeze()),
+            Err(_) => return Err(NO_ERROR),
+        }
     }
 }
 

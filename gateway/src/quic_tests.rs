@@ -36,7 +36,7 @@ fn config(ca: &Ca, node: &str) -> QuicConfig {
         roots: vec![ca.der.clone()],
         policy: NodeIdPolicy::None,
     };
-    QuicConfig { tls, max_bundle: 1 << 20, idle_timeout: Duration::from_secs(10) }
+    QuicConfig { tls, max_bundle: 1 << 20, idle_timeout: Duration::from_secs(10), budget: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +70,7 @@ async fn a_closing_receiver_first_takes_everything_the_sender_was_told_arrived()
     let receiver = tokio::spawn(async move {
         let mut got = BTreeSet::new();
         while let Some(bundle) = inbound.recv().await {
-            got.insert(u32::from_be_bytes(bundle[..4].try_into().unwrap()));
+            got.insert(u32::from_be_bytes(bundle.bytes[..4].try_into().unwrap()));
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         got

@@ -135,7 +135,7 @@ impl Node {
         }
         let mut router = StaticRouter::new();
         router.set_default(Some(2));
-        let tcpcl = Arc::new(TcpclConfig { session: SessionConfig::new(format!("ipn:{number}.0")), tls: None });
+        let tcpcl = Arc::new(TcpclConfig::new(SessionConfig::new(format!("ipn:{number}.0")), None));
         Node { bpa: Bpa::new(node, MemoryStore::new(1 << 30), router), tcpcl, link: None, link_no: 0 }
     }
 
@@ -153,7 +153,7 @@ impl Node {
                 let mut inbound = parts.inbound;
                 tokio::spawn(async move {
                     while let Some(b) = inbound.recv().await {
-                        if tx.send(b).is_err() {
+                        if tx.send(b.bytes).is_err() {
                             break;
                         }
                     }

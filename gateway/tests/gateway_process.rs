@@ -220,6 +220,25 @@ fn sighup_reloads_the_plan_and_sigterm_stops_cleanly() {
     assert!(status.success(), "{status:?}");
 }
 
+/// `count` 1 KiB bundles through the echo endpoint `ipn:2.7` of the gateway at `addr`; all
+/// must come back.
+fn echo_round_trips(addr: std::net::SocketAddr, count: u64) {
+    let spec = LoadSpec {
+        to: addr,
+        back: None,
+        node: 4_000_000,
+        destination: Some("ipn:2.7".parse().unwrap()),
+        size: 1024,
+        count,
+        window: 50,
+        tls: None,
+        timeout: Duration::from_secs(30),
+        expect_return: true,
+    };
+    let report = runtime().block_on(loadgen::run(spec)).unwrap();
+    assert_eq!(report.received, count, "{report}");
+}
+
 /// Raw TCP to the gateway: what it answers to garbage.
 fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
     use std::io::{Read, Write};
@@ -308,7 +327,7 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
 
     let rt = runtime();
     rt.block_on(async {
-        let config = Arc::new(TcpclConfig { session: SessionConfig::new("ipn:5.0"), tls: None });
+        let config = Arc::new(TcpclConfig::new(SessionConfig::new("ipn:5.0"), None));
         let link = gateway::tcpcl::connect(addr, config.clone()).await.unwrap();
         let mut parts = link.into_parts();
         // A bundle that is not one: received by TCPCL, rejected by the agent.
@@ -329,20 +348,7 @@ fn misbehaving_peers_do_not_stop_the_daemon() {
     });
     assert!(eventually(Duration::from_secs(5), || counter(&gw, "bundles_rejected") == 1));
     // Still serving: bundles to its echo endpoint come back.
-    let spec = LoadSpec {
-        to: addr,
-        back: None,
-        node: 4_000_000,
-        destination: Some("ipn:2.7".parse().unwrap()),
-        size: 1024,
-        count: 200,
-        window: 50,
-        tls: None,
-        timeout: Duration::from_secs(30),
-        expect_return: true,
-    };
-    let report = runtime().block_on(loadgen::run(spec)).unwrap();
-    assert_eq!(report.received, 200, "{report}");
+    echo_round_trips(addr, 200);
     assert!(gw.terminate(Duration::from_secs(10)).success());
 }
 
@@ -478,4 +484,58 @@ fn an_unauthenticated_session_gets_no_bundles_for_the_node_it_claims() {
     );
     let log = std::fs::read_to_string(dir.path("g.log")).unwrap();
     assert!(log.contains("unauthenticated session"), "{log}");
+}
+
+#[test]
+fn a_thousand_idle_connections_do_not_stop_the_daemon_and_idle_ones_are_closed() {
+    let dir = Scratch::new("idle-flood");
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"64 MiB\"\n\
+         [[endpoint]]\neid = \"ipn:2.7\"\ndeliver = \"echo\"\n\
+         [tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\n[mtcp]\nlisten = [\"127.0.0.1:0\"]\n\
+         [limits]\nmtcp_idle_s = 2\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    // 500 connections to each listener that never say a word.
+    let idle: Vec<std::net::TcpStream> = (0..1_000)
+        .map(|i| std::net::TcpStream::connect(if i % 2 == 0 { gw.tcpcl[0] } else { gw.mtcp[0] }).unwrap())
+        .collect();
+    // The daemon serves on: its admin API answers and bundles through its echo come back.
+    assert!(gw.get("/node").contains("\"node\":2"));
+    echo_round_trips(gw.tcpcl[0], 200);
+    // The silent MTCP connections are closed after the idle timeout (2 s here).
+    use std::io::Read;
+    let mut mtcp = idle.into_iter().skip(1).step_by(2).next().unwrap();
+    mtcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    let mut sink = [0u8; 16];
+    assert_eq!(mtcp.read(&mut sink).unwrap(), 0, "closed by the gateway");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(gw.terminate(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn connections_beyond_the_session_cap_are_closed_at_once() {
+    let dir = Scratch::new("session-cap");
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"16 MiB\"\n[mtcp]\nlisten = [\"127.0.0.1:0\"]\n\
+         [limits]\nmax_sessions = 4\n",
+    );
+    let held: Vec<std::net::TcpStream> = (0..4).map(|_| std::net::TcpStream::connect(gw.mtcp[0]).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    use std::io::Read;
+    let mut fifth = std::net::TcpStream::connect(gw.mtcp[0]).unwrap();
+    fifth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut sink = [0u8; 16];
+    assert_eq!(fifth.read(&mut sink).unwrap(), 0, "the fifth is closed");
+    // One of the four goes; a new connection is served again (it stays open).
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut again = std::net::TcpStream::connect(gw.mtcp[0]).unwrap();
+    again.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let err = again.read(&mut sink).unwrap_err();
+    assert!(matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut), "{err}");
 }

@@ -72,7 +72,7 @@ async fn bundles_cross_both_ways_with_hardy() {
     hardy.on_register(Box::new(Collect(to_us)), &[node2]).await;
     // We (node 1) connect (once hardy's listener task is up) and send: one small bundle, one
     // cut into segments by hardy's 16 KiB segment MRU.
-    let ours = Arc::new(TcpclConfig { session: SessionConfig::new("ipn:1.0"), tls: None });
+    let ours = Arc::new(TcpclConfig::new(SessionConfig::new("ipn:1.0"), None));
     let mut attempt = 0;
     let link = loop {
         match connect(hardy_addr, ours.clone()).await {

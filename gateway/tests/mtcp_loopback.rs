@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
-use gateway::mtcp::{MtcpLinkError, accept, connect};
+use gateway::mtcp::{MtcpLinkError, ReceiveLimits, accept, connect};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -14,7 +14,7 @@ async fn bundles_cross_both_ways() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
-        let mut link = accept(stream, 1 << 24).unwrap();
+        let mut link = accept(stream, ReceiveLimits { max_bundle: 1 << 24, budget: None, idle: None }).unwrap();
         link.send(Bytes::from_static(b"ack from two")).await.unwrap();
         let mut got = Vec::new();
         while let Some(b) = link.recv().await {
@@ -40,7 +40,7 @@ async fn garbage_and_oversize_bundles_end_the_connection_with_the_reason() {
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
-            let mut link = accept(stream, 1 << 20).unwrap();
+            let mut link = accept(stream, ReceiveLimits { max_bundle: 1 << 20, budget: None, idle: None }).unwrap();
             assert_eq!(link.recv().await, None);
             link.close().await
         });

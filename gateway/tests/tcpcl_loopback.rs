@@ -43,7 +43,7 @@ fn node_tls(ca: &Ca, uri: &str) -> TlsSetup {
 }
 
 fn config(node: &str, tls: Option<TlsSetup>) -> Arc<TcpclConfig> {
-    Arc::new(TcpclConfig { session: SessionConfig { max_segment: 64 * 1024, ..SessionConfig::new(node) }, tls })
+    Arc::new(TcpclConfig::new(SessionConfig { max_segment: 64 * 1024, ..SessionConfig::new(node) }, tls))
 }
 
 /// Node 1 connects to node 2; each sends bundles; both receive them whole and in order.
@@ -137,7 +137,7 @@ async fn a_peer_that_stalls_is_dropped_after_twice_the_keepalive() {
     let addr = listener.local_addr().unwrap();
     let mut session = SessionConfig::new("ipn:2.0");
     session.keepalive_s = 1;
-    let two = Arc::new(TcpclConfig { session, tls: None });
+    let two = Arc::new(TcpclConfig::new(session, None));
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         let mut link = accept(stream, two).await.unwrap();
@@ -199,7 +199,7 @@ async fn listening_node_two()
     let addr = listener.local_addr().unwrap();
     let mut session = SessionConfig::new("ipn:2.0");
     session.keepalive_s = 1;
-    let two = Arc::new(TcpclConfig { session, tls: None });
+    let two = Arc::new(TcpclConfig::new(session, None));
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         accept(stream, two).await
@@ -212,7 +212,7 @@ async fn idle_sessions_stay_up_on_keepalives() {
     let one = {
         let mut c = SessionConfig::new("ipn:1.0");
         c.keepalive_s = 1;
-        Arc::new(TcpclConfig { session: c, tls: None })
+        Arc::new(TcpclConfig::new(c, None))
     };
     let (addr, server) = listening_node_two().await;
     let mut link = connect(addr, one).await.unwrap();
@@ -336,7 +336,7 @@ async fn two_sessions_sending_big_bundles_to_each_other_do_not_deadlock() {
         let mut got = 0;
         while got < 24 {
             let bundle = inbound.recv().await.expect("a bundle");
-            assert_eq!(bundle.len(), 2 << 20);
+            assert_eq!(bundle.bytes.len(), 2 << 20);
             got += 1;
         }
         drop(send.await.unwrap());
@@ -345,4 +345,59 @@ async fn two_sessions_sending_big_bundles_to_each_other_do_not_deadlock() {
     let both = async { tokio::join!(exchange(one), exchange(two)) };
     let (a, b) = tokio::time::timeout(std::time::Duration::from_secs(30), both).await.expect("no deadlock");
     assert_eq!((a, b), (24, 24));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_share_one_receive_budget_and_a_refused_transfer_is_taken_later() {
+    use dtn_core::cla::tcpcl::{EXT_TRANSFER_LENGTH, ExtItem, Message, SegmentFlags};
+    use gateway::budget::ReceiveBudget;
+    use tokio::io::AsyncWriteExt;
+    // Node 2 may hold 1 MiB of received data, all sessions together.
+    let budget = ReceiveBudget::new(1 << 20);
+    let two =
+        Arc::new(TcpclConfig { budget: Some(budget.clone()), ..TcpclConfig::new(SessionConfig::new("ipn:2.0"), None) });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut links = Vec::new();
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().await.unwrap();
+            links.push(accept(stream, two.clone()).await.unwrap());
+        }
+        links
+    });
+    // A first peer starts a 2 MiB transfer, sends 900 KiB of it and goes quiet.
+    let mut hog = raw_peer(addr, 1 << 20).await;
+    let start = Message::XferSegment {
+        flags: SegmentFlags { start: true, end: false },
+        transfer_id: 1,
+        extensions: vec![ExtItem {
+            critical: false,
+            item_type: EXT_TRANSFER_LENGTH,
+            value: Bytes::copy_from_slice(&(2u64 << 20).to_be_bytes()),
+        }],
+        data: Bytes::from(vec![1u8; 900 << 10]),
+    };
+    hog.write_all(&start.encode()).await.unwrap();
+    // A second peer sends 500 KiB in 64 KiB segments: there is no room for it.
+    let mut config = SessionConfig::new("ipn:3.0");
+    config.max_segment = 64 << 10;
+    let second = connect(addr, Arc::new(TcpclConfig::new(config, None))).await.unwrap();
+    let mut links = server.await.unwrap();
+    let parts = second.into_parts();
+    let mut outcomes = parts.outcomes;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(budget.available() < 200 << 10, "the hog's 900 KiB are held: {}", budget.available());
+    let bundle = Bytes::from(vec![2u8; 500 << 10]);
+    parts.outbound.send(bundle.clone()).await.unwrap();
+    let within = std::time::Duration::from_secs(5);
+    assert_eq!(tokio::time::timeout(within, outcomes.recv()).await.unwrap(), Some((0, false)), "refused: no room");
+    // The hog goes away; its share comes back, and the same bundle now gets through.
+    drop(hog);
+    let hog_link = links.remove(0);
+    assert!(tokio::time::timeout(within, hog_link.close()).await.is_ok(), "the hog's session ends");
+    parts.outbound.send(bundle.clone()).await.unwrap();
+    assert_eq!(tokio::time::timeout(within, outcomes.recv()).await.unwrap(), Some((1, true)));
+    let mut receiver = links.remove(0);
+    assert_eq!(tokio::time::timeout(within, receiver.recv()).await.unwrap(), Some(bundle));
 }

@@ -58,6 +58,11 @@ impl Decoder {
         Decoder { max: max_bundle, buffer: BytesMut::new(), offset: 0, failed: None }
     }
 
+    /// Bytes received and not yet handed out as bundles.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Appends received bytes.
     pub fn extend(&mut self, bytes: &[u8]) {
         if self.failed.is_none() {

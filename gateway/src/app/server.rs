@@ -29,6 +29,16 @@ pub struct ClientLimits {
     pub max_adu: u64,
 }
 
+/// What every client of one node shares: the node's IDs and its receive budget.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// This node's IDs (a client may see the node's status only when it acts for one of
+    /// its endpoints).
+    pub node_ids: Arc<Vec<Eid>>,
+    /// The node's bound on data received and not yet stored.
+    pub budget: Option<crate::budget::ReceiveBudget>,
+}
+
 /// A QUIC endpoint for applications on `bind`.
 pub fn endpoint(
     bind: std::net::SocketAddr,
@@ -55,20 +65,20 @@ pub async fn serve(
     endpoint: quinn::Endpoint,
     commands: mpsc::Sender<Command>,
     limits: ClientLimits,
-    node_ids: Arc<Vec<Eid>>,
+    shared: Shared,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         let Some(incoming) = crate::quic::next_incoming(&endpoint, &mut shutdown).await else { return };
         let commands = commands.clone();
-        let node_ids = node_ids.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             let from = incoming.remote_address();
             match incoming.await {
                 Ok(connection) => {
                     let allowed = allowed_endpoints(&connection);
                     tracing::info!(%from, endpoints = ?allowed, "application connected");
-                    client(connection, allowed, commands, limits, node_ids).await;
+                    client(connection, allowed, commands, limits, shared).await;
                 }
                 Err(e) => tracing::warn!(%from, error = %e, "application refused (TLS)"),
             }
@@ -94,7 +104,7 @@ async fn client(
     allowed: Vec<Eid>,
     commands: mpsc::Sender<Command>,
     limits: ClientLimits,
-    node_ids: Arc<Vec<Eid>>,
+    shared: Shared,
 ) {
     let rate = NonZeroU32::new(limits.submits_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new((limits.submits_per_sec / 10).max(1)).unwrap_or(NonZeroU32::MIN);
@@ -104,7 +114,8 @@ async fn client(
         pace: governor::RateLimiter::direct(governor::Quota::per_second(rate).allow_burst(burst)),
         quota: Arc::new(tokio::sync::Semaphore::new(limits.in_flight.max(1) as usize)),
         max_adu: limits.max_adu,
-        node_ids,
+        node_ids: shared.node_ids,
+        budget: shared.budget,
     });
     let Ok((send, recv)) = connection.accept_bi().await else { return };
     tokio::spawn(control(connection.clone(), send, recv, client.clone()));

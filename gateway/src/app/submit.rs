@@ -15,6 +15,7 @@ use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::wire::{read_header, write_header};
+use crate::budget::Reservation;
 use crate::daemon::agent::Command;
 
 /// Bundle processing flags an application may set: report requests, status time, no
@@ -40,6 +41,9 @@ pub struct Client {
     /// This node's IDs (`ipn:N.0` and any `dtn` names): a client may ask for the node's
     /// status only when its certificate names an endpoint of this node.
     pub node_ids: Arc<Vec<Eid>>,
+    /// The node's receive budget: an ADU holds its share from its first byte until it is
+    /// stored (or refused).
+    pub budget: Option<crate::budget::ReceiveBudget>,
 }
 
 impl Client {
@@ -65,6 +69,8 @@ enum Answer {
         reference: u64,
         answer: oneshot::Receiver<(u64, (u64, u64))>,
         permit: OwnedSemaphorePermit,
+        /// The ADU's share of the receive budget, until the agent has answered.
+        held: Reservation,
     },
 }
 
@@ -88,25 +94,22 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
         first = false;
         let (reference, source, destination, lifetime_ms, priority, flags, length) = header;
         let Some(permit) = client.admit().await else { break };
-        let limit = usize::try_from(client.max_adu).unwrap_or(usize::MAX);
-        let (too_large, malformed) = (crate::quic::BUNDLE_TOO_LARGE, crate::quic::PROTOCOL_ERROR);
-        let payload = match length {
-            Some(n) if n > client.max_adu => Err(too_large),
-            Some(n) => read_exactly(&mut recv, n).await.ok_or(malformed),
-            None => recv.read_to_end(limit).await.map_err(|e| match e {
-                quinn::ReadToEndError::TooLong => too_large,
-                quinn::ReadToEndError::Read(_) => malformed,
-            }),
-        };
+        let too_large = crate::quic::BUNDLE_TOO_LARGE;
+        let mut held = Reservation::default();
+        let payload = read_adu(&mut recv, length, client.max_adu, client.budget.as_ref(), &mut held).await;
         // An ADU cut off (or over the limit) is not submitted: the client hears nothing for
         // it and tries again.
         let payload = match payload {
             Ok(payload) => payload,
             Err(code) => {
                 let _ = recv.stop(VarInt::from_u32(code));
-                if code == too_large {
-                    // Said in the answer too: the client may have sent it all before the stop.
-                    let status = dtn_core::app::submitted::TOO_LARGE;
+                // Said in the answer too: the client may have sent it all before the stop.
+                let status = match code {
+                    c if c == too_large => Some(dtn_core::app::submitted::TOO_LARGE),
+                    crate::quic::NO_RESOURCES => Some(1 + dtn_core::admin::ReasonCode::DepletedStorage.code()),
+                    _ => None,
+                };
+                if let Some(status) = status {
                     let _ =
                         answers.send(Answer::Now(Message::Submitted { reference, status, creation: (0, 0) }, permit));
                 }
@@ -136,7 +139,7 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
                 {
                     break;
                 }
-                Answer::Later { reference, answer, permit }
+                Answer::Later { reference, answer, permit, held }
             }
             _ => Answer::Now(refusal(dtn_core::admin::ReasonCode::BlockUnintelligible.code()), permit),
         };
@@ -148,16 +151,43 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
     let _ = writer.await;
 }
 
-/// Exactly `n` bytes of the stream, read as they arrive (nothing reserved ahead of the data);
-/// `None` if the stream ends or fails first.
-async fn read_exactly(recv: &mut RecvStream, n: u64) -> Option<Vec<u8>> {
-    let n = usize::try_from(n).ok()?;
-    let mut buf = Vec::with_capacity(n.min(64 * 1024));
-    while buf.len() < n {
-        let chunk = recv.read_chunk(n - buf.len(), true).await.ok()??;
-        buf.extend_from_slice(&chunk.bytes);
+/// An ADU: exactly `length` bytes of the stream, or (no length) the rest of it, read as they
+/// arrive (nothing reserved ahead of the data) within `max` and the receive budget. `Err`:
+/// the code to stop the stream with (too large, no resources, or malformed: it ended or
+/// failed first).
+async fn read_adu(
+    recv: &mut RecvStream,
+    length: Option<u64>,
+    max: u64,
+    budget: Option<&crate::budget::ReceiveBudget>,
+    held: &mut Reservation,
+) -> Result<Vec<u8>, u32> {
+    use crate::quic::{BUNDLE_TOO_LARGE, NO_RESOURCES, PROTOCOL_ERROR};
+    if length.is_some_and(|n| n > max) {
+        return Err(BUNDLE_TOO_LARGE);
     }
-    Some(buf)
+    let want = length.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    let mut buf = Vec::with_capacity(want.unwrap_or(0).min(64 * 1024));
+    while want.is_none_or(|n| buf.len() < n) {
+        let room = want.map_or(64 * 1024, |n| n - buf.len());
+        let chunk = match recv.read_chunk(room, true).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) if want.is_none() => break,
+            _ => return Err(PROTOCOL_ERROR),
+        };
+        if buf.len() + chunk.bytes.len() > limit {
+            return Err(BUNDLE_TOO_LARGE);
+        }
+        buf.extend_from_slice(&chunk.bytes);
+        if let Some(budget) = budget
+            && !budget.resize(held, buf.len())
+        {
+            tracing::warn!(available = budget.available(), "app: receive memory exhausted: submission refused");
+            return Err(NO_RESOURCES);
+        }
+    }
+    Ok(buf)
 }
 
 /// Writes the answers in submission order as they come, then ends the stream.
@@ -166,7 +196,7 @@ async fn write_answers(mut send: SendStream, mut pending: mpsc::UnboundedReceive
         // The permit is let go once the answer is written.
         let (message, _permit) = match answer {
             Answer::Now(message, permit) => (message, permit),
-            Answer::Later { reference, answer, permit } => {
+            Answer::Later { reference, answer, permit, held: _held } => {
                 let Ok(Ok((status, creation))) = tokio::time::timeout(ANSWER_WITHIN, answer).await else { return };
                 (Message::Submitted { reference, status, creation }, permit)
             }

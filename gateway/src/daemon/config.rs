@@ -158,6 +158,8 @@ pub struct Config {
     pub receipts_per_source: usize,
     /// Admin HTTP address.
     pub admin: Option<SocketAddr>,
+    /// Bounds on what peers may make this node hold.
+    pub limits: Limits,
     /// Log format: JSON lines (`true`) or text.
     pub log_json: bool,
     /// Log level.
@@ -297,6 +299,22 @@ impl Config {
                         ),
                     ));
                 }
+            },
+        };
+        // The receive budget: 256 MiB, and room for two of the largest bundles accepted.
+        let limits = match &raw.limits {
+            None => Limits {
+                receive_memory: (2 * transfer_mru).max(256 << 20),
+                max_sessions: default_max_sessions(),
+                mtcp_idle_s: default_mtcp_idle(),
+            },
+            Some(l) => Limits {
+                receive_memory: match &l.receive_memory {
+                    None => (2 * transfer_mru).max(256 << 20),
+                    Some(m) => parse_size(m.get_ref()).map_err(|e| at(Some(m.span()), e))?,
+                },
+                max_sessions: l.max_sessions.max(1),
+                mtcp_idle_s: l.mtcp_idle_s.max(1),
             },
         };
         let mtcp = raw.mtcp.unwrap_or_default();
@@ -488,6 +506,7 @@ impl Config {
                 .as_ref()
                 .map_or(dtn_core::bpa::DEFAULT_RECEIPTS_PER_SOURCE, |a| a.receipts_per_source.max(1)),
             admin,
+            limits,
             log_json,
             log_level,
         })
@@ -542,6 +561,25 @@ struct Raw {
     reports: Option<RawReports>,
     admin: Option<RawAdmin>,
     log: Option<RawLog>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    receive_memory: Option<Spanned<SizeSpec>>,
+    #[serde(default = "default_max_sessions")]
+    max_sessions: u32,
+    #[serde(default = "default_mtcp_idle")]
+    mtcp_idle_s: u64,
+}
+
+fn default_max_sessions() -> u32 {
+    1024
+}
+
+fn default_mtcp_idle() -> u64 {
+    300
 }
 
 #[derive(Debug, Deserialize)]
@@ -599,6 +637,19 @@ struct RawEndpoint {
     eid: Spanned<String>,
     deliver: Spanned<String>,
     dir: Option<String>,
+}
+
+/// Bounds on what peers may make the node hold (`[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes received and not yet taken in by the agent, partly received ones included,
+    /// across every session of every convergence layer and the application bridge.
+    pub receive_memory: u64,
+    /// Sessions each listener kind (TCPCL, MTCP, QUIC, applications) may have open at once;
+    /// connections beyond are closed at once.
+    pub max_sessions: u32,
+    /// An accepted MTCP connection that sends nothing for this long is closed, seconds.
+    pub mtcp_idle_s: u64,
 }
 
 /// What an accepted TCPCL session that did not authenticate its node ID (TLS with a

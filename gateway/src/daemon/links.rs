@@ -22,6 +22,7 @@ use super::config::{ClaKind, Config, PeerConfig};
 use super::metrics::Counters;
 use super::pacer::Pacer;
 use super::snapshot::{dtn_time, plan_time};
+use crate::budget::{Arrival, ReceiveBudget};
 use crate::tcpcl::TcpclConfig;
 
 /// Longest wait between connection attempts to a peer.
@@ -50,10 +51,42 @@ pub struct LinkContext {
     pub epoch: DtnTime,
     /// Becomes true on shutdown.
     pub shutdown: watch::Receiver<bool>,
-    /// Bytes received and not yet taken in by the agent, all links together.
-    pub ingress: IngressBudget,
+    /// Bytes received and not yet taken in by the agent, all links together, partly
+    /// received ones included (every session of every convergence layer shares it).
+    pub budget: ReceiveBudget,
+    /// Sessions each kind of listener may have open at once (TCPCL, MTCP, QUIC).
+    pub sessions: SessionCaps,
+    /// An accepted MTCP connection silent this long is closed.
+    pub mtcp_idle: Duration,
     /// QUIC, when configured.
     pub quic: Option<QuicContext>,
+}
+
+/// How many sessions each listener kind may have open at once.
+#[derive(Debug, Clone)]
+pub struct SessionCaps {
+    tcpcl: Arc<tokio::sync::Semaphore>,
+    mtcp: Arc<tokio::sync::Semaphore>,
+    quic: Arc<tokio::sync::Semaphore>,
+}
+
+impl SessionCaps {
+    /// `max` sessions per listener kind.
+    pub fn new(max: u32) -> Self {
+        let cap = || Arc::new(tokio::sync::Semaphore::new(max as usize));
+        SessionCaps { tcpcl: cap(), mtcp: cap(), quic: cap() }
+    }
+}
+
+/// A slot for one more accepted session, or `None` (logged) when the kind is at its cap:
+/// the connection is closed at once, so a flood of connections costs nothing but their
+/// accept.
+fn slot(cap: &Arc<tokio::sync::Semaphore>, kind: &str, from: SocketAddr) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let slot = cap.clone().try_acquire_owned().ok();
+    if slot.is_none() {
+        tracing::debug!(%from, kind, "session cap reached: connection closed");
+    }
+    slot
 }
 
 /// The QUIC endpoint that dials, and the settings.
@@ -63,33 +96,6 @@ pub struct QuicContext {
     pub endpoint: quinn::Endpoint,
     /// Settings.
     pub config: Arc<crate::quic::QuicConfig>,
-}
-
-/// Bounds the bytes between the links and the agent (a count of bundles would let 1 MiB
-/// bundles pile up by the gigabyte while the agent writes to disk): a link that would exceed
-/// it waits, and TCP slows its peer.
-#[derive(Debug, Clone)]
-pub struct IngressBudget {
-    permits: Arc<tokio::sync::Semaphore>,
-    total: usize,
-}
-
-/// Ingress budget granularity.
-const PERMIT_BYTES: usize = 1024;
-
-impl IngressBudget {
-    /// A budget of `bytes`.
-    pub fn new(bytes: usize) -> Self {
-        let total = (bytes / PERMIT_BYTES).max(1);
-        IngressBudget { permits: Arc::new(tokio::sync::Semaphore::new(total)), total }
-    }
-
-    /// Waits for room for `len` bytes (a bundle larger than the whole budget waits for all of
-    /// it). `None` only if the budget was closed.
-    pub async fn permit(&self, len: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let want = u32::try_from(len.div_ceil(PERMIT_BYTES).clamp(1, self.total)).unwrap_or(u32::MAX);
-        self.permits.clone().acquire_many_owned(want).await.ok()
-    }
 }
 
 /// How a session's task ended: `None` for a normal end, else why it failed (in words).
@@ -109,7 +115,7 @@ fn ending<E: std::fmt::Display + Send + 'static>(task: tokio::task::JoinHandle<R
 /// A session, whatever its convergence layer.
 struct Session {
     outbound: mpsc::Sender<Bytes>,
-    inbound: mpsc::Receiver<Bytes>,
+    inbound: mpsc::Receiver<Arrival>,
     /// What became of each bundle sent: its position in sending order and whether the peer
     /// has it, in any order (QUIC: one stream per bundle, acknowledged independently; TCPCL:
     /// a bundle the session cannot take fails at once, ahead of earlier bundles'
@@ -157,8 +163,13 @@ enum Window {
 }
 
 impl LinkContext {
-    async fn ingress_permit(&self, len: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.ingress.permit(len).await
+    /// An arrival's share of the receive budget: the one it carries, or (a convergence layer
+    /// that ran without the budget) one waited for now.
+    async fn share(&self, arrival: &mut Arrival) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match arrival.permit.take() {
+            Some(permit) => Some(permit),
+            None => self.budget.permit(arrival.bytes.len()).await,
+        }
     }
 
     fn allocate(&self) -> LinkId {
@@ -216,8 +227,10 @@ pub async fn listen_tcpcl(ctx: LinkContext, listener: TcpListener) {
     let mut shutdown = ctx.shutdown.clone();
     loop {
         let Some((stream, from)) = next_connection(&listener, &mut shutdown).await else { return };
+        let Some(slot) = slot(&ctx.sessions.tcpcl, "tcpcl", from) else { continue };
         let ctx = ctx.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             match crate::tcpcl::accept(stream, ctx.tcpcl.clone()).await {
                 Ok(link) => {
                     let Some(peer) = node_of_id(link.peer_node_id()) else {
@@ -268,9 +281,9 @@ async fn serve_receive_only(ctx: &LinkContext, session: Session) {
     loop {
         tokio::select! {
             next = inbound.recv() => {
-                let Some(bytes) = next else { break };
-                let permit = ctx.ingress_permit(bytes.len()).await;
-                if ctx.commands.send(Command::Received { link, bytes, permit }).await.is_err() {
+                let Some(mut arrival) = next else { break };
+                let permit = ctx.share(&mut arrival).await;
+                if ctx.commands.send(Command::Received { link, bytes: arrival.bytes, permit }).await.is_err() {
                     break;
                 }
             }
@@ -294,8 +307,13 @@ pub async fn listen_quic(ctx: LinkContext, endpoint: quinn::Endpoint) {
     loop {
         let Some(incoming) = crate::quic::next_incoming(&endpoint, &mut shutdown).await else { return };
         let from = incoming.remote_address();
+        let Some(slot) = slot(&ctx.sessions.quic, "quic", from) else {
+            incoming.refuse();
+            continue;
+        };
         let (ctx, quic) = (ctx.clone(), quic.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             match crate::quic::accept(incoming, &quic.config).await {
                 Ok(link) => {
                     let Some(peer) = node_of_id(link.peer_node_id()) else { return };
@@ -316,9 +334,16 @@ pub async fn listen_mtcp(ctx: LinkContext, listener: TcpListener) {
     let mut shutdown = ctx.shutdown.clone();
     loop {
         let Some((stream, from)) = next_connection(&listener, &mut shutdown).await else { return };
+        let Some(slot) = slot(&ctx.sessions.mtcp, "mtcp", from) else { continue };
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let link = match crate::mtcp::accept(stream, ctx.config.transfer_mru) {
+            let _slot = slot;
+            let limits = crate::mtcp::ReceiveLimits {
+                max_bundle: ctx.config.transfer_mru,
+                budget: Some(ctx.budget.clone()),
+                idle: Some(ctx.mtcp_idle),
+            };
+            let link = match crate::mtcp::accept(stream, limits) {
                 Ok(link) => link,
                 Err(e) => {
                     tracing::warn!(%from, error = %e, "mtcp connection failed");
@@ -330,9 +355,10 @@ pub async fn listen_mtcp(ctx: LinkContext, listener: TcpListener) {
             // half-close the connection at once.
             let crate::mtcp::MtcpParts { outbound: _outbound, mut inbound, reader, .. } = link.into_parts();
             let link_id = ctx.allocate();
-            while let Some(bytes) = inbound.recv().await {
-                let permit = ctx.ingress_permit(bytes.len()).await;
-                if ctx.commands.send(Command::Received { link: link_id, bytes, permit }).await.is_err() {
+            while let Some(mut arrival) = inbound.recv().await {
+                let permit = ctx.share(&mut arrival).await;
+                let received = Command::Received { link: link_id, bytes: arrival.bytes, permit };
+                if ctx.commands.send(received).await.is_err() {
                     break;
                 }
             }
@@ -483,14 +509,14 @@ async fn serve(
     let egress = Pacer::new(rate);
     let ingress = Pacer::new(peer_config.map_or(0, |p| p.ingress_rate));
     let commands = ctx.commands.clone();
-    let ingress_budget = ctx.ingress.clone();
+    let reader_ctx = ctx.clone();
     let mut reader = tokio::spawn(async move {
-        while let Some(bytes) = inbound.recv().await {
+        while let Some(mut arrival) = inbound.recv().await {
             if let Some(p) = &ingress {
-                p.take(bytes.len()).await;
+                p.take(arrival.bytes.len()).await;
             }
-            let permit = ingress_budget.permit(bytes.len()).await;
-            if commands.send(Command::Received { link, bytes, permit }).await.is_err() {
+            let permit = reader_ctx.share(&mut arrival).await;
+            if commands.send(Command::Received { link, bytes: arrival.bytes, permit }).await.is_err() {
                 break;
             }
         }

@@ -46,8 +46,6 @@ use crate::tcpcl::{TcpclConfig, TlsSetup};
 
 /// Commands waiting for the agent at most.
 const COMMAND_QUEUE: usize = 4096;
-/// Bytes of received bundles waiting for the agent at most (all links).
-const INGRESS_BYTES: usize = 32 << 20;
 
 /// The store path that keeps bundles in memory only (benchmarks: the price of durability).
 pub const MEMORY_STORE: &str = ":memory:";
@@ -115,6 +113,7 @@ fn quic_config(config: &Config) -> Result<Option<QuicConfig>, String> {
         tls: load_tls(tls)?,
         max_bundle: config.transfer_mru,
         idle_timeout: Duration::from_secs(config.quic_idle_s),
+        budget: None,
     }))
 }
 
@@ -186,14 +185,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
     session.keepalive_s = config.keepalive_s;
     session.segment_mru = config.segment_mru;
     session.transfer_mru = config.transfer_mru;
-    let tcpcl = Arc::new(TcpclConfig { session, tls: tls_setup(&config)? });
+    // One bound on received data not yet taken in, shared by every session of every CLA.
+    let budget = crate::budget::ReceiveBudget::new(config.limits.receive_memory);
+    let tcpcl =
+        Arc::new(TcpclConfig { budget: Some(budget.clone()), ..TcpclConfig::new(session, tls_setup(&config)?) });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let plan = Arc::new(RwLock::new(plan));
     // QUIC: one endpoint per listen address (the first also dials), or a dialling one.
     let mut quic_endpoints = Vec::new();
     let quic = match quic_config(&config)? {
         None => None,
-        Some(q) => {
+        Some(mut q) => {
+            q.budget = Some(budget.clone());
             for &addr in &config.quic_listen {
                 let endpoint = crate::quic::endpoint(addr, &q, true)
                     .map_err(|e| format!("cannot listen on {addr} (QUIC): {e}"))?;
@@ -218,7 +221,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
         plan: plan.clone(),
         epoch,
         shutdown: shutdown_rx.clone(),
-        ingress: links::IngressBudget::new(INGRESS_BYTES),
+        budget: budget.clone(),
+        sessions: links::SessionCaps::new(config.limits.max_sessions),
+        mtcp_idle: Duration::from_secs(config.limits.mtcp_idle_s),
         quic,
     };
     let mut tasks = Vec::new();
@@ -249,13 +254,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
             in_flight: *in_flight,
             max_adu: config.transfer_mru,
         };
-        let app_config =
-            QuicConfig { tls: load_tls(tls)?, max_bundle: config.transfer_mru, idle_timeout: Duration::from_secs(60) };
+        let app_config = QuicConfig {
+            tls: load_tls(tls)?,
+            max_bundle: config.transfer_mru,
+            idle_timeout: Duration::from_secs(60),
+            budget: Some(budget.clone()),
+        };
         for &addr in listen {
             let endpoint = crate::app::server::endpoint(addr, &app_config, limits)?;
             app_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
-            let (c, s, ids) = (commands.clone(), shutdown_rx.clone(), node_ids.clone());
-            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, limits, ids, s)));
+            let shared = crate::app::server::Shared { node_ids: node_ids.clone(), budget: Some(budget.clone()) };
+            let (c, s) = (commands.clone(), shutdown_rx.clone());
+            tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, limits, shared, s)));
         }
     }
     let mut quic_addrs = Vec::new();

@@ -25,7 +25,7 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
     let mut session = SessionConfig::new(format!("ipn:{}.0", spec.node));
     session.segment_mru = 16 << 20;
     session.max_segment = 16 << 20;
-    let config = Arc::new(TcpclConfig { session, tls: spec.tls.clone() });
+    let config = Arc::new(TcpclConfig::new(session, spec.tls.clone()));
     let link = crate::tcpcl::connect(spec.to, config).await.map_err(|e| format!("{}: {e}", spec.to))?;
     let tls = link.is_tls();
     let gateway = crate::daemon::links::node_of_id(link.peer_node_id())
@@ -122,10 +122,10 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
         }
         // Take every custody signal that has arrived, waiting briefly for the first.
         let mut signals = Vec::new();
-        if let Ok(Some(bytes)) = tokio::time::timeout(Duration::from_millis(2), signals_rx.recv()).await {
-            signals.push(Event::Received { link: LinkId(1), bytes });
-            while let Ok(bytes) = signals_rx.try_recv() {
-                signals.push(Event::Received { link: LinkId(1), bytes });
+        if let Ok(Some(arrival)) = tokio::time::timeout(Duration::from_millis(2), signals_rx.recv()).await {
+            signals.push(Event::Received { link: LinkId(1), bytes: arrival.bytes });
+            while let Ok(arrival) = signals_rx.try_recv() {
+                signals.push(Event::Received { link: LinkId(1), bytes: arrival.bytes });
             }
         }
         if !signals.is_empty() {

@@ -108,7 +108,7 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
     session.segment_mru = 16 << 20;
     session.max_segment = 16 << 20;
     session.keepalive_s = 30;
-    let config = Arc::new(TcpclConfig { session, tls: spec.tls.clone() });
+    let config = Arc::new(TcpclConfig::new(session, spec.tls.clone()));
     let first = crate::tcpcl::connect(spec.to, config.clone()).await.map_err(|e| format!("{}: {e}", spec.to))?;
     let tls = first.is_tls();
     let second = match spec.back {
@@ -184,9 +184,9 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
         let now;
         let i = if spec.expect_return {
             let Ok(next) = tokio::time::timeout_at(deadline, inbound.recv()).await else { break };
-            let Some(bytes) = next else { break };
+            let Some(arrival) = next else { break };
             now = Instant::now();
-            let Some(i) = index_of(&bytes) else { continue };
+            let Some(i) = index_of(&arrival.bytes) else { continue };
             i
         } else {
             let Ok(next) = tokio::time::timeout_at(deadline, acks.recv()).await else { break };

@@ -7,14 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use dtn_core::cla::tcpcl::{Role, Session, SessionConfig, SessionEvent, TermReason};
+use dtn_core::cla::tcpcl::{RefuseReason, Role, Session, SessionConfig, SessionEvent, TermReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::tls::{self, NodeIdPolicy, TlsError, TlsSetup};
+use crate::budget::{Arrival, ReceiveBudget, Reservation};
 
+/// How often a session that stopped reading for want of receive budget looks again.
+const BUDGET_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Queued octets above which no new bundle is taken from the sender.
 const HIGH_WATER: usize = 8 << 20;
 /// Bundles waiting in each direction's channel (with 1 MiB bundles, 64 MiB a direction).
@@ -30,6 +33,17 @@ pub struct TcpclConfig {
     pub session: SessionConfig,
     /// TLS material; `None`: TLS is not offered.
     pub tls: Option<TlsSetup>,
+    /// The node's bound on received data not yet taken in (`None`: only the MRUs bound it).
+    /// A transfer that would exceed it is refused (XFER_REFUSE "no resources"); the peer
+    /// tries again later.
+    pub budget: Option<ReceiveBudget>,
+}
+
+impl TcpclConfig {
+    /// Settings without a receive budget.
+    pub fn new(session: SessionConfig, tls: Option<TlsSetup>) -> Self {
+        TcpclConfig { session, tls, budget: None }
+    }
 }
 
 /// Why a session could not start or ended badly.
@@ -72,7 +86,7 @@ pub struct TcpclLink {
     tls: bool,
     authenticated: bool,
     outbound: Option<mpsc::Sender<Bytes>>,
-    inbound: mpsc::Receiver<Bytes>,
+    inbound: mpsc::Receiver<Arrival>,
     delivered: Arc<AtomicU64>,
     outcomes: mpsc::UnboundedReceiver<(u64, bool)>,
     task: JoinHandle<Result<(), LinkError>>,
@@ -83,8 +97,9 @@ pub struct TcpclLink {
 pub struct LinkParts {
     /// Bundles to send (bounded: waits while the session has plenty queued).
     pub outbound: mpsc::Sender<Bytes>,
-    /// Bundles received; ends when the session does.
-    pub inbound: mpsc::Receiver<Bytes>,
+    /// Bundles received, each with its share of the receive budget; ends when the session
+    /// does.
+    pub inbound: mpsc::Receiver<Arrival>,
     /// One entry per bundle sent: its position in sending order (from 0) and `true` once the
     /// peer acknowledged all of it, `false` if it refused it or the session could not take it
     /// (those come at once, ahead of earlier bundles' acknowledgements). Bundles without an
@@ -124,7 +139,7 @@ impl TcpclLink {
 
     /// The next bundle received; `None` once the session has ended.
     pub async fn recv(&mut self) -> Option<Bytes> {
-        self.inbound.recv().await
+        self.inbound.recv().await.map(|a| a.bytes)
     }
 
     /// Transfers the peer acknowledged in full so far.
@@ -217,17 +232,17 @@ async fn establish(mut stream: TcpStream, role: Role, config: Arc<TcpclConfig>) 
                     let name = rustls::pki_types::ServerName::IpAddress(peer_ip.into());
                     let stream = connector.connect(name, stream).await?;
                     let chain = stream.get_ref().1.peer_certificates().map(<[_]>::to_vec);
-                    run(stream, session, origin, chain, setup.policy).await
+                    run(stream, session, origin, chain, setup.policy, config.budget.clone()).await
                 }
                 Role::Passive => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(setup)?));
                     let stream = acceptor.accept(stream).await?;
                     let chain = stream.get_ref().1.peer_certificates().map(<[_]>::to_vec);
-                    run(stream, session, origin, chain, setup.policy).await
+                    run(stream, session, origin, chain, setup.policy, config.budget.clone()).await
                 }
             }
         }
-        _ => run(stream, session, origin, None, NodeIdPolicy::None).await,
+        _ => run(stream, session, origin, None, NodeIdPolicy::None, config.budget.clone()).await,
     }
 }
 
@@ -238,6 +253,7 @@ async fn run<S>(
     origin: Instant,
     chain: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
     policy: NodeIdPolicy,
+    budget: Option<ReceiveBudget>,
 ) -> Result<TcpclLink, LinkError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -284,7 +300,7 @@ where
     let (outcome_tx, outcomes) = mpsc::unbounded_channel();
     let counters =
         Outcomes { delivered: delivered.clone(), outcomes: outcome_tx, positions: Default::default(), next: 0 };
-    let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, counters));
+    let task = tokio::spawn(drive(session, rd, wr, buf, origin, out_rx, in_tx, counters, budget));
     Ok(TcpclLink {
         peer_node_id,
         peer_transfer_mru,
@@ -364,8 +380,9 @@ async fn drive<R, W>(
     mut buf: Vec<u8>,
     origin: Instant,
     mut outbound: mpsc::Receiver<Bytes>,
-    inbound: mpsc::Sender<Bytes>,
+    inbound: mpsc::Sender<Arrival>,
     mut report: Outcomes,
+    budget: Option<ReceiveBudget>,
 ) -> Result<(), LinkError>
 where
     R: AsyncRead + Unpin,
@@ -373,6 +390,11 @@ where
 {
     let mut sending = true;
     let mut writing = Writing::default();
+    // What this session holds of the receive budget: the peer's data not yet taken in.
+    let mut held = Reservation::default();
+    // Reading waits while the budget cannot cover what the session holds (a message still
+    // arriving): the peer is slowed by TCP, and a peer that never finishes it times out.
+    let mut paused = false;
     // Since when the current write has made no progress, and since when this side has been
     // ending the session (a peer that never answers SESS_TERM is cut off).
     let mut write_waiting_since = Instant::now();
@@ -384,7 +406,8 @@ where
                 // A receiver that went away just does not get it (the peer saw it acknowledged
                 // only because it was taken in: the host owns durability above this layer).
                 SessionEvent::Received { bundle, .. } => {
-                    let _ = inbound.send(bundle).await;
+                    let permit = held.take(bundle.len());
+                    let _ = inbound.send(Arrival { bytes: bundle, permit }).await;
                 }
                 SessionEvent::Delivered { transfer_id } => {
                     report.delivered.fetch_add(1, Ordering::Relaxed);
@@ -425,13 +448,21 @@ where
                     session.transmitted(ms(origin));
                 }
             }
-            read = rd.read(&mut buf) => {
+            read = rd.read(&mut buf), if !paused => {
                 let n = read?;
                 if n == 0 {
                     // The peer closed without ending the session properly, or after.
                     return if session.is_closed() { Ok(()) } else { Err(LinkError::Ended { reason: TermReason::ContactFailure, by_peer: true }) };
                 }
                 session.receive(buf.get(..n).unwrap_or_default(), ms(origin));
+                if let Some(budget) = &budget {
+                    paused = !hold(budget, &mut held, &mut session);
+                }
+            }
+            () = tokio::time::sleep(BUDGET_RETRY), if paused => {
+                if let Some(budget) = &budget {
+                    paused = !hold(budget, &mut held, &mut session);
+                }
             }
             next = outbound.recv(), if can_take => match next {
                 Some(bundle) => {
@@ -466,6 +497,20 @@ where
             }
         }
     }
+}
+
+/// Makes the session's reservation cover what it holds of the peer's data; when the budget
+/// cannot, the transfer in progress is refused (its data let go: the peer tries again later).
+/// False when even then the budget cannot cover the rest (a message still arriving): the
+/// caller stops reading until it can.
+fn hold(budget: &ReceiveBudget, held: &mut Reservation, session: &mut Session) -> bool {
+    if budget.resize(held, session.receiving_bytes()) {
+        return true;
+    }
+    if session.refuse_incoming(RefuseReason::NoResources) {
+        tracing::warn!(available = budget.available(), "tcpcl: receive memory exhausted: transfer refused");
+    }
+    budget.resize(held, session.receiving_bytes())
 }
 
 /// Writes out what the ending session still has, within its stall bound, and closes the

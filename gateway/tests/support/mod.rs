@@ -35,6 +35,7 @@ impl Drop for Scratch {
 pub struct Gateway {
     pub child: Child,
     pub tcpcl: Vec<SocketAddr>,
+    pub mtcp: Vec<SocketAddr>,
     pub quic: Vec<SocketAddr>,
     pub app: Vec<SocketAddr>,
     pub admin: Option<SocketAddr>,
@@ -80,10 +81,11 @@ impl Gateway {
                 .unwrap_or_default()
         };
         let tcpcl = field("tcpcl=");
+        let mtcp = field("mtcp=");
         let quic = field("quic=");
         let app = field("app=");
         let admin = field("admin=").first().copied();
-        Gateway { child, tcpcl, quic, app, admin, config: config.to_path_buf() }
+        Gateway { child, tcpcl, mtcp, quic, app, admin, config: config.to_path_buf() }
     }
 
     pub fn pid(&self) -> u32 {

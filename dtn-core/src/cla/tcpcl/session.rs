@@ -661,6 +661,30 @@ impl Session {
         }
     }
 
+    /// Octets of the peer's held here: bytes of messages not yet complete, the part of the
+    /// transfer in progress received so far, and bundles received whole and not yet taken as
+    /// events (for a host that bounds them across sessions).
+    pub fn receiving_bytes(&self) -> usize {
+        let waiting: usize = self
+            .events
+            .iter()
+            .map(|e| if let SessionEvent::Received { bundle, .. } = e { bundle.len() } else { 0 })
+            .sum();
+        self.rx.len() + self.incoming.as_ref().filter(|i| !i.refused).map_or(0, |i| i.data.len()) + waiting
+    }
+
+    /// Refuses the transfer being received (XFER_REFUSE with `reason`) and lets go of what
+    /// arrived of it; its remaining segments are dropped as they come. False when no transfer
+    /// is in progress.
+    pub fn refuse_incoming(&mut self, reason: RefuseReason) -> bool {
+        let Some(incoming) = self.incoming.as_mut().filter(|i| !i.refused) else { return false };
+        incoming.refused = true;
+        incoming.data = BytesMut::new();
+        let transfer_id = incoming.id;
+        self.send(&Message::XferRefuse { reason, transfer_id }, None);
+        true
+    }
+
     /// The session is over.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed

@@ -232,6 +232,28 @@ fn acknowledgements_keep_a_long_transfer_alive() {
 }
 
 #[test]
+fn a_transfer_refused_midway_lets_go_of_its_data_and_the_sender_stops() {
+    let (mut a, mut b) = established(100);
+    let id = a.send_bundle(Bytes::from(vec![9u8; 1_000])).unwrap();
+    // Three segments arrive, then the receiver runs out of room.
+    for _ in 0..6 {
+        let chunk = a.poll_transmit().unwrap();
+        b.receive(&chunk, 1);
+    }
+    assert!(b.receiving_bytes() >= 300, "{}", b.receiving_bytes());
+    assert!(b.refuse_incoming(RefuseReason::NoResources));
+    assert_eq!(b.receiving_bytes(), 0);
+    assert!(!b.refuse_incoming(RefuseReason::NoResources), "refused once");
+    settle(&mut a, &mut b, usize::MAX, 2);
+    assert!(events(&mut a).contains(&SessionEvent::Refused { transfer_id: id, reason: RefuseReason::NoResources }));
+    assert!(!events(&mut b).iter().any(|e| matches!(e, SessionEvent::Received { .. })));
+    // The session goes on.
+    let next = a.send_bundle(Bytes::from_static(b"small")).unwrap();
+    settle(&mut a, &mut b, usize::MAX, 3);
+    assert!(events(&mut a).contains(&SessionEvent::Delivered { transfer_id: next }));
+}
+
+#[test]
 fn termination_is_answered_and_closes_both() {
     let (mut a, mut b) = established(100);
     a.terminate(TermReason::Busy);
