@@ -49,6 +49,46 @@ pub struct NodeConfig {
     /// a retry is recognised while no more than this many later submissions from the same
     /// source came in between.
     pub receipts_per_source: usize,
+    /// What this node lets others make it hold.
+    pub storage: StoragePolicy,
+}
+
+/// Bounds on what peers and sources may make a node hold, so that one of them cannot fill
+/// the store (and lock out custody and the node's applications) or its memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoragePolicy {
+    /// Bundles remembered for duplicate suppression (and, separately, custody releases
+    /// remembered for loop detection), at most; over it the oldest quarter is forgotten.
+    pub max_remembered: usize,
+    /// The longest lifetime a received bundle may have left, ms: one asking to be kept
+    /// longer is deleted on arrival (reason "traffic pared"). `None`: no cap.
+    pub max_lifetime_ms: Option<u64>,
+    /// Bytes of received bundles from one previous hop held at once; beyond, its bundles are
+    /// refused ("depleted storage": a custodian hears so). `None`: no quota.
+    pub per_peer_bytes: Option<u64>,
+    /// Bytes of received bundles from one source node held at once, likewise.
+    pub per_source_bytes: Option<u64>,
+    /// A bundle for an endpoint of this node that nobody registered is held at most this
+    /// long (ms), then deleted ("destination endpoint unavailable"). `None`: until it expires.
+    pub unregistered_hold_ms: Option<u64>,
+    /// Bytes of such bundles held at once; beyond, they are deleted on arrival. `None`: no
+    /// bound but the store's.
+    pub unregistered_bytes: Option<u64>,
+}
+
+impl Default for StoragePolicy {
+    /// A million remembered bundles; no lifetime cap, quota or hold bound (a host sets them
+    /// from its store's size).
+    fn default() -> Self {
+        StoragePolicy {
+            max_remembered: 1 << 20,
+            max_lifetime_ms: None,
+            per_peer_bytes: None,
+            per_source_bytes: None,
+            unregistered_hold_ms: None,
+            unregistered_bytes: None,
+        }
+    }
 }
 
 impl NodeConfig {
@@ -64,6 +104,7 @@ impl NodeConfig {
             custody: None,
             parse_mode: crate::parse_mode::ParseMode::Strict,
             receipts_per_source: super::receipts::DEFAULT_RECEIPTS_PER_SOURCE,
+            storage: StoragePolicy::default(),
         }
     }
 

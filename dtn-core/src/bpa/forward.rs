@@ -213,12 +213,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Takes a bundle out of its next hop's queue so it is routed again.
     fn requeue(&mut self, id: BundleId) {
-        for queue in self.waiting_for.values_mut() {
-            queue.retain(|b| *b != id);
-        }
+        // Its id stays in the queue, skipped there once it is held without a route.
         if let Some(e) = self.bundles.get_mut(&id).filter(|e| e.state == BundleState::Waiting) {
             e.booking = None;
+            let hop = e.next_hop.map(u64::from);
             self.hold(id, crate::routing::NoRoute::NoTimelyContact);
+            if let Some(hop) = hop {
+                self.left_queue(hop);
+            }
         }
     }
 

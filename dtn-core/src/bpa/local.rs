@@ -44,7 +44,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let expiry = super::receive::expiry_of(&bundle, self.now);
         let creation = bundle.creation();
         if self.accept(bundle, None, s.priority, Some(s.token))?.is_some() {
-            self.seen.insert(key, expiry);
+            self.remember(key, expiry);
             if let (Some(source), Some(reference)) = (receipt_source, s.reference) {
                 self.keep_receipt(super::receipts::Receipt { source, reference, creation })?;
             }
@@ -152,6 +152,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     fn bury_delivery(&mut self, delivery: &Delivery, ids: Vec<BundleId>) -> Result<(), BpaError> {
         let until = ids.iter().filter_map(|id| self.bundles.get(id)).map(|e| e.expiry).max().unwrap_or(self.now);
         for id in ids {
+            // Out of its queue already: nothing there to search.
+            self.passive_of.remove(&id);
             self.forget(id)?;
         }
         self.bury(adu_key(&delivery.source, delivery.creation), until)
@@ -179,13 +181,15 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 if r.add(fragment.clone()).is_err() {
                     return self.delete(id, ReasonCode::BlockUnintelligible);
                 }
-                ids.push(id);
+                ids.insert(id);
+                self.fragment_of.insert(id, key.clone());
                 r.is_complete()
             }
             None => match Reassembly::new(fragment.clone()) {
                 Ok(r) => {
                     let complete = r.is_complete();
-                    self.reassembly.insert(key.clone(), (r, alloc::vec![id]));
+                    self.reassembly.insert(key.clone(), (r, core::iter::once(id).collect()));
+                    self.fragment_of.insert(id, key.clone());
                     complete
                 }
                 Err(_) => return self.delete(id, ReasonCode::BlockUnintelligible),
@@ -195,6 +199,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             return Ok(());
         }
         let Some((r, ids)) = self.reassembly.remove(&key) else { return Ok(()) };
+        let ids: Vec<BundleId> = ids.into_iter().collect();
+        for id in &ids {
+            self.fragment_of.remove(id);
+        }
         match r.finish() {
             Ok(whole) => self.deliver(&ids, &whole),
             Err(_) => {
@@ -210,7 +218,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// copy retransmitted after a restart — whole or in fragments — is still a duplicate.
     pub(crate) fn bury(&mut self, key: super::BundleKey, until: crate::time::DtnTime) -> Result<(), BpaError> {
         let until = until.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
-        self.seen.insert(super::receive::digest(&key), until);
+        self.remember(super::receive::digest(&key), until);
         let stone = super::entry::Tombstone { key, until };
         let stone_id = self.next_tombstone;
         self.next_tombstone += 1;
@@ -242,6 +250,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let mut ids = ids.to_vec();
         if let Some((_, waiting)) = self.reassembly.remove(&key) {
             for w in waiting {
+                self.fragment_of.remove(&w);
                 if !ids.contains(&w) {
                     ids.push(w);
                 }
@@ -263,6 +272,9 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                     if let Some(e) = self.bundles.get_mut(id) {
                         e.state = BundleState::QueuedForApplication;
                     }
+                }
+                for &id in &ids {
+                    self.passive_of.insert(id, endpoint.clone());
                 }
                 self.passive.entry(endpoint).or_default().push_back((delivery, ids));
             }

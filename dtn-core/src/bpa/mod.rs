@@ -7,6 +7,7 @@
 //! (contact graph routing or static routes). No globals: any number of agents can run in one
 //! process, which the simulator does.
 
+mod bounded;
 mod config;
 mod custody;
 mod entry;
@@ -17,13 +18,13 @@ mod receive;
 mod report;
 mod slab;
 
-use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
 use bytes::Bytes;
 
-pub use config::{NodeConfig, ReportPolicy};
+pub use config::{NodeConfig, ReportPolicy, StoragePolicy};
 pub use entry::{BundleEntry, BundleState, CustodyTransmission, PersistedMeta, priority_from};
 pub use receipts::DEFAULT_RECEIPTS_PER_SOURCE;
 
@@ -262,8 +263,12 @@ pub struct Bpa<S, R> {
     pub(crate) links: BTreeMap<LinkId, NodeId>,
     /// The largest bundle each link takes, where the host said.
     pub(crate) link_limits: BTreeMap<LinkId, u64>,
-    /// Bundles waiting for a link to their next hop.
+    /// Bundles waiting for a link to their next hop. Ids of bundles that left (forgotten,
+    /// routed again) stay until the queue is used or compacted (consumers skip them), so a
+    /// bundle leaving costs no scan of its queue.
     pub(crate) waiting_for: BTreeMap<NodeId, VecDeque<BundleId>>,
+    /// How many ids in each hop's queue have left since it was last compacted.
+    pub(crate) waiting_stale: BTreeMap<NodeId, usize>,
     /// When the route each queued bundle was given ends (its earliest contact end): one still
     /// queued then missed its contact (the link never came up, or came up late) and is routed
     /// again rather than left for that neighbour's next contact, hours later. Entries of
@@ -272,7 +277,11 @@ pub struct Bpa<S, R> {
     /// Bundles without a route (and why), retried on plan updates, link changes and a timer,
     /// each not before the time given (a bundle whose transmission failed backs off).
     pub(crate) unrouted: BTreeMap<BundleId, (crate::routing::NoRoute, DtnTime)>,
-    pub(crate) reassembly: BTreeMap<(Eid, CreationTimestamp), (Reassembly, Vec<BundleId>)>,
+    pub(crate) reassembly: BTreeMap<(Eid, CreationTimestamp), (Reassembly, BTreeSet<BundleId>)>,
+    /// The ADU each fragment in `reassembly` belongs to.
+    pub(crate) fragment_of: BTreeMap<BundleId, (Eid, CreationTimestamp)>,
+    /// The endpoint of each bundle behind a delivery in `passive`.
+    pub(crate) passive_of: BTreeMap<BundleId, Eid>,
     pub(crate) timers: BinaryHeap<Reverse<(DtnTime, Timer)>>,
     /// Bundle expiry times, kept apart from `timers`: one 16-byte entry a bundle.
     pub(crate) expiries: alloc::collections::BTreeSet<(DtnTime, BundleId)>,
@@ -317,9 +326,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             links: BTreeMap::new(),
             link_limits: BTreeMap::new(),
             waiting_for: BTreeMap::new(),
+            waiting_stale: BTreeMap::new(),
             queued_until: BTreeMap::new(),
             unrouted: BTreeMap::new(),
             reassembly: BTreeMap::new(),
+            fragment_of: BTreeMap::new(),
+            passive_of: BTreeMap::new(),
             timers: BinaryHeap::new(),
             expiries: alloc::collections::BTreeSet::new(),
             retry_scheduled: false,
@@ -353,7 +365,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             if let Some(stone) = entry::Tombstone::decode(&b.meta) {
                 bpa.next_tombstone = bpa.next_tombstone.max(b.id.saturating_add(1));
-                bpa.seen.insert(receive::digest(&stone.key), stone.until);
+                bpa.remember(receive::digest(&stone.key), stone.until);
                 bpa.schedule(stone.until, Timer::Tombstone(b.id));
                 continue;
             }

@@ -159,7 +159,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let origin = (previous_hop, self.now);
         match self.store_and_dispatch(bundle, origin, Priority::Normal, None, custody, Some(key))? {
             Some(id) => {
-                self.seen.insert(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
+                self.remember(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
                 Ok(Reception::Stored(id))
             }
             None => Ok(Reception::StorageFull),
@@ -288,7 +288,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             priority: Priority::Normal as u8,
             custody: None,
         });
-        self.seen.insert(digest(&key_of(&bundle)), expiry_of(&bundle, meta.received_at));
+        self.remember(digest(&key_of(&bundle)), expiry_of(&bundle, meta.received_at));
         self.track(id, &bundle, meta);
         if let Some(c) = meta.custody {
             // Handed to a peer before the restart: wait for its signal until the deadline.
@@ -355,6 +355,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
+    /// Remembers a bundle (by key digest) as seen until `until`, within the table's size bound.
+    pub(crate) fn remember(&mut self, key: u128, until: DtnTime) {
+        self.seen.insert(key, until);
+        super::bounded::evict_oldest(&mut self.seen, self.config.storage.max_remembered, |t| *t);
+    }
+
     /// Adds next hops a bundle (by key digest) must not take again; the last four are kept.
     pub(crate) fn remember_hops(&mut self, key: u128, hops: &[NodeId]) {
         let until = self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS);
@@ -374,6 +380,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 }
             }
         }
+        let cap = self.config.storage.max_remembered;
+        super::bounded::evict_oldest(&mut self.released_to, cap, |r| r.until);
     }
 
     /// The next hops a bundle should not take again (it may have come back round a loop
@@ -392,14 +400,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     pub(crate) fn forget(&mut self, id: BundleId) -> Result<(), BpaError> {
-        // Queues may keep the id; `transmit` skips ids that are gone, so no queue is scanned.
+        // Queues keep the id (their consumers skip ids that left) until compacted: forgetting
+        // scans no queue, so many bundles leaving at once cost linear time.
         let entry = self.bundles.remove(&id);
         self.looped.remove(&id);
         if let Some(e) = &entry {
             self.expiries.remove(&(e.expiry, id));
-            let queue = e.next_hop.filter(|_| e.state == BundleState::Waiting).map(u64::from);
-            if let Some(queue) = queue.and_then(|hop| self.waiting_for.get_mut(&hop)) {
-                queue.retain(|q| *q != id);
+            if let Some(hop) = e.next_hop.filter(|_| e.state == BundleState::Waiting).map(u64::from) {
+                self.left_queue(hop);
             }
             if let Some(c) = e.custody.as_deref() {
                 self.custody_ids.remove(&c.transmission_id);
@@ -409,10 +417,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             // A delivery waiting for its application goes with its bundle (expired, deleted):
             // left queued, taking it later would release whatever bundle reuses the id.
-            if e.state == BundleState::QueuedForApplication {
-                for queue in self.passive.values_mut() {
-                    queue.retain(|(_, ids)| !ids.contains(&id));
-                }
+            if let Some(endpoint) = self.passive_of.remove(&id)
+                && let Some(queue) = self.passive.get_mut(&endpoint)
+            {
+                queue.retain(|(_, ids)| !ids.contains(&id));
             }
         }
         let booking = entry.and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));
@@ -420,15 +428,40 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.router.release(booking);
         }
         self.unrouted.remove(&id);
-        if !self.reassembly.is_empty() {
-            self.reassembly.retain(|_, (_, ids)| {
-                ids.retain(|i| *i != id);
-                !ids.is_empty()
-            });
+        if let Some(key) = self.fragment_of.remove(&id)
+            && let Some((_, ids)) = self.reassembly.get_mut(&key)
+        {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.reassembly.remove(&key);
+            }
         }
         match self.store.remove(id) {
             Ok(()) | Err(StoreError::Unknown(_)) => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A bundle left `hop`'s queue (its id stays there, skipped): once more than half the
+    /// queue is such ids, it is compacted — amortised constant time a bundle.
+    pub(crate) fn left_queue(&mut self, hop: NodeId) {
+        let Some(queue) = self.waiting_for.get_mut(&hop) else { return };
+        let stale = self.waiting_stale.entry(hop).or_insert(0);
+        *stale += 1;
+        if *stale > 64 && *stale * 2 > queue.len() {
+            let (bundles, unrouted) = (&self.bundles, &self.unrouted);
+            queue.retain(|id| {
+                bundles.get(id).is_some_and(|e| {
+                    e.state == BundleState::Waiting
+                        && e.next_hop.map(u64::from) == Some(hop)
+                        && !unrouted.contains_key(id)
+                })
+            });
+            *stale = 0;
+            if queue.is_empty() {
+                self.waiting_for.remove(&hop);
+                self.waiting_stale.remove(&hop);
+            }
         }
     }
 
