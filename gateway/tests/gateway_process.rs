@@ -539,3 +539,76 @@ fn connections_beyond_the_session_cap_are_closed_at_once() {
     let err = again.read(&mut sink).unwrap_err();
     assert!(matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut), "{err}");
 }
+
+/// One HTTP request: the status code and the body.
+fn http(addr: std::net::SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+fn ids(page: &str) -> Vec<u64> {
+    let list: Vec<serde_json::Value> = serde_json::from_str(page).unwrap();
+    list.iter().map(|b| b["id"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn the_operator_pages_through_bundles_and_deletes_one_with_the_token() {
+    let dir = Scratch::new("admin-delete");
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"16 MiB\"\n[tcpcl]\nlisten = [\"127.0.0.1:0\"]\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n",
+    );
+    // 30 bundles for node 7, which this node cannot reach: they stay.
+    let spec = LoadSpec {
+        to: gw.tcpcl[0],
+        back: None,
+        node: 4_000_000,
+        destination: Some("ipn:7.1".parse().unwrap()),
+        size: 100,
+        count: 30,
+        window: 30,
+        tls: None,
+        timeout: Duration::from_secs(10),
+        expect_return: false,
+    };
+    runtime().block_on(loadgen::run(spec)).unwrap();
+    let admin = gw.admin.unwrap();
+    assert!(eventually(Duration::from_secs(5), || ids(&http(admin, "GET", "/bundles", None).1).len() == 30));
+    // Pages of 10 in id order, each after the last of the one before.
+    let first = ids(&http(admin, "GET", "/bundles?limit=10", None).1);
+    let second = ids(&http(admin, "GET", &format!("/bundles?after={}&limit=10", first[9]), None).1);
+    assert_eq!((first.len(), second.len()), (10, 10));
+    assert!(first.windows(2).all(|w| w[0] < w[1]) && first[9] < second[0]);
+    assert_eq!(http(admin, "GET", "/bundles?limit=ten", None).0, 400);
+    // Deleting needs the token.
+    let victim = format!("/bundles/{}", first[0]);
+    assert_eq!(http(admin, "DELETE", &victim, None).0, 401);
+    assert_eq!(http(admin, "DELETE", &victim, Some("guess")).0, 401);
+    assert_eq!(http(admin, "DELETE", &victim, Some("s3cret")).0, 200);
+    assert_eq!(http(admin, "DELETE", &victim, Some("s3cret")).0, 404, "gone");
+    assert_eq!(ids(&http(admin, "GET", "/bundles", None).1).len(), 29);
+    assert!(gw.get("/queues").contains("\"Waiting\":29"), "{}", gw.get("/queues"));
+}
+
+#[test]
+fn without_a_configured_token_changes_are_refused() {
+    let dir = Scratch::new("admin-no-token");
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"16 MiB\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let (status, body) = http(gw.admin.unwrap(), "DELETE", "/bundles/1", Some("anything"));
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("no [admin] token"), "{body}");
+}

@@ -64,7 +64,8 @@ pub struct StoragePolicy {
     /// longer is deleted on arrival (reason "traffic pared"). `None`: no cap.
     pub max_lifetime_ms: Option<u64>,
     /// Bytes of received bundles from one previous hop held at once; beyond, its bundles are
-    /// refused ("depleted storage": a custodian hears so). `None`: no quota.
+    /// refused ("depleted storage": a custodian hears so). Links whose peer is not known
+    /// share one quota. `None`: no quota.
     pub per_peer_bytes: Option<u64>,
     /// Bytes of received bundles from one source node held at once, likewise.
     pub per_source_bytes: Option<u64>,

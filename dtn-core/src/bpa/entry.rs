@@ -30,6 +30,20 @@ pub enum BundleState {
     QueuedForApplication,
 }
 
+impl BundleState {
+    /// Every state, in declaration order (the order of [`crate::bpa::Bpa::census`]).
+    pub const ALL: [BundleState; 8] = [
+        BundleState::Waiting,
+        BundleState::InFlight,
+        BundleState::AwaitingDelivery,
+        BundleState::AwaitingReassembly,
+        BundleState::AwaitingCustody,
+        BundleState::Released,
+        BundleState::Refused,
+        BundleState::QueuedForApplication,
+    ];
+}
+
 /// This node holds a bundle in custody and has handed it to a peer under a transmission ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustodyTransmission {

@@ -509,7 +509,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                     ) =>
             {
                 // Held without a route until the end: say why (RFC 9171 5.4.1).
-                let reason = self.unrouted.get(&id).map_or(ReasonCode::LifetimeExpired, |(why, _)| why.reason_code());
+                let reason = match self.unrouted.get(&id) {
+                    Some((why, _)) => why.reason_code(),
+                    // Held for an endpoint nobody registered, for as long as policy allows.
+                    None if self.usage.is_unregistered(id) => ReasonCode::DestinationUnavailable,
+                    None => ReasonCode::LifetimeExpired,
+                };
                 self.delete(id, reason)
             }
             _ => Ok(()),

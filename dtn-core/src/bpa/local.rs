@@ -32,6 +32,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.after_commit.push(Action::Accepted { token: s.token, creation });
             return Ok(());
         }
+        if self.config.storage.max_lifetime_ms.is_some_and(|cap| s.lifetime_ms > cap) {
+            // Longer than this node keeps anything.
+            self.actions.push_back(Action::Refused { token: s.token, reason: ReasonCode::TrafficPared });
+            return Ok(());
+        }
         let receipt_source = s.reference.map(|_| source.clone());
         let bundle = match self.make_bundle(source, s.destination, s.payload, s.flags, s.lifetime_ms) {
             Ok(bundle) => bundle,
@@ -214,6 +219,32 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         }
     }
 
+    /// Holds bundles for an endpoint nobody registered (yet), within the storage policy: for
+    /// a bounded time, and only while such bundles take less than their share of the store;
+    /// beyond it they are deleted, "destination endpoint unavailable".
+    fn await_registration(&mut self, ids: &[BundleId]) -> Result<(), BpaError> {
+        let policy = self.config.storage.clone();
+        for &id in ids {
+            let Some(size) = self.bundles.get(&id).map(|e| u64::from(e.size)) else { continue };
+            if !self.usage.hold_unregistered(&policy, id, size) {
+                self.delete(id, ReasonCode::DestinationUnavailable)?;
+                continue;
+            }
+            let until = policy.unregistered_hold_ms.map(|ms| self.now.saturating_add_millis(ms));
+            if let Some(e) = self.bundles.get_mut(&id) {
+                e.state = BundleState::AwaitingDelivery;
+                if let Some(until) = until.filter(|u| *u < e.expiry) {
+                    // Its expiry timer fires at the end of the hold.
+                    self.expiries.remove(&(e.expiry, id));
+                    self.usage.cut_short(id, e.expiry);
+                    e.expiry = until;
+                    self.expiries.insert((until, id));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Leaves a tombstone for a delivered ADU in the store (same commit as the delivery), so a
     /// copy retransmitted after a restart — whole or in fragments — is still a duplicate.
     pub(crate) fn bury(&mut self, key: super::BundleKey, until: crate::time::DtnTime) -> Result<(), BpaError> {
@@ -232,13 +263,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     fn deliver(&mut self, ids: &[BundleId], bundle: &Bundle) -> Result<(), BpaError> {
         let endpoint = bundle.destination().clone();
         let Some(mode) = self.registrations.get(&endpoint).copied() else {
-            for id in ids {
-                if let Some(e) = self.bundles.get_mut(id) {
-                    e.state = BundleState::AwaitingDelivery;
-                }
-            }
-            return Ok(());
+            return self.await_registration(ids);
         };
+        for &id in ids {
+            // Its registration came: the hold's deadline goes, its own expiry returns.
+            if let Some(original) = self.usage.registered(id)
+                && let Some(e) = self.bundles.get_mut(&id)
+            {
+                self.expiries.remove(&(e.expiry, id));
+                e.expiry = original;
+                self.expiries.insert((original, id));
+            }
+        }
         let delivery = Delivery {
             endpoint: endpoint.clone(),
             source: bundle.source().clone(),

@@ -13,6 +13,7 @@ mod custody;
 mod entry;
 mod forward;
 mod local;
+mod quota;
 mod receipts;
 mod receive;
 mod report;
@@ -125,6 +126,12 @@ pub enum Event {
         endpoint: Eid,
         /// Active or passive delivery.
         mode: DeliveryMode,
+    },
+    /// The operator deletes a stored bundle (a status report says so, reason "no
+    /// information", where one is asked for). Unknown ids are ignored.
+    Delete {
+        /// The bundle.
+        bundle: BundleId,
     },
 }
 
@@ -282,6 +289,8 @@ pub struct Bpa<S, R> {
     pub(crate) fragment_of: BTreeMap<BundleId, (Eid, CreationTimestamp)>,
     /// The endpoint of each bundle behind a delivery in `passive`.
     pub(crate) passive_of: BTreeMap<BundleId, Eid>,
+    /// Store use per peer and source, against the storage policy's quotas.
+    pub(crate) usage: quota::Usage,
     pub(crate) timers: BinaryHeap<Reverse<(DtnTime, Timer)>>,
     /// Bundle expiry times, kept apart from `timers`: one 16-byte entry a bundle.
     pub(crate) expiries: alloc::collections::BTreeSet<(DtnTime, BundleId)>,
@@ -332,6 +341,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             reassembly: BTreeMap::new(),
             fragment_of: BTreeMap::new(),
             passive_of: BTreeMap::new(),
+            usage: quota::Usage::default(),
             timers: BinaryHeap::new(),
             expiries: alloc::collections::BTreeSet::new(),
             retry_scheduled: false,
@@ -424,6 +434,28 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     }
 
     /// Bundles held, with their in-RAM metadata.
+    pub fn bundle(&self, id: BundleId) -> Option<&BundleEntry> {
+        self.bundles.get(&id)
+    }
+
+    /// Bundles with ids above `after`, in id order (a page of them costs its length, not a
+    /// walk of the table).
+    pub fn bundles_after(&self, after: BundleId) -> impl Iterator<Item = (BundleId, &BundleEntry)> {
+        self.bundles.iter_from(after.saturating_add(1))
+    }
+
+    /// How many bundles are in each state, in [`BundleState::ALL`] order.
+    pub fn census(&self) -> [u64; BundleState::ALL.len()] {
+        let mut counts = [0u64; BundleState::ALL.len()];
+        for (_, e) in self.bundles.iter() {
+            if let Some(c) = counts.get_mut(e.state as usize) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    /// Every stored bundle's entry, in id order.
     pub fn bundles(&self) -> impl Iterator<Item = (BundleId, &BundleEntry)> {
         self.bundles.iter()
     }
@@ -464,6 +496,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Event::Transmitted { link, bundle, ok } => self.transmitted(link, bundle, ok),
             Event::ContactsAdded(contacts) => self.contacts_added(&contacts),
             Event::Register { endpoint, mode } => self.register(endpoint, mode),
+            Event::Delete { bundle } => match self.bundles.get(&bundle) {
+                Some(_) => self.delete(bundle, ReasonCode::NoInformation),
+                None => Ok(()),
+            },
         }
     }
 

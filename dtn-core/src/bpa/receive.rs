@@ -132,6 +132,22 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.discard(&bundle, ReasonCode::HopLimitExceeded)?;
             return Ok(Reception::Deleted);
         }
+        let policy = &self.config.storage;
+        if policy.max_lifetime_ms.is_some_and(|cap| expiry.0.saturating_sub(self.now.0) > cap) {
+            // Asks to be kept longer than this node keeps anything.
+            self.discard(&bundle, ReasonCode::TrafficPared)?;
+            return Ok(Reception::Deleted);
+        }
+        let source = self.config.node_of(bundle.source());
+        let size = bundle.raw().len() as u64;
+        // Links whose peer is not known (an MTCP listener, an unauthenticated session) share
+        // one quota, as node 0.
+        let peer = Some(previous_hop.unwrap_or(0));
+        if self.usage.over_quota(policy, peer, source, size) {
+            // This peer (or source) has its share of the store: room stays for the others.
+            self.discard(&bundle, ReasonCode::DepletedStorage)?;
+            return Ok(Reception::StorageFull);
+        }
         let mut bundle = bundle;
         let unprocessable = bundle.unprocessable_blocks(block_type::is_known);
         if !unprocessable.is_empty() {
@@ -160,6 +176,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         match self.store_and_dispatch(bundle, origin, Priority::Normal, None, custody, Some(key))? {
             Some(id) => {
                 self.remember(key, expiry.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS)));
+                // Charged unless it was delivered here at once (gone already).
+                if self.bundles.get(&id).is_some() {
+                    self.usage.charge(&self.config.storage, id, peer, source, size);
+                }
                 Ok(Reception::Stored(id))
             }
             None => Ok(Reception::StorageFull),
@@ -404,6 +424,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         // scans no queue, so many bundles leaving at once cost linear time.
         let entry = self.bundles.remove(&id);
         self.looped.remove(&id);
+        self.usage.release(id);
         if let Some(e) = &entry {
             self.expiries.remove(&(e.expiry, id));
             if let Some(hop) = e.next_hop.filter(|_| e.state == BundleState::Waiting).map(u64::from) {

@@ -67,6 +67,12 @@ impl Slab {
         self.entries.get_mut(*id as usize)?.as_mut()
     }
 
+    /// Live entries with ids from `first` on, in id order.
+    pub fn iter_from(&self, first: BundleId) -> impl Iterator<Item = (BundleId, &BundleEntry)> {
+        let start = usize::try_from(first).unwrap_or(usize::MAX).min(self.entries.len());
+        self.entries.iter().enumerate().skip(start).filter_map(|(i, e)| e.as_ref().map(|e| (i as BundleId, e)))
+    }
+
     /// Live entries in id order.
     pub fn iter(&self) -> impl Iterator<Item = (BundleId, &BundleEntry)> {
         self.entries.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as BundleId, e)))

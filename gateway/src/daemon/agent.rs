@@ -105,6 +105,22 @@ pub enum Command {
     Reload(Box<Option<CgrRouter>>),
     /// The admin API asks what the node is doing.
     Snapshot(oneshot::Sender<Snapshot>),
+    /// A page of stored bundles: at most `limit`, with ids above `after`, in id order.
+    Bundles {
+        /// The last id of the previous page (0: from the start).
+        after: u64,
+        /// Most bundles in the page.
+        limit: usize,
+        /// The page.
+        reply: oneshot::Sender<Vec<BundleView>>,
+    },
+    /// The operator deletes a bundle; the answer says whether it was held.
+    Delete {
+        /// The bundle's id.
+        bundle: BundleId,
+        /// `true`: it was held and is deleted.
+        reply: oneshot::Sender<bool>,
+    },
     /// An application submits an ADU; the answer comes once it is durably stored (or refused).
     AppSubmit {
         /// What to send (the token is the agent's to set).
@@ -290,6 +306,18 @@ impl<S: BundleStore> Agent<S> {
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
             }
+            Command::Bundles { after, limit, reply } => {
+                let page = self.bpa.bundles_after(after).take(limit).map(|(id, e)| bundle_view(id, e)).collect();
+                let _ = reply.send(page);
+            }
+            Command::Delete { bundle, reply } => {
+                let held = self.bpa.bundle(bundle).is_some();
+                if held {
+                    self.bpa.handle(Event::Delete { bundle }, now)?;
+                    tracing::info!(bundle, "bundle deleted by the operator");
+                }
+                let _ = reply.send(held);
+            }
             Command::AppRegister { endpoint, tx, reply } => {
                 let configured = self.endpoints.iter().any(|e| e.eid == endpoint);
                 if configured || self.bpa.config().node_of(&endpoint) != Some(self.bpa.config().node) {
@@ -447,25 +475,18 @@ impl<S: BundleStore> Agent<S> {
         Ok(())
     }
 
+    /// The node at a glance: counts by state (one pass over the table, no allocation per
+    /// bundle), the first page of bundles (`/bundles` pages through the rest).
     fn snapshot(&self) -> Snapshot {
-        let mut states: BTreeMap<String, u64> = BTreeMap::new();
-        let mut bundles = Vec::new();
-        let mut stored = 0u64;
-        for (id, e) in self.bpa.bundles() {
-            stored += 1;
-            *states.entry(format!("{:?}", e.state)).or_default() += 1;
-            if bundles.len() < 1000 {
-                bundles.push(BundleView {
-                    id,
-                    state: format!("{:?}", e.state),
-                    size: e.size,
-                    destination_node: e.destination.map(|d| d.get()),
-                    next_hop: e.next_hop.map(|d| d.get()),
-                    expiry_ms: e.expiry.0,
-                    custody_peer: e.custody.as_ref().map(|c| c.peer),
-                });
-            }
-        }
+        let census = self.bpa.census();
+        let stored: u64 = census.iter().sum();
+        let states: BTreeMap<String, u64> = dtn_core::bpa::BundleState::ALL
+            .iter()
+            .zip(census)
+            .filter(|(_, n)| *n > 0)
+            .map(|(state, n)| (format!("{state:?}"), n))
+            .collect();
+        let bundles = self.bpa.bundles().take(SNAPSHOT_BUNDLES).map(|(id, e)| bundle_view(id, e)).collect();
         let links = self
             .links
             .iter()
@@ -499,5 +520,21 @@ impl<S: BundleStore> Agent<S> {
             gauges,
             counters: self.counters.all().into_iter().map(|(n, _, v)| (n.to_string(), v)).collect(),
         }
+    }
+}
+
+/// Bundles a snapshot lists (the rest through `/bundles?after=`).
+const SNAPSHOT_BUNDLES: usize = 100;
+
+/// What the admin API shows of one bundle.
+fn bundle_view(id: BundleId, e: &dtn_core::bpa::BundleEntry) -> BundleView {
+    BundleView {
+        id,
+        state: format!("{:?}", e.state),
+        size: e.size,
+        destination_node: e.destination.map(|d| d.get()),
+        next_hop: e.next_hop.map(|d| d.get()),
+        expiry_ms: e.expiry.0,
+        custody_peer: e.custody.as_ref().map(|c| c.peer),
     }
 }

@@ -158,6 +158,10 @@ pub struct Config {
     pub receipts_per_source: usize,
     /// Admin HTTP address.
     pub admin: Option<SocketAddr>,
+    /// The bearer token state-changing admin requests must carry (`None`: they are refused).
+    pub admin_token: Option<String>,
+    /// What peers and sources may make this node hold.
+    pub storage_policy: dtn_core::bpa::StoragePolicy,
     /// Bounds on what peers may make this node hold.
     pub limits: Limits,
     /// Log format: JSON lines (`true`) or text.
@@ -226,6 +230,20 @@ impl Config {
         };
         let store_budget =
             parse_size(raw.storage.budget.get_ref()).map_err(|m| at(Some(raw.storage.budget.span()), m))?;
+        let size_or = |spec: &Option<Spanned<SizeSpec>>, default: u64| match spec {
+            None => Ok(default),
+            Some(s) => parse_size(s.get_ref()).map_err(|m| at(Some(s.span()), m)),
+        };
+        // One peer or source may take half the store, bundles for endpoints nobody registered
+        // a quarter: the rest stays for custody, the node's applications and everyone else.
+        let storage_policy = dtn_core::bpa::StoragePolicy {
+            max_lifetime_ms: Some(raw.storage.max_lifetime_s.max(1).saturating_mul(1_000)),
+            per_peer_bytes: Some(size_or(&raw.storage.peer_quota, store_budget / 2)?),
+            per_source_bytes: Some(size_or(&raw.storage.source_quota, store_budget / 2)?),
+            unregistered_hold_ms: Some(raw.storage.unregistered_hold_s.max(1).saturating_mul(1_000)),
+            unregistered_bytes: Some(size_or(&raw.storage.unregistered_budget, store_budget / 4)?),
+            ..dtn_core::bpa::StoragePolicy::default()
+        };
 
         let mut endpoints = Vec::new();
         let mut seen_eids = BTreeSet::new();
@@ -506,6 +524,8 @@ impl Config {
                 .as_ref()
                 .map_or(dtn_core::bpa::DEFAULT_RECEIPTS_PER_SOURCE, |a| a.receipts_per_source.max(1)),
             admin,
+            admin_token: raw.admin.as_ref().and_then(|a| a.token.clone()).filter(|t| !t.is_empty()),
+            storage_policy,
             limits,
             log_json,
             log_level,
@@ -610,6 +630,21 @@ struct RawStorage {
     budget: Spanned<SizeSpec>,
     #[serde(default = "default_engine")]
     engine: Spanned<String>,
+    #[serde(default = "default_max_lifetime")]
+    max_lifetime_s: u64,
+    peer_quota: Option<Spanned<SizeSpec>>,
+    source_quota: Option<Spanned<SizeSpec>>,
+    #[serde(default = "default_unregistered_hold")]
+    unregistered_hold_s: u64,
+    unregistered_budget: Option<Spanned<SizeSpec>>,
+}
+
+fn default_max_lifetime() -> u64 {
+    30 * 86_400
+}
+
+fn default_unregistered_hold() -> u64 {
+    86_400
 }
 
 fn default_engine() -> Spanned<String> {
@@ -841,6 +876,7 @@ struct RawReports {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     listen: Spanned<String>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -159,6 +159,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     node.custody = config.custody.clone();
     node.parse_mode = config.parse_mode;
     node.receipts_per_source = config.receipts_per_source;
+    node.storage = config.storage_policy.clone();
     node.dtn_nodes = config.dtn_names.iter().cloned().collect();
     let router = GatewayRouter::new(&config.routes, plan.clone().map(CgrRouter::new));
     let counters = Arc::new(Counters::default());
@@ -281,8 +282,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
         let listener = bind(addr).await?;
         admin_addr = Some(listener.local_addr().map_err(|e| e.to_string())?);
         let (c, k, n, s) = (commands.clone(), counters.clone(), config.node, shutdown_rx.clone());
+        let token = config.admin_token.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = admin::serve(listener, c, k, n, s).await {
+            if let Err(e) = admin::serve(listener, c, k, n, token, s).await {
                 tracing::error!(error = %e, "admin API stopped");
             }
         }));

@@ -892,6 +892,7 @@ mod review {
 mod hostile;
 mod liveness;
 mod loops;
+mod quota;
 
 /// A submission retried with the same reference (its answer was lost) is the same ADU.
 mod resubmission {
