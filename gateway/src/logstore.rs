@@ -14,9 +14,16 @@
 //! is acknowledged.
 //!
 //! Record: `len u32 | crc32c u32 | kind u8 | id u64 | meta_len u32 | meta | bytes` (big-endian;
-//! `len` and the CRC cover everything after the CRC). Recovery replays the segments in order;
-//! a torn record at the end of the last segment (the crash came mid-write, so its commit never
-//! returned) is cut off; a bad record anywhere else is corruption and an error.
+//! `len` and the CRC cover everything after the CRC). A segment starts with a header record
+//! and every commit ends with a commit record (its sequence number, the batch's length and a
+//! mark), so recovery knows where each commit ends. It replays the segments in order and
+//! applies a commit's records only at its commit record. The last segment may end inside a
+//! commit — the crash came mid-write, so that commit never returned — and is cut back to the
+//! last whole one, whether the cut fell inside a record or exactly between two. Anything else
+//! is corruption: a bad record with a commit after it (a flipped bit mid-segment, not a torn
+//! tail), a closed segment that ends inside a commit; the store refuses to open and names the
+//! segment and byte. Segments written before commit records existed are read as they were
+//! (a bad record ends the last one).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -40,10 +47,22 @@ const HEAD: usize = 8;
 const PUT: u8 = 0;
 const META: u8 = 1;
 const REMOVE: u8 = 2;
+/// Ends a commit: id = the commit's sequence number, meta = the batch's length and [`MARK`].
+const COMMIT: u8 = 3;
+/// Starts a segment: meta = [`MARK`].
+const HEADER: u8 = 4;
+/// The last eight bytes of every commit and header record: found by a search backwards, it
+/// tells a torn tail (no commit after a bad record) from corruption (one after it).
+const MARK: &[u8; 8] = b"DTNLOGC1";
+/// Size of a commit record: head, kind, id, meta length, batch length, mark.
+const COMMIT_RECORD: usize = HEAD + 13 + 16;
 
 #[derive(Debug, Clone)]
 struct Entry {
     segment: u64,
+    /// What its record takes on disk (counted in what lives, whatever the bundle's size: a
+    /// zero-byte tombstone or receipt lives too).
+    record: u64,
     /// Where the bundle's bytes start in the segment.
     offset: u64,
     len: u64,
@@ -74,6 +93,10 @@ pub struct LogStore {
     hot_bytes: usize,
     commits: u64,
     segment_bytes: u64,
+    /// The next commit's sequence number.
+    sequence: u64,
+    /// Bytes of live records, all segments together.
+    live_total: u64,
 }
 
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -86,6 +109,18 @@ fn segment_path(dir: &Path, n: u64) -> PathBuf {
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing the store directory"))
+}
+
+/// Whether a whole commit record lies after offset `at` (found by its mark): then a bad
+/// record at `at` is not the torn tail of the last commit but damage before a later one.
+fn commit_after(buf: &[u8], at: usize) -> bool {
+    let Some(rest) = buf.get(at..) else { return false };
+    rest.windows(MARK.len()).enumerate().rev().filter(|(_, w)| *w == MARK).any(|(i, _)| {
+        let end = at + i + MARK.len();
+        end.checked_sub(COMMIT_RECORD)
+            .and_then(|start| decode(buf, start))
+            .is_some_and(|r| r.kind == COMMIT && r.end == end)
+    })
 }
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
@@ -167,6 +202,8 @@ impl LogStore {
             hot_bytes: 0,
             commits: 0,
             segment_bytes: segment_bytes.max(1),
+            sequence: 0,
+            live_total: 0,
         };
         let last = numbers.last().copied();
         for n in numbers {
@@ -185,36 +222,75 @@ impl LogStore {
         let mut buf = Vec::new();
         file.read_to_end(&mut buf).map_err(io("reading a segment"))?;
         self.segments.insert(n, Segment { file, size: 0, live: BTreeSet::new(), live_bytes: 0 });
+        let corrupt = |what: &'static str, at: usize| StoreError::Corrupt { what, file: n, offset: at as u64 };
+        // A framed segment (header record first) applies a commit's records at its commit
+        // record; an older one applies each record as it is read.
+        let framed = decode(&buf, 0).is_some_and(|r| r.kind == HEADER);
+        let mut batch: Vec<(u8, BundleId, Vec<u8>, std::ops::Range<usize>)> = Vec::new();
+        let mut committed = 0;
         let mut at = 0;
         while at < buf.len() {
             let Some(r) = decode(&buf, at) else {
-                if !last {
-                    return Err(StoreError::Failed("a segment is corrupt before its end"));
+                if !last || commit_after(&buf, at) {
+                    return Err(corrupt("a bad record", at));
                 }
                 // The tail of an interrupted commit: it never returned, so nothing relied on it.
-                let seg = self.segments.get(&n).ok_or(StoreError::Failed("segment"))?;
-                seg.file.set_len(at as u64).map_err(io("cutting a torn record"))?;
-                seg.file.sync_all().map_err(io("cutting a torn record"))?;
-                break;
+                let cut = if framed { committed } else { at };
+                self.cut(n, cut)?;
+                return Ok(());
             };
             match r.kind {
-                PUT => {
-                    let len = r.bytes.len() as u64;
-                    self.place(r.id, Entry { segment: n, offset: r.bytes.start as u64, len, meta: r.meta.to_vec() });
-                }
-                META => {
-                    if let Some(e) = self.index.get_mut(&r.id) {
-                        e.meta = r.meta.to_vec();
+                PUT | META | REMOVE if framed => batch.push((r.kind, r.id, r.meta.to_vec(), r.bytes.clone())),
+                PUT | META | REMOVE => self.apply(n, r.kind, r.id, r.meta.to_vec(), r.bytes.clone()),
+                COMMIT if r.meta.ends_with(MARK) => {
+                    for (kind, id, meta, bytes) in batch.drain(..) {
+                        self.apply(n, kind, id, meta, bytes);
                     }
+                    self.sequence = self.sequence.max(r.id.saturating_add(1));
+                    committed = r.end;
                 }
-                REMOVE => self.unplace(r.id),
-                _ => return Err(StoreError::Failed("unknown record kind in a segment")),
+                HEADER if at == 0 => committed = r.end,
+                _ => return Err(corrupt("an unknown or misplaced record", at)),
             }
             at = r.end;
+        }
+        if framed && !batch.is_empty() {
+            if !last {
+                return Err(corrupt("a closed segment ending inside a commit", committed));
+            }
+            // Cut exactly between two records of a commit that never returned.
+            self.cut(n, committed)?;
+            return Ok(());
         }
         if let Some(seg) = self.segments.get_mut(&n) {
             seg.size = at as u64;
         }
+        Ok(())
+    }
+
+    /// Applies one replayed record of segment `n`.
+    fn apply(&mut self, n: u64, kind: u8, id: BundleId, meta: Vec<u8>, bytes: std::ops::Range<usize>) {
+        match kind {
+            PUT => {
+                let len = bytes.len() as u64;
+                let record = (HEAD + 13 + meta.len()) as u64 + len;
+                self.place(id, Entry { segment: n, record, offset: bytes.start as u64, len, meta });
+            }
+            META => {
+                if let Some(e) = self.index.get_mut(&id) {
+                    e.meta = meta;
+                }
+            }
+            _ => self.unplace(id),
+        }
+    }
+
+    /// Cuts segment `n` back to `at` bytes (a torn commit at the end of the last segment).
+    fn cut(&mut self, n: u64, at: usize) -> Result<(), StoreError> {
+        let seg = self.segments.get_mut(&n).ok_or(StoreError::Failed("segment"))?;
+        seg.file.set_len(at as u64).map_err(io("cutting a torn commit"))?;
+        seg.file.sync_all().map_err(io("cutting a torn commit"))?;
+        seg.size = at as u64;
         Ok(())
     }
 
@@ -223,7 +299,8 @@ impl LogStore {
         self.unplace(id);
         if let Some(seg) = self.segments.get_mut(&entry.segment) {
             seg.live.insert(id);
-            seg.live_bytes += entry.len;
+            seg.live_bytes += entry.record;
+            self.live_total += entry.record;
         }
         self.index.insert(id, entry);
     }
@@ -233,7 +310,8 @@ impl LogStore {
             && let Some(seg) = self.segments.get_mut(&old.segment)
         {
             seg.live.remove(&id);
-            seg.live_bytes -= old.len;
+            seg.live_bytes -= old.record;
+            self.live_total -= old.record;
         }
     }
 
@@ -244,8 +322,13 @@ impl LogStore {
             .create_new(true)
             .open(segment_path(&self.dir, n))
             .map_err(io("creating a segment"))?;
+        let mut header = Vec::with_capacity(COMMIT_RECORD);
+        encode(&mut header, HEADER, 0, MARK, &[]);
+        file.write_all_at(&header, 0).map_err(io("writing a segment header"))?;
+        file.sync_data().map_err(io("writing a segment header"))?;
         sync_dir(&self.dir)?;
-        self.segments.insert(n, Segment { file, size: 0, live: BTreeSet::new(), live_bytes: 0 });
+        let size = header.len() as u64;
+        self.segments.insert(n, Segment { file, size, live: BTreeSet::new(), live_bytes: 0 });
         Ok(())
     }
 
@@ -322,8 +405,15 @@ impl LogStore {
                 }
             }
         }
+        // The commit record closes the batch: recovery applies the batch only with it.
+        let mut mark = Vec::with_capacity(16);
+        mark.extend_from_slice(&(buf.len() as u64).to_be_bytes());
+        mark.extend_from_slice(MARK);
+        encode(&mut buf, COMMIT, self.sequence, &mark, &[]);
+        self.sequence += 1;
         let mut n = self.current();
-        if self.segments.get(&n).is_some_and(|s| s.size > 0 && s.size + buf.len() as u64 > self.segment_bytes) {
+        let header = COMMIT_RECORD as u64 - 8;
+        if self.segments.get(&n).is_some_and(|s| s.size > header && s.size + buf.len() as u64 > self.segment_bytes) {
             n += 1;
             self.new_segment(n)?;
         }
@@ -337,7 +427,9 @@ impl LogStore {
             match change {
                 Change::Put(bytes, meta) => {
                     let at = offsets.next().unwrap_or(0) as u64;
-                    self.place(id, Entry { segment: n, offset: base + at, len: bytes.len() as u64, meta });
+                    let len = bytes.len() as u64;
+                    let record = (HEAD + 13 + meta.len()) as u64 + len;
+                    self.place(id, Entry { segment: n, record, offset: base + at, len, meta });
                     self.keep_hot(id, bytes);
                 }
                 Change::Meta(meta) => {
@@ -357,7 +449,9 @@ impl LogStore {
     /// Deletes the oldest segments once nothing lives in them; copies the few bundles left in
     /// the oldest segment forward first once the files hold more than twice what lives.
     fn reclaim(&mut self) -> Result<(), StoreError> {
-        loop {
+        // Each turn deletes the oldest segment or moves what lives in it: at most one pass
+        // over the segments there are, so a reclaim ends whatever the accounting says.
+        for _ in 0..=self.segments.len() {
             let current = self.current();
             let Some((&oldest, seg)) = self.segments.iter().next() else { return Ok(()) };
             if oldest == current {
@@ -367,7 +461,9 @@ impl LogStore {
                 // Copy the survivors forward once the files hold more than twice what lives
                 // (plus two segments of slack), however much of the oldest segment is alive:
                 // bundles waiting for a contact must not pin every later segment on disk.
-                let worth_it = self.disk_bytes() > 2 * self.staging.used() + 2 * self.segment_bytes;
+                // What lives is counted in records, so zero-byte ones (tombstones, receipts)
+                // count too: counted as nothing, they were copied round for ever.
+                let worth_it = self.disk_bytes() > 2 * self.live_total + 2 * self.segment_bytes;
                 if !worth_it {
                     return Ok(());
                 }
@@ -385,6 +481,7 @@ impl LogStore {
             std::fs::remove_file(segment_path(&self.dir, oldest)).map_err(io("deleting a segment"))?;
             sync_dir(&self.dir)?;
         }
+        Ok(())
     }
 }
 
@@ -550,6 +647,79 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_record_before_a_later_commit_is_corruption_even_in_the_newest_segment() {
+        let dir = Dir::new("mid-corrupt");
+        {
+            let mut s = LogStore::open(&dir.0, 1 << 20).unwrap();
+            for (id, text) in [(1, &b"one"[..]), (2, b"two"), (3, b"three")] {
+                s.insert(id, Bytes::from_static(text), vec![]).unwrap();
+                s.commit().unwrap();
+            }
+        }
+        let seg = segment_path(&dir.0, 0);
+        let mut bytes = std::fs::read(&seg).unwrap();
+        // Damage the second commit's bundle: a torn tail it is not, a commit follows it.
+        let at = bytes.windows(3).position(|w| w == b"two").unwrap();
+        bytes[at] ^= 1;
+        std::fs::write(&seg, &bytes).unwrap();
+        match LogStore::open(&dir.0, 1 << 20) {
+            Err(StoreError::Corrupt { what, file: 0, offset }) => {
+                assert_eq!(what, "a bad record");
+                assert!(offset < at as u64 && at as u64 - offset < 64, "record at {offset}, damage at {at}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_exactly_between_two_records_of_a_commit_drops_the_whole_commit() {
+        let dir = Dir::new("boundary");
+        {
+            let mut s = LogStore::open(&dir.0, 1 << 20).unwrap();
+            s.insert(1, Bytes::from_static(b"first"), vec![]).unwrap();
+            s.commit().unwrap();
+            s.insert(2, Bytes::from_static(b"second"), vec![]).unwrap();
+            s.insert(3, Bytes::from_static(b"third"), vec![]).unwrap();
+            s.commit().unwrap();
+        }
+        let seg = segment_path(&dir.0, 0);
+        let bytes = std::fs::read(&seg).unwrap();
+        // Up to the end of bundle 2's record: its commit's other record and commit record gone.
+        let end = bytes.windows(6).position(|w| w == b"second").unwrap() + 6;
+        std::fs::write(&seg, &bytes[..end]).unwrap();
+        let s = LogStore::open(&dir.0, 1 << 20).unwrap();
+        assert_eq!(ids(&s), vec![(1, b"first".to_vec(), vec![])], "half a commit is no commit");
+        drop(s);
+        // The same cut in a closed segment is corruption.
+        std::fs::write(&seg, &bytes[..end]).unwrap();
+        std::fs::write(segment_path(&dir.0, 1), b"").unwrap();
+        assert!(matches!(LogStore::open(&dir.0, 1 << 20), Err(StoreError::Corrupt { file: 0, .. })));
+    }
+
+    #[test]
+    fn reclaim_ends_when_what_lives_is_zero_byte_records() {
+        let dir = Dir::new("tombstones");
+        let store = LogStore::open_with_segments(&dir.0, 1 << 30, 4096);
+        let mut s = store.unwrap();
+        // Records that hold no bundle bytes (tombstones, receipts): 40,000 of them, kept.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            for batch in 0..400u64 {
+                for i in 0..100u64 {
+                    s.insert(batch * 100 + i + 1, Bytes::new(), vec![7; 24]).unwrap();
+                }
+                s.commit().unwrap();
+            }
+            tx.send((s.disk_bytes(), s.len())).unwrap();
+        });
+        let (disk, held) = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("reclaim looped");
+        worker.join().unwrap();
+        assert_eq!(held, 40_000);
+        // What lives is some 2 MB of records; the files hold about that, not a copy per commit.
+        assert!(disk < 8 << 20, "{disk} bytes on disk");
+    }
+
+    #[test]
     fn segments_roll_and_dead_ones_go() {
         let dir = Dir::new("reclaim");
         let mut s = LogStore::open(&dir.0, 1 << 40).unwrap();
@@ -580,13 +750,14 @@ mod tests {
         let dir = Dir::new("volatile");
         {
             let mut s = LogStore::open(&dir.0, 1 << 20).unwrap();
+            let empty = s.disk_bytes();
             s.insert_volatile(1, Bytes::from_static(b"passing through"), vec![1]).unwrap();
             s.insert_volatile(2, Bytes::from_static(b"custody taken later"), vec![2]).unwrap();
             s.insert_volatile(3, Bytes::from_static(b"waits for a contact"), vec![3]).unwrap();
             assert_eq!(s.used_bytes(), 15 + 19 + 19);
             assert_eq!(s.bytes(1), Some(Bytes::from_static(b"passing through")));
             s.commit().unwrap();
-            assert_eq!(s.disk_bytes(), 0, "nothing written yet");
+            assert_eq!(s.disk_bytes(), empty, "nothing written yet (the segment holds its header)");
             s.remove(1).unwrap();
             s.update(2, vec![22]).unwrap();
             s.commit().unwrap();

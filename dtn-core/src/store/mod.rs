@@ -47,6 +47,17 @@ pub enum StoreError {
     /// The medium failed (disk error, database corruption).
     #[error("storage failure: {0}")]
     Failed(&'static str),
+    /// Stored data is damaged where no crash could have left it: the store refuses to open
+    /// rather than drop what follows.
+    #[error("store corrupt: {what} in file {file} at byte {offset}")]
+    Corrupt {
+        /// What is wrong.
+        what: &'static str,
+        /// The file (a segment number).
+        file: u64,
+        /// Where in it.
+        offset: u64,
+    },
 }
 
 /// One stored bundle as recovered after a restart: its bytes and the agent's record of it.
