@@ -97,6 +97,10 @@ pub struct LogStore {
     sequence: u64,
     /// Bytes of live records, all segments together.
     live_total: u64,
+    /// The last commit could not be written (the disk is full, or failing): its changes stay
+    /// staged and are tried again with the next commit, and new bundles are refused until
+    /// one succeeds.
+    disk_failed: bool,
 }
 
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -204,6 +208,7 @@ impl LogStore {
             segment_bytes: segment_bytes.max(1),
             sequence: 0,
             live_total: 0,
+            disk_failed: false,
         };
         let last = numbers.last().copied();
         for n in numbers {
@@ -446,6 +451,18 @@ impl LogStore {
         Ok(())
     }
 
+    /// Refuses a new bundle while commits cannot be written.
+    fn refuse_while_failing(&self, len: usize) -> Result<(), StoreError> {
+        if self.disk_failed { Err(StoreError::Full { needed: len as u64, free: 0 }) } else { Ok(()) }
+    }
+
+    /// Cuts what a failed commit may have left past the current segment's end.
+    fn rewind(&mut self) {
+        for seg in self.segments.values() {
+            let _ = seg.file.set_len(seg.size);
+        }
+    }
+
     /// Deletes the oldest segments once nothing lives in them; copies the few bundles left in
     /// the oldest segment forward first once the files hold more than twice what lives.
     fn reclaim(&mut self) -> Result<(), StoreError> {
@@ -487,11 +504,13 @@ impl LogStore {
 
 impl BundleStore for LogStore {
     fn insert(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
+        self.refuse_while_failing(bytes.len())?;
         self.volatile.remove(&id);
         self.staging.insert(id, bytes, meta)
     }
 
     fn insert_volatile(&mut self, id: BundleId, bytes: Bytes, meta: Vec<u8>) -> Result<(), StoreError> {
+        self.refuse_while_failing(bytes.len())?;
         if self.staging.contains(id) && !self.volatile.contains_key(&id) {
             // Replacing a written bundle: the replacement must be written too.
             return self.insert(id, bytes, meta);
@@ -536,7 +555,21 @@ impl BundleStore for LogStore {
             return Ok(());
         }
         let changes = self.staging.take();
-        self.append(changes)?;
+        if let Err(e) = self.append(changes.clone()) {
+            // Nothing of this commit counts: its tail is cut off the segment, its changes go
+            // back to be written with the next commit, and until one succeeds new bundles are
+            // refused ("depleted storage") rather than the daemon failing over and over.
+            self.staging.restore(changes);
+            self.rewind();
+            if !self.disk_failed {
+                tracing::error!(error = %e, "store: a commit could not be written; refusing new bundles until one can");
+            }
+            self.disk_failed = true;
+            return Err(StoreError::Full { needed: self.staging.used(), free: 0 });
+        }
+        if std::mem::take(&mut self.disk_failed) {
+            tracing::warn!("store: commits are written again; taking bundles again");
+        }
         self.staging.committed();
         self.commits += 1;
         self.reclaim()
@@ -717,6 +750,72 @@ mod tests {
         assert_eq!(held, 40_000);
         // What lives is some 2 MB of records; the files hold about that, not a copy per commit.
         assert!(disk < 8 << 20, "{disk} bytes on disk");
+    }
+
+    /// A 1 MiB tmpfs at a fresh directory, unmounted on drop (mounting needs root: CI runs
+    /// as root; elsewhere the test fails saying so rather than pass untested).
+    struct SmallDisk(PathBuf);
+
+    impl SmallDisk {
+        fn new(name: &str) -> SmallDisk {
+            let d = std::env::temp_dir().join(format!("dtn-logstore-{name}-{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&d);
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+                .arg(&d)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(mounted, "this test mounts a 1 MiB tmpfs at {} and needs root for that", d.display());
+            SmallDisk(d)
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_full_disk_mid_commit_refuses_new_bundles_loses_nothing_and_resumes_when_space_frees() {
+        let disk = SmallDisk::new("enospc");
+        let store_dir = disk.0.join("store");
+        let ballast = disk.0.join("ballast");
+        std::fs::write(&ballast, vec![0u8; 512 << 10]).unwrap();
+        let mut s = LogStore::open_with_segments(&store_dir, 64 << 20, 128 << 10).unwrap();
+        let bundle = |i: u64| Bytes::from(vec![i as u8; 100 << 10]);
+        let mut committed = Vec::new();
+        let mut refused_at = None;
+        for i in 1..20u64 {
+            s.insert(i, bundle(i), vec![i as u8]).unwrap();
+            match s.commit() {
+                Ok(()) => committed.push(i),
+                Err(StoreError::Full { .. }) => {
+                    refused_at = Some(i);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let pending = refused_at.expect("the disk filled up");
+        // Meanwhile new bundles are refused, not taken and lost.
+        assert!(matches!(s.insert(100, bundle(100), vec![]), Err(StoreError::Full { .. })));
+        assert!(matches!(s.commit(), Err(StoreError::Full { .. })), "still no room");
+        // Space frees: the pending commit goes through by itself, and bundles are taken again.
+        std::fs::remove_file(&ballast).unwrap();
+        s.commit().unwrap();
+        committed.push(pending);
+        s.insert(101, Bytes::from_static(b"after"), vec![]).unwrap();
+        s.commit().unwrap();
+        drop(s);
+        let s = LogStore::open_with_segments(&store_dir, 64 << 20, 128 << 10).unwrap();
+        let held: Vec<u64> = ids(&s).into_iter().map(|(id, _, _)| id).collect();
+        committed.push(101);
+        assert_eq!(held, committed, "every committed bundle, the refused one's commit included");
+        for (id, bytes, meta) in ids(&s).into_iter().filter(|(id, _, _)| *id != 101) {
+            assert_eq!((bytes, meta), (bundle(id).to_vec(), vec![id as u8]));
+        }
     }
 
     #[test]

@@ -106,6 +106,13 @@ impl Staging {
         core::mem::take(&mut self.changes)
     }
 
+    /// Puts back changes [`Self::take`] returned whose commit failed (before anything
+    /// staged since): the next commit tries them again.
+    pub fn restore(&mut self, mut changes: Vec<(BundleId, StagedChange)>) {
+        changes.append(&mut self.changes);
+        self.changes = changes;
+    }
+
     /// The changes taken are durable now.
     pub fn committed(&mut self) {
         self.pending.clear();

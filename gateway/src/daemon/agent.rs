@@ -205,8 +205,10 @@ impl<S: BundleStore> Agent<S> {
         Ok(agent)
     }
 
-    /// Runs until [`Command::Shutdown`] or until every sender is gone. A store failure ends
-    /// the task with the error: the host restarts and recovers from the store.
+    /// Runs until [`Command::Shutdown`] or until every sender is gone. A store that cannot
+    /// write (a full disk) keeps what it staged and refuses new bundles, and the agent goes on,
+    /// trying the commit again every second; any other store failure ends the task with the
+    /// error: the host restarts and recovers from the store.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), BpaError> {
         let mut batch = Vec::with_capacity(BATCH);
         let mut permits = Vec::with_capacity(BATCH);
@@ -216,10 +218,13 @@ impl<S: BundleStore> Agent<S> {
                 Some(wait) => match tokio::time::timeout(wait, commands.recv()).await {
                     Ok(c) => c,
                     Err(_) => {
-                        self.bpa.handle_timeout(DtnTime::now())?;
+                        let timers = self.bpa.handle_timeout(DtnTime::now());
                         // Hand-overs that failed go back to the agent now, not with the next
                         // command (an idle node may get none for a while).
-                        self.flush(&mut batch)?;
+                        let flushed = timers.and_then(|()| self.flush(&mut batch));
+                        if disk_full(flushed)? {
+                            tokio::time::sleep(DISK_RETRY).await;
+                        }
                         continue;
                     }
                 },
@@ -259,10 +264,14 @@ impl<S: BundleStore> Agent<S> {
                     next = commands.try_recv().ok();
                 }
             }
-            self.flush(&mut batch)?;
+            let full = disk_full(self.flush(&mut batch))?;
             permits.clear();
             if stop {
                 return Ok(());
+            }
+            if full {
+                // The store refuses new bundles meanwhile; its commit is tried again after.
+                tokio::time::sleep(DISK_RETRY).await;
             }
         }
     }
@@ -536,5 +545,18 @@ fn bundle_view(id: BundleId, e: &dtn_core::bpa::BundleEntry) -> BundleView {
         next_hop: e.next_hop.map(|d| d.get()),
         expiry_ms: e.expiry.0,
         custody_peer: e.custody.as_ref().map(|c| c.peer),
+    }
+}
+
+/// How long the agent waits before trying a commit the disk refused again.
+const DISK_RETRY: Duration = Duration::from_secs(1);
+
+/// `Ok(true)` when `result` is a commit the disk could not take (not fatal: the store kept
+/// the changes and refuses new bundles until a commit succeeds); other errors stay errors.
+fn disk_full(result: Result<(), BpaError>) -> Result<bool, BpaError> {
+    match result {
+        Ok(()) => Ok(false),
+        Err(BpaError::Store(dtn_core::store::StoreError::Full { .. })) => Ok(true),
+        Err(e) => Err(e),
     }
 }
