@@ -528,3 +528,64 @@ fn a_client_talks_only_to_its_own_nodes_gateway_and_status_is_for_the_nodes_clie
         assert!(refused.contains("names no endpoint of this node"), "{refused}");
     });
 }
+
+#[test]
+fn a_full_disk_refuses_new_adus_loses_none_and_service_resumes_when_space_frees() {
+    let dir = Scratch::new("app-disk-full");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    // The store lives on a 2 MiB disk, most of it taken by someone else's file; its budget
+    // (64 MiB) is no help.
+    let disk = support::SmallDisk::new("app-full", "2m");
+    let ballast = disk.0.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 1_400 << 10]).unwrap();
+    let toml = format!(
+        "[node]\nid = 2\n[storage]\npath = \"{}\"\nbudget = \"64 MiB\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}",
+        disk.0.join("g.store").display(),
+        app_section()
+    );
+    let ground = Gateway::start(&dir.0, "ground", &toml);
+    let rt = runtime();
+    let accepted = rt.block_on(async {
+        let client = Arc::new(AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap());
+        let adu = || {
+            (
+                Outgoing { lifetime_ms: 3_600_000, ..Outgoing::new("ipn:2.5", "ipn:7.1") },
+                Bytes::from(vec![9u8; 64 << 10]),
+            )
+        };
+        let mut accepted = 0u64;
+        // Submit until one is not answered at once: its commit found the disk full.
+        let pending = loop {
+            let (out, payload) = adu();
+            let c = client.clone();
+            let mut answer = tokio::spawn(async move { c.submit(&out, payload).await.unwrap().status });
+            match tokio::time::timeout(Duration::from_secs(3), &mut answer).await {
+                Ok(status) => {
+                    assert_eq!(status.unwrap(), 0);
+                    accepted += 1;
+                    assert!(accepted < 40, "the disk never filled");
+                }
+                Err(_) => break answer,
+            }
+        };
+        // Meanwhile a new ADU is refused, "depleted storage" (1 + reason code 4).
+        let (out, payload) = adu();
+        let refused = client.submit(&out, payload).await;
+        let log = || std::fs::read_to_string(dir.path("ground.log")).unwrap_or_default();
+        assert!(refused.as_ref().is_ok_and(|r| r.status == 5), "{refused:?}\n{}", log());
+        // Space frees: the waiting ADU is stored and answered, and new ones are taken again.
+        std::fs::remove_file(&ballast).unwrap();
+        let late = tokio::time::timeout(Duration::from_secs(20), pending).await.expect("answered once space freed");
+        assert_eq!(late.unwrap(), 0);
+        let (out, payload) = adu();
+        assert_eq!(client.submit(&out, payload).await.unwrap().status, 0);
+        accepted + 2
+    });
+    // Nothing accepted was lost: a restart finds every one.
+    let status = ground.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    let again = Gateway::start(&dir.0, "ground", &toml);
+    let queues = again.get("/queues");
+    assert!(queues.contains(&format!("\"Waiting\":{accepted}")), "{accepted} accepted: {queues}");
+}

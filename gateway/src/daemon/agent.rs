@@ -212,19 +212,28 @@ impl<S: BundleStore> Agent<S> {
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), BpaError> {
         let mut batch = Vec::with_capacity(BATCH);
         let mut permits = Vec::with_capacity(BATCH);
+        // A commit the disk refused is tried again this often until it goes through.
+        let mut disk_retry = false;
         loop {
-            let wait = self.bpa.poll_timeout().map(|at| Duration::from_millis(at.0.saturating_sub(DtnTime::now().0)));
+            let mut wait =
+                self.bpa.poll_timeout().map(|at| Duration::from_millis(at.0.saturating_sub(DtnTime::now().0)));
+            if disk_retry {
+                wait = Some(wait.map_or(DISK_RETRY, |w| w.min(DISK_RETRY)));
+            }
             let first = match wait {
                 Some(wait) => match tokio::time::timeout(wait, commands.recv()).await {
                     Ok(c) => c,
                     Err(_) => {
                         let timers = self.bpa.handle_timeout(DtnTime::now());
+                        let bpa = &mut self.bpa;
+                        let retried = match disk_retry {
+                            true => blocking(|| bpa.handle_batch(std::iter::empty(), DtnTime::now())),
+                            false => Ok(()),
+                        };
                         // Hand-overs that failed go back to the agent now, not with the next
                         // command (an idle node may get none for a while).
-                        let flushed = timers.and_then(|()| self.flush(&mut batch));
-                        if disk_full(flushed)? {
-                            tokio::time::sleep(DISK_RETRY).await;
-                        }
+                        let flushed = self.flush(&mut batch);
+                        disk_retry = disk_full(timers.and(retried).and(flushed))?;
                         continue;
                     }
                 },
@@ -264,14 +273,11 @@ impl<S: BundleStore> Agent<S> {
                     next = commands.try_recv().ok();
                 }
             }
-            let full = disk_full(self.flush(&mut batch))?;
+            // The store refuses new bundles meanwhile; its commit is tried again after a while.
+            disk_retry = disk_full(self.flush(&mut batch))?;
             permits.clear();
             if stop {
                 return Ok(());
-            }
-            if full {
-                // The store refuses new bundles meanwhile; its commit is tried again after.
-                tokio::time::sleep(DISK_RETRY).await;
             }
         }
     }
@@ -282,7 +288,11 @@ impl<S: BundleStore> Agent<S> {
             let bpa = &mut self.bpa;
             // The batch ends in the store's commit (a sync to disk): let the runtime move this
             // worker's other tasks (the sessions feeding the next batch) to another thread.
-            blocking(|| bpa.handle_batch(batch.drain(..), DtnTime::now()))?;
+            let handled = blocking(|| bpa.handle_batch(batch.drain(..), DtnTime::now()));
+            // What needs no commit (refusals, transmissions) goes out even when the commit
+            // failed; what waits on it (acknowledgements) stays in the agent until it is done.
+            let acted = self.act();
+            return handled.and(acted);
         }
         self.act()
     }

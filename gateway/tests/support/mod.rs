@@ -209,3 +209,28 @@ pub fn counter(gw: &Gateway, name: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     v.get(name).and_then(serde_json::Value::as_u64).unwrap_or(0)
 }
+
+/// A small tmpfs at a fresh directory, unmounted on drop. Mounting needs root (CI runs as
+/// root); elsewhere a test using it fails saying so rather than passing untested.
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    pub fn new(name: &str, size: &str) -> SmallDisk {
+        let d = std::env::temp_dir().join(format!("dtn-disk-{name}-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&d);
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&d)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(mounted, "this test mounts a {size} tmpfs at {} and needs root for that", d.display());
+        SmallDisk(d)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
