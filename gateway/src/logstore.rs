@@ -596,6 +596,10 @@ impl BundleStore for LogStore {
             .collect()
     }
 
+    fn recover_index(&self) -> Result<Vec<(BundleId, Vec<u8>)>, StoreError> {
+        Ok(self.index.iter().map(|(&id, e)| (id, e.meta.clone())).collect())
+    }
+
     fn used_bytes(&self) -> u64 {
         self.staging.used()
     }

@@ -612,3 +612,47 @@ fn without_a_configured_token_changes_are_refused() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("no [admin] token"), "{body}");
 }
+
+/// The peak resident memory of a process, KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn start_up_reads_the_index_not_every_stored_byte() {
+    use dtn_core::bpa::{Bpa, Event, NodeConfig, Submission};
+    use dtn_core::routing::{Priority, StaticRouter};
+    let dir = Scratch::new("startup-ram");
+    // 300 MiB of bundles for a node this one cannot reach, stored by an agent on the log store.
+    {
+        let store = gateway::logstore::LogStore::open(&dir.path("g.store"), 1 << 30).unwrap();
+        let mut agent = Bpa::new(NodeConfig::new(2), store, StaticRouter::new());
+        for token in 0..300u64 {
+            let adu = Submission {
+                token,
+                source: None,
+                destination: "ipn:7.1".parse().unwrap(),
+                payload: Bytes::from(vec![token as u8; 1 << 20]),
+                lifetime_ms: 3_600_000,
+                flags: Default::default(),
+                priority: Priority::Normal,
+                reference: None,
+            };
+            agent.handle(Event::Submit(adu), dtn_core::time::DtnTime::now()).unwrap();
+        }
+    }
+    let gw = Gateway::start(
+        &dir.0,
+        "g",
+        "[node]\nid = 2\n[storage]\npath = \"g.store\"\nbudget = \"1 GiB\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    assert!(gw.get("/queues").contains("\"Waiting\":300"), "{}", gw.get("/queues"));
+    // Reading every bundle into memory at once took more than the 300 MiB stored.
+    let peak = peak_rss_kib(gw.pid());
+    assert!(peak < 150 << 10, "peak RSS {} MiB for a 300 MiB store", peak >> 10);
+}

@@ -360,11 +360,14 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// An agent rebuilt from a store after a restart: every stored bundle is queued again.
     /// Links start down and registrations empty; the host re-announces them.
     pub fn recover(config: NodeConfig, store: S, router: R, now: DtnTime) -> Result<Self, BpaError> {
-        let stored = store.recover()?;
+        let index = store.recover_index()?;
         let mut bpa = Bpa::new(config, store, router);
         bpa.now = now;
         let mut receipts = Vec::new();
-        for b in stored {
+        for (id, meta) in index {
+            // Records first (state, tombstones, receipts need no bytes); a bundle's bytes are
+            // read when it is restored and let go after.
+            let b = crate::store::StoredBundle { id, bytes: Bytes::new(), meta };
             if b.id == custody::NODE_STATE_ID {
                 let (tid_mark, seq_mark) = custody::decode_node_state(&b.meta);
                 bpa.tids = crate::custody::TransmissionIds::resume(tid_mark);
@@ -389,7 +392,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 let _ = bpa.store.remove(b.id);
                 continue;
             }
-            bpa.restore(b.id, b.bytes, &b.meta);
+            let bytes = bpa.store.bytes(b.id).ok_or(crate::store::StoreError::Failed("reading a stored bundle"))?;
+            bpa.restore(b.id, bytes, &b.meta);
         }
         // Oldest first (their records' ids grow), so the oldest are the ones evicted.
         receipts.sort_unstable_by_key(|(id, _)| *id);

@@ -102,6 +102,13 @@ pub trait BundleStore {
     /// be read (never an empty list in its place: that would lose every bundle quietly).
     fn recover(&self) -> Result<Vec<StoredBundle>, StoreError>;
 
+    /// Every committed bundle's id and record without its bytes, which recovery then reads
+    /// one at a time ([`BundleStore::bytes`]): a store that can list its index without reading
+    /// every bundle lets a node start with RAM for the index, not for every stored byte.
+    fn recover_index(&self) -> Result<Vec<(BundleId, Vec<u8>)>, StoreError> {
+        Ok(self.recover()?.into_iter().map(|b| (b.id, b.meta)).collect())
+    }
+
     /// Bytes in use (committed and staged).
     fn used_bytes(&self) -> u64;
 
