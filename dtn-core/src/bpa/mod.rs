@@ -442,6 +442,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.bundles.get(&id)
     }
 
+    /// The next hops a held bundle avoids because copies of it came back round a loop
+    /// through them (routing takes them only when every other way is much later).
+    pub fn avoided_hops(&self, id: BundleId) -> Vec<NodeId> {
+        self.hops_to_avoid(id).0
+    }
+
     /// Bundles with ids above `after`, in id order (a page of them costs its length, not a
     /// walk of the table).
     pub fn bundles_after(&self, after: BundleId) -> impl Iterator<Item = (BundleId, &BundleEntry)> {

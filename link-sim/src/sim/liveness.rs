@@ -63,8 +63,12 @@ fn standing(world: &World, node: NodeId, id: u64, e: &dtn_core::bpa::BundleEntry
     let Some(destination) = e.destination.map(u64::from) else { return Standing::NoRoute };
     let mut query = RouteQuery::new(node, destination, now, u64::from(e.size));
     query.deadline = world.plan_time_of(node, e.expiry);
-    // As SABR routes (CCSDS 734.3-B-1 3.2.6): not straight back where it came from.
+    // As SABR routes (CCSDS 734.3-B-1 3.2.6): not straight back where it came from, and (as
+    // the agent routes) not to a hop copies of it came back round a loop through.
     query.excluded_first_hops.extend(e.previous_hop.map(u64::from).filter(|&p| p != destination));
+    if let Some((_, agent)) = world.agents().find(|(n, _)| *n == node) {
+        query.excluded_first_hops.extend(agent.avoided_hops(id).into_iter().filter(|&h| h != destination));
+    }
     let plan = world.plan();
     let Some(route) = search(plan, &query, &EmptyNetwork) else { return Standing::NoRoute };
     let Some(first) = route.contacts.first().and_then(|c| plan.contact(*c)) else { return Standing::NoRoute };
@@ -125,8 +129,12 @@ pub fn describe(world: &World, ledger: &Ledger, s: &Stuck) -> String {
         .agents()
         .find(|(n, _)| *n == s.node)
         .and_then(|(_, a)| a.bundles().find(|(id, _)| *id == s.id).map(|(_, e)| e.clone()));
+    let avoided = world.agents().find(|(n, _)| *n == s.node).map(|(_, a)| a.avoided_hops(s.id)).unwrap_or_default();
     let what = entry.map_or_else(String::new, |e| {
-        format!(", {} bytes, routed to {:?}, to node {:?}", e.size, e.next_hop, e.destination)
+        format!(
+            ", {} bytes, routed to {:?}, to node {:?}, previous hop {:?}, avoiding {avoided:?}",
+            e.size, e.next_hop, e.destination, e.previous_hop
+        )
     });
     format!(
         "{token} stuck at node {} ({:?}{what}) since {:.1} s: the contact {}→{} is open, up and idle and leads to its destination in time",
