@@ -35,11 +35,17 @@ struct Admin {
 const PAGE_MAX: usize = 1000;
 
 impl Admin {
-    async fn snapshot(&self) -> Result<Snapshot, Response> {
+    /// Sends the agent the command `make` builds around a reply channel, and waits for the
+    /// reply; 503 when the agent is not running.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Response> {
         let (tx, rx) = oneshot::channel();
         let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "the agent is not running").into_response();
-        self.commands.send(Command::Snapshot(tx)).await.map_err(|_| unavailable())?;
+        self.commands.send(make(tx)).await.map_err(|_| unavailable())?;
         rx.await.map_err(|_| unavailable())
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, Response> {
+        self.ask(Command::Snapshot).await
     }
 
     /// Whether a state-changing request carries the configured token; the refusal if not.
@@ -80,14 +86,9 @@ async fn bundles(State(a): State<Admin>, RawQuery(query): RawQuery) -> Response 
         Ok(page) => page,
         Err(refused) => return refused.into_response(),
     };
-    let (tx, rx) = oneshot::channel();
-    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "the agent is not running").into_response();
-    if a.commands.send(Command::Bundles { after, limit, reply: tx }).await.is_err() {
-        return unavailable();
-    }
-    match rx.await {
+    match a.ask(|reply| Command::Bundles { after, limit, reply }).await {
         Ok(page) => Json(page).into_response(),
-        Err(_) => unavailable(),
+        Err(unavailable) => unavailable,
     }
 }
 
@@ -95,15 +96,10 @@ async fn delete_bundle(State(a): State<Admin>, headers: HeaderMap, Path(id): Pat
     if let Err(refused) = a.authorised(&headers) {
         return refused.into_response();
     }
-    let (tx, rx) = oneshot::channel();
-    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "the agent is not running").into_response();
-    if a.commands.send(Command::Delete { bundle: id, reply: tx }).await.is_err() {
-        return unavailable();
-    }
-    match rx.await {
+    match a.ask(|reply| Command::Delete { bundle: id, reply }).await {
         Ok(true) => (StatusCode::OK, format!("bundle {id} deleted")).into_response(),
         Ok(false) => (StatusCode::NOT_FOUND, format!("no bundle {id}")).into_response(),
-        Err(_) => unavailable(),
+        Err(unavailable) => unavailable,
     }
 }
 
