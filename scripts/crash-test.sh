@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Kills a custody-taking gateway with SIGKILL N times at random moments while bundles flow,
-# restarting it each time, and checks that every bundle it accepted custody of reaches the
-# application exactly once (gateway/tests/crash.rs). Usage: scripts/crash-test.sh [N] [SEED]
+# Three gateways in a chain (an application -> A -> B -> C -> an application, custody on
+# every hop): kills B with SIGKILL N times at random moments while ADUs flow, restarting it
+# each time, and checks that every ADU A accepted reaches C's application exactly once,
+# intact (gateway/tests/crash.rs). Usage: scripts/crash-test.sh [N] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DTN_CRASH_KILLS="${1:-100}"

@@ -220,9 +220,9 @@ fn sighup_reloads_the_plan_and_sigterm_stops_cleanly() {
     assert!(status.success(), "{status:?}");
 }
 
-/// `count` 1 KiB bundles through the echo endpoint `ipn:2.7` of the gateway at `addr`; all
-/// must come back.
-fn echo_round_trips(addr: std::net::SocketAddr, count: u64) {
+/// `count` 1 KiB bundles through the echo endpoint `ipn:2.7` (of the gateway at `addr`, or
+/// one it routes to); all must come back. The seconds it took.
+fn echo_round_trips(addr: std::net::SocketAddr, count: u64) -> f64 {
     let spec = LoadSpec {
         to: addr,
         back: None,
@@ -237,6 +237,7 @@ fn echo_round_trips(addr: std::net::SocketAddr, count: u64) {
     };
     let report = runtime().block_on(loadgen::run(spec)).unwrap();
     assert_eq!(report.received, count, "{report}");
+    report.seconds
 }
 
 /// Raw TCP to the gateway: what it answers to garbage.
@@ -429,6 +430,38 @@ fn idle_links_stay_up_and_a_link_down_says_why() {
             .any(|l| l.contains("link down") && l.contains("reason"))
     });
     assert!(said, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+}
+
+#[test]
+fn a_peer_that_restarts_is_dialled_again_at_once_after_a_session_that_carried_bundles() {
+    let dir = Scratch::new("redial");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let b_toml = format!(
+        "[node]\nid = 2\n[storage]\npath = \"b.store\"\nbudget = \"16 MiB\"\n\
+         [[endpoint]]\neid = \"ipn:2.7\"\ndeliver = \"echo\"\n\
+         [tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:{port}\"]\n[[route]]\ndest = 4000000\nvia = 1\n"
+    );
+    let mut b = Gateway::start(&dir.0, "b", &b_toml);
+    let a = Gateway::start(
+        &dir.0,
+        "a",
+        &format!(
+            "[node]\nid = 1\n[storage]\npath = \"a.store\"\nbudget = \"16 MiB\"\n[tcpcl]\nunauthenticated = \"trusted\"\n\
+             listen = [\"127.0.0.1:0\"]\n[[peer]]\nnode = 2\ncla = \"tcpcl\"\naddress = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    // B crashes and comes back six times, each session carrying bundles but lasting less
+    // than the dialer's five seconds: a reachable peer all the same.
+    for _ in 0..6 {
+        echo_round_trips(a.tcpcl[0], 5);
+        b.kill();
+        b = Gateway::start_file(&dir.path("b.toml"), &dir.path("b.log"));
+    }
+    // The seventh time A is back within moments, not after a backoff doubled six times
+    // (12.8 s).
+    let took = echo_round_trips(a.tcpcl[0], 5);
+    assert!(took < 4.0, "A took {took:.1} s to reach B again");
+    drop(b);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -297,7 +297,7 @@ async fn serve_receive_only(ctx: &LinkContext, session: Session) {
 async fn serve_accepted(ctx: &LinkContext, peer: NodeId, session: Session) {
     Counters::add(&ctx.counters.sessions_established, 1);
     let peer_config = ctx.config.peer(peer).cloned();
-    serve(ctx, peer, session, peer_config.as_ref(), 0, None).await;
+    let _carried = serve(ctx, peer, session, peer_config.as_ref(), 0, None).await;
 }
 
 /// Accepts QUIC connections on `endpoint` until shutdown.
@@ -400,11 +400,13 @@ pub async fn dial(ctx: LinkContext, peer: PeerConfig) {
             Ok(session) => {
                 Counters::add(&ctx.counters.sessions_established, 1);
                 let began = std::time::Instant::now();
-                serve(&ctx, peer.node, session, Some(&peer), contact_rate, until).await;
-                // A session that lasted is a reachable peer: start over at the shortest wait.
-                // One that ended at once (the peer accepts, then hangs up) backs off like a
-                // failure, or the dialer would spin.
-                if began.elapsed() >= MIN_SESSION {
+                let carried = serve(&ctx, peer.node, session, Some(&peer), contact_rate, until).await;
+                // A session that carried a bundle or lasted is a reachable peer: dial again at
+                // once and start over at the shortest wait (a peer that restarted is back in
+                // moments, and its bundles should not wait out a long backoff). One that
+                // ended at once with nothing carried (the peer accepts, then hangs up) backs
+                // off like a failure, or the dialer would spin.
+                if carried || began.elapsed() >= MIN_SESSION {
                     backoff = Duration::from_millis(200);
                 } else {
                     tokio::select! {
@@ -493,13 +495,16 @@ async fn serve(
     peer_config: Option<&PeerConfig>,
     contact_rate: u64,
     until: Option<DtnTime>,
-) {
+) -> bool {
     let Session { outbound, mut inbound, outcomes, info, ending } = session;
     let link = ctx.allocate();
     let (tx, mut rx) = mpsc::unbounded_channel::<(BundleId, Bytes)>();
     if ctx.commands.send(Command::LinkUp { link, peer, tx, info }).await.is_err() {
-        return;
+        return false;
     }
+    // Whether a bundle went through either way (the dialer's backoff asks).
+    let carried = Arc::new(AtomicBool::new(false));
+    let reader_carried = carried.clone();
     // The outduct goes no faster than the contact and the configured cap, whichever is lower.
     let cap = peer_config.map_or(0, |p| p.rate);
     let rate = match (cap, contact_rate) {
@@ -516,6 +521,7 @@ async fn serve(
                 p.take(arrival.bytes.len()).await;
             }
             let permit = reader_ctx.share(&mut arrival).await;
+            reader_carried.store(true, Ordering::Relaxed);
             if commands.send(Command::Received { link, bytes: arrival.bytes, permit }).await.is_err() {
                 break;
             }
@@ -543,6 +549,7 @@ async fn serve(
             outcome = outcomes.recv() => match outcome {
                 Some((position, ok)) => {
                     if let Some(bundle) = in_flight.remove(&position) {
+                        carried.fetch_or(ok, Ordering::Relaxed);
                         let _ = ctx.commands.send(verdict(bundle, ok)).await;
                     }
                 }
@@ -577,6 +584,7 @@ async fn serve(
     let settle = async {
         while let Some((position, ok)) = outcomes.recv().await {
             if let Some(bundle) = in_flight.remove(&position) {
+                carried.fetch_or(ok, Ordering::Relaxed);
                 let _ = ctx.commands.send(verdict(bundle, ok)).await;
             }
         }
@@ -606,6 +614,7 @@ async fn serve(
         None => why.to_string(),
     };
     let _ = ctx.commands.send(Command::LinkDown { link, reason }).await;
+    carried.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
