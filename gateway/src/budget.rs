@@ -12,6 +12,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Budget granularity: reservations are whole KiB.
 const UNIT: usize = 1024;
+/// A reservation up to this size (units) may take the budget's last free share; a larger one
+/// may not: see [`ReceiveBudget::resize`].
+const SMALL_UNITS: usize = 256;
+/// The share of the budget kept for small reservations: one part in this many.
+const RESERVE_PART: usize = 8;
 
 /// The shared budget (cloned into every session).
 #[derive(Debug, Clone)]
@@ -65,11 +70,19 @@ impl ReceiveBudget {
     }
 
     /// Makes `reservation` cover `bytes` (growing without waiting, or shrinking); false, and
-    /// the reservation unchanged, when the budget has not that much left.
+    /// the reservation unchanged, when the budget has not that much left. A reservation
+    /// growing beyond 256 KiB must leave an eighth of the budget free: peers holding big
+    /// partial bundles (a flood of them) cannot take the room that small bundles — custody
+    /// signals, commands, other clients' ADUs — need to get through.
     pub fn resize(&self, reservation: &mut Reservation, bytes: usize) -> bool {
         let want = units(bytes);
         let held = reservation.units();
         if want > held {
+            if want > SMALL_UNITS
+                && self.permits.available_permits() < (want - held).saturating_add(self.total / RESERVE_PART)
+            {
+                return false;
+            }
             let Ok(more) = u32::try_from(want - held) else { return false };
             let Ok(extra) = self.permits.clone().try_acquire_many_owned(more) else { return false };
             match reservation.permit.as_mut() {
@@ -143,5 +156,22 @@ mod tests {
         b.release();
         a.release();
         assert_eq!(budget.available(), budget.total());
+    }
+
+    #[test]
+    fn big_reservations_leave_an_eighth_of_the_budget_to_small_ones() {
+        let budget = ReceiveBudget::new(8 << 20);
+        // Big partial bundles take at most seven eighths between them.
+        let mut big: Vec<Reservation> = (0..8).map(|_| Reservation::default()).collect();
+        let taken = big.iter_mut().map(|r| budget.resize(r, 1 << 20)).filter(|ok| *ok).count();
+        assert_eq!(taken, 7);
+        assert_eq!(budget.available(), 1 << 20);
+        let mut growing = Reservation::default();
+        assert!(budget.resize(&mut growing, 200 << 10), "a small one still fits");
+        assert!(!budget.resize(&mut growing, 300 << 10), "growing big, it may not take the reserve");
+        // Small reservations may use all of it.
+        let mut small: Vec<Reservation> = (0..4).map(|_| Reservation::default()).collect();
+        assert!(small.iter_mut().all(|r| budget.resize(r, 200 << 10)));
+        assert_eq!(budget.available(), 24 << 10);
     }
 }

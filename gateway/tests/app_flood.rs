@@ -53,15 +53,6 @@ async fn throughput(client: &Arc<AppClient>, source: &'static str, n: usize) -> 
     (n / 8 * 8) as f64 / t.elapsed().as_secs_f64()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_flooding_client_does_not_slow_the_others() {
     let dir = Scratch::new("app-flood");
@@ -113,7 +104,7 @@ fn a_flooding_client_does_not_slow_the_others() {
         eprintln!("throughput {rate_loaded:.1} ADUs/s under the flood, {rate_unloaded:.1} without");
         assert!(rate_loaded >= rate_unloaded * 0.9, "other client's throughput {rate_loaded:.1}/s under the flood, {rate_unloaded:.1}/s without");
         assert!(flooded > 0, "the flooder was refused");
-        let rss = rss_kib(ground.pid());
+        let rss = support::memory_kib(ground.pid(), "VmRSS");
         assert!(rss < 200 * 1024, "gateway RSS {rss} KiB");
     });
 }

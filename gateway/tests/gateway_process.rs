@@ -646,16 +646,6 @@ fn without_a_configured_token_changes_are_refused() {
     assert!(body.contains("no [admin] token"), "{body}");
 }
 
-/// The peak resident memory of a process, KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn start_up_reads_the_index_not_every_stored_byte() {
     use dtn_core::bpa::{Bpa, Event, NodeConfig, Submission};
@@ -686,6 +676,6 @@ fn start_up_reads_the_index_not_every_stored_byte() {
     );
     assert!(gw.get("/queues").contains("\"Waiting\":300"), "{}", gw.get("/queues"));
     // Reading every bundle into memory at once took more than the 300 MiB stored.
-    let peak = peak_rss_kib(gw.pid());
+    let peak = support::memory_kib(gw.pid(), "VmHWM");
     assert!(peak < 150 << 10, "peak RSS {} MiB for a 300 MiB store", peak >> 10);
 }

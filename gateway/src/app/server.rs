@@ -37,6 +37,9 @@ pub struct Shared {
     pub node_ids: Arc<Vec<Eid>>,
     /// The node's bound on data received and not yet stored.
     pub budget: Option<crate::budget::ReceiveBudget>,
+    /// One per connected client (`[limits] max_sessions`): beyond, a connection is refused
+    /// before its handshake, so a flood of clients costs only their first packet.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A QUIC endpoint for applications on `bind`.
@@ -70,9 +73,15 @@ pub async fn serve(
 ) {
     loop {
         let Some(incoming) = crate::quic::next_incoming(&endpoint, &mut shutdown).await else { return };
+        let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+            tracing::debug!(from = %incoming.remote_address(), "application connection cap reached: refused");
+            incoming.refuse();
+            continue;
+        };
         let commands = commands.clone();
         let shared = shared.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let from = incoming.remote_address();
             match incoming.await {
                 Ok(connection) => {

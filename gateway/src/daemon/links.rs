@@ -68,13 +68,15 @@ pub struct SessionCaps {
     tcpcl: Arc<tokio::sync::Semaphore>,
     mtcp: Arc<tokio::sync::Semaphore>,
     quic: Arc<tokio::sync::Semaphore>,
+    /// Application connections (the bridge takes a slot per client).
+    pub app: Arc<tokio::sync::Semaphore>,
 }
 
 impl SessionCaps {
     /// `max` sessions per listener kind.
     pub fn new(max: u32) -> Self {
         let cap = || Arc::new(tokio::sync::Semaphore::new(max as usize));
-        SessionCaps { tcpcl: cap(), mtcp: cap(), quic: cap() }
+        SessionCaps { tcpcl: cap(), mtcp: cap(), quic: cap(), app: cap() }
     }
 }
 

@@ -264,7 +264,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         for &addr in listen {
             let endpoint = crate::app::server::endpoint(addr, &app_config, limits)?;
             app_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
-            let shared = crate::app::server::Shared { node_ids: node_ids.clone(), budget: Some(budget.clone()) };
+            let shared = crate::app::server::Shared {
+                node_ids: node_ids.clone(),
+                budget: Some(budget.clone()),
+                slots: ctx.sessions.app.clone(),
+            };
             let (c, s) = (commands.clone(), shutdown_rx.clone());
             tasks.push(tokio::spawn(crate::app::server::serve(endpoint, c, limits, shared, s)));
         }

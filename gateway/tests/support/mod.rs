@@ -234,3 +234,14 @@ impl Drop for SmallDisk {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A memory figure of a process from `/proc/PID/status`, KiB: `VmRSS` (resident now) or
+/// `VmHWM` (the most it was resident); 0 if the process is gone.
+pub fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
