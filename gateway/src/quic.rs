@@ -161,6 +161,8 @@ pub struct QuicLink {
     peer_node_id: String,
     max_bundle: u64,
     budget: Option<ReceiveBudget>,
+    /// A bundle stream that brings nothing for this long is stopped (the idle timeout).
+    stall: Duration,
 }
 
 /// The node ID its certificate gives the peer: the first URI SAN that is an `ipn` EID.
@@ -182,16 +184,26 @@ pub async fn connect(endpoint: &Endpoint, addr: SocketAddr, config: &QuicConfig)
     // The server name is not checked (the node ID in the certificate is); any valid name does.
     let connection = endpoint.connect(addr, "dtn-node")?.await?;
     let peer_node_id = peer_node_id(&connection)?;
-    Ok(QuicLink { connection, peer_node_id, max_bundle: config.max_bundle, budget: config.budget.clone() })
+    Ok(QuicLink {
+        connection,
+        peer_node_id,
+        max_bundle: config.max_bundle,
+        budget: config.budget.clone(),
+        stall: config.idle_timeout,
+    })
 }
 
 /// Completes a connection a peer opened.
 pub async fn accept(incoming: quinn::Incoming, config: &QuicConfig) -> Result<QuicLink, QuicError> {
     let connection = incoming.await?;
     match peer_node_id(&connection) {
-        Ok(peer_node_id) => {
-            Ok(QuicLink { connection, peer_node_id, max_bundle: config.max_bundle, budget: config.budget.clone() })
-        }
+        Ok(peer_node_id) => Ok(QuicLink {
+            connection,
+            peer_node_id,
+            max_bundle: config.max_bundle,
+            budget: config.budget.clone(),
+            stall: config.idle_timeout,
+        }),
         Err(e) => {
             connection.close(VarInt::from_u32(PROTOCOL_ERROR), b"no node ID in the certificate");
             Err(e)
@@ -231,7 +243,7 @@ impl QuicLink {
         let (in_tx, in_rx) = mpsc::channel(CHANNEL);
         let (outcome_tx, outcomes) = mpsc::unbounded_channel();
         let activity = Arc::new(Activity::default());
-        let limits = (self.max_bundle, self.budget.clone());
+        let limits = (self.max_bundle, self.budget.clone(), self.stall);
         let receiving = tokio::spawn(receive(self.connection.clone(), in_tx, limits, activity.clone()));
         let task = tokio::spawn(send(self.connection, out_rx, outcome_tx, receiving, activity));
         QuicParts { outbound: out_tx, inbound: in_rx, outcomes, task }
@@ -335,7 +347,7 @@ impl Activity {
 async fn receive(
     connection: Connection,
     inbound: mpsc::Sender<Arrival>,
-    (max_bundle, budget): (u64, Option<ReceiveBudget>),
+    (max_bundle, budget, stall): (u64, Option<ReceiveBudget>, Duration),
     activity: Arc<Activity>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -356,7 +368,7 @@ async fn receive(
         let (inbound, activity, budget) = (inbound.clone(), activity.clone(), budget.clone());
         tokio::spawn(async move {
             let mut held = Reservation::default();
-            match read_bundle(&mut stream, limit, budget.as_ref(), &mut held).await {
+            match read_bundle(&mut stream, (limit, stall), budget.as_ref(), &mut held).await {
                 Ok(bundle) => {
                     let permit = held.take(bundle.len());
                     let _ = inbound.send(Arrival { bytes: bundle, permit }).await;
@@ -372,16 +384,22 @@ async fn receive(
 }
 
 /// Reads one bundle stream to its end, within `limit` and the receive budget; `Err(code)`:
-/// the stream is to be stopped with that code (0: it failed on its own).
+/// the stream is to be stopped with that code (0: it failed on its own). A stream that
+/// brings nothing for `stall` is stopped ("no resources"): a peer that keeps its connection
+/// alive but never finishes a bundle would hold its share of the budget for ever.
 async fn read_bundle(
     stream: &mut quinn::RecvStream,
-    limit: usize,
+    (limit, stall): (usize, Duration),
     budget: Option<&ReceiveBudget>,
     held: &mut Reservation,
 ) -> Result<Bytes, u32> {
     let mut data = bytes::BytesMut::new();
     loop {
-        match stream.read_chunk(64 * 1024, true).await {
+        let Ok(read) = tokio::time::timeout(stall, stream.read_chunk(64 * 1024, true)).await else {
+            tracing::warn!(held = data.len(), "quic: a bundle stream stalled: stopped");
+            return Err(NO_RESOURCES);
+        };
+        match read {
             Ok(Some(chunk)) => {
                 if data.len() + chunk.bytes.len() > limit {
                     return Err(BUNDLE_TOO_LARGE);
@@ -402,4 +420,4 @@ async fn read_bundle(
 
 #[cfg(test)]
 #[path = "quic_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -8,13 +8,13 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::tcpcl::NodeIdPolicy;
 
-struct Ca {
+pub(crate) struct Ca {
     params: rcgen::CertificateParams,
     key: rcgen::KeyPair,
     der: CertificateDer<'static>,
 }
 
-fn ca() -> Ca {
+pub(crate) fn ca() -> Ca {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -23,7 +23,7 @@ fn ca() -> Ca {
     Ca { params, key, der }
 }
 
-fn config(ca: &Ca, node: &str) -> QuicConfig {
+pub(crate) fn config(ca: &Ca, node: &str) -> QuicConfig {
     let issuer = rcgen::Issuer::from_params(&ca.params, &ca.key);
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -39,10 +39,8 @@ fn config(ca: &Ca, node: &str) -> QuicConfig {
     QuicConfig { tls, max_bundle: 1 << 20, idle_timeout: Duration::from_secs(10), budget: None }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closing_receiver_first_takes_everything_the_sender_was_told_arrived() {
-    let ca = ca();
-    let (a_config, b_config) = (config(&ca, "ipn:1.0"), config(&ca, "ipn:2.0"));
+/// A connected to B on loopback: A's link, B's, and the endpoints (to keep while they run).
+async fn pair(a_config: QuicConfig, b_config: QuicConfig) -> (QuicLink, QuicLink, (Endpoint, Endpoint)) {
     let b_endpoint = endpoint(([127, 0, 0, 1], 0).into(), &b_config, true).unwrap();
     let a_endpoint = endpoint(([127, 0, 0, 1], 0).into(), &a_config, false).unwrap();
     let b_addr = b_endpoint.local_addr().unwrap();
@@ -50,9 +48,16 @@ async fn a_closing_receiver_first_takes_everything_the_sender_was_told_arrived()
         let incoming = b_endpoint.accept().await.unwrap();
         (accept(incoming, &b_config).await.unwrap(), b_endpoint)
     });
-    let a = connect(&a_endpoint, b_addr, &a_config).await.unwrap().into_parts();
-    let (b, _b_endpoint) = accepting.await.unwrap();
-    let b = b.into_parts();
+    let a = connect(&a_endpoint, b_addr, &a_config).await.unwrap();
+    let (b, b_endpoint) = accepting.await.unwrap();
+    (a, b, (a_endpoint, b_endpoint))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closing_receiver_first_takes_everything_the_sender_was_told_arrived() {
+    let ca = ca();
+    let (a, b, _endpoints) = pair(config(&ca, "ipn:1.0"), config(&ca, "ipn:2.0")).await;
+    let (a, b) = (a.into_parts(), b.into_parts());
     // A sends 1,500 bundles; B's agent takes one every 200 µs, far slower than they come,
     // so streams pile up at B unread (QUIC has acknowledged them to A).
     let count = 1_500u32;
@@ -96,4 +101,28 @@ async fn a_closing_receiver_first_takes_everything_the_sender_was_told_arrived()
         sent.len(),
         &lost[..lost.len().min(10)]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_stream_that_stalls_is_stopped_and_the_connection_stays() {
+    let ca = ca();
+    let a_config = config(&ca, "ipn:1.0");
+    // B's idle timeout (1 s) bounds a stalled stream; keepalives keep the connection up.
+    let b_config = QuicConfig { idle_timeout: Duration::from_secs(1), ..config(&ca, "ipn:2.0") };
+    let (a, b, _endpoints) = pair(a_config, b_config).await;
+    let (connection, b) = (a.connection.clone(), b.into_parts());
+    // 1,000 bytes of a bundle, then nothing: never finished.
+    let mut stream = connection.open_uni().await.unwrap();
+    stream.write_all(&[0u8; 1000]).await.unwrap();
+    let started = std::time::Instant::now();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), stream.stopped()).await;
+    assert_eq!(stopped.expect("stopped in time").unwrap(), Some(VarInt::from_u32(NO_RESOURCES)));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // The connection is still there for the next bundle.
+    let mut next = connection.open_uni().await.unwrap();
+    next.write_all(b"a bundle").await.unwrap();
+    next.finish().unwrap();
+    let mut inbound = b.inbound;
+    let got = tokio::time::timeout(Duration::from_secs(5), inbound.recv()).await.unwrap().unwrap();
+    assert_eq!(&got.bytes[..], b"a bundle");
 }

@@ -27,6 +27,8 @@ pub struct ClientLimits {
     pub in_flight: u32,
     /// Largest ADU.
     pub max_adu: u64,
+    /// A connection, or a submission, that brings nothing for this long is given up.
+    pub idle: std::time::Duration,
 }
 
 /// What every client of one node shares: the node's IDs and its receive budget.
@@ -123,6 +125,7 @@ async fn client(
         pace: governor::RateLimiter::direct(governor::Quota::per_second(rate).allow_burst(burst)),
         quota: Arc::new(tokio::sync::Semaphore::new(limits.in_flight.max(1) as usize)),
         max_adu: limits.max_adu,
+        stall: limits.idle,
         node_ids: shared.node_ids,
         budget: shared.budget,
     });

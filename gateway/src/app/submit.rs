@@ -38,6 +38,10 @@ pub struct Client {
     pub quota: Arc<Semaphore>,
     /// Largest ADU.
     pub max_adu: u64,
+    /// A submission whose ADU brings nothing for this long is stopped ("no resources"): a
+    /// client that keeps its connection alive but never finishes an ADU would hold its share
+    /// of the receive budget for ever.
+    pub stall: std::time::Duration,
     /// This node's IDs (`ipn:N.0` and any `dtn` names): a client may ask for the node's
     /// status only when its certificate names an endpoint of this node.
     pub node_ids: Arc<Vec<Eid>>,
@@ -96,7 +100,8 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
         let Some(permit) = client.admit().await else { break };
         let too_large = crate::quic::BUNDLE_TOO_LARGE;
         let mut held = Reservation::default();
-        let payload = read_adu(&mut recv, length, client.max_adu, client.budget.as_ref(), &mut held).await;
+        let payload =
+            read_adu(&mut recv, length, (client.max_adu, client.stall), client.budget.as_ref(), &mut held).await;
         // An ADU cut off (or over the limit) is not submitted: the client hears nothing for
         // it and tries again.
         let payload = match payload {
@@ -158,7 +163,7 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
 async fn read_adu(
     recv: &mut RecvStream,
     length: Option<u64>,
-    max: u64,
+    (max, stall): (u64, std::time::Duration),
     budget: Option<&crate::budget::ReceiveBudget>,
     held: &mut Reservation,
 ) -> Result<Vec<u8>, u32> {
@@ -171,7 +176,11 @@ async fn read_adu(
     let mut buf = Vec::with_capacity(want.unwrap_or(0).min(64 * 1024));
     while want.is_none_or(|n| buf.len() < n) {
         let room = want.map_or(64 * 1024, |n| n - buf.len());
-        let chunk = match recv.read_chunk(room, true).await {
+        let Ok(read) = tokio::time::timeout(stall, recv.read_chunk(room, true)).await else {
+            tracing::warn!(held = buf.len(), "app: a submission stalled: stopped");
+            return Err(NO_RESOURCES);
+        };
+        let chunk = match read {
             Ok(Some(chunk)) => chunk,
             Ok(None) if want.is_none() => break,
             _ => return Err(PROTOCOL_ERROR),
@@ -206,4 +215,39 @@ async fn write_answers(mut send: SendStream, mut pending: mpsc::UnboundedReceive
         }
     }
     let _ = send.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::quic::tests::{ca, config};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_submission_that_stalls_is_stopped_and_gives_its_memory_back() {
+        let ca = ca();
+        let (client_config, server_config) = (config(&ca, "ipn:1.0"), config(&ca, "ipn:2.0"));
+        let server = crate::quic::endpoint(([127, 0, 0, 1], 0).into(), &server_config, true).unwrap();
+        let client = crate::quic::endpoint(([127, 0, 0, 1], 0).into(), &client_config, false).unwrap();
+        let addr = server.local_addr().unwrap();
+        let accepting = tokio::spawn(async move { server.accept().await.unwrap().await.unwrap() });
+        let connection = client.connect(addr, "dtn-node").unwrap().await.unwrap();
+        let accepted = accepting.await.unwrap();
+        // 1,000 bytes of an ADU said to be 1 MiB, then nothing; the connection stays alive.
+        let mut send = connection.open_uni().await.unwrap();
+        send.write_all(&[0u8; 1000]).await.unwrap();
+        let mut recv = accepted.accept_uni().await.unwrap();
+        let budget = crate::budget::ReceiveBudget::new(4 << 20);
+        let mut held = Reservation::default();
+        let started = std::time::Instant::now();
+        let read = read_adu(&mut recv, Some(1 << 20), (8 << 20, Duration::from_secs(1)), Some(&budget), &mut held);
+        let read = tokio::time::timeout(Duration::from_secs(5), read).await.expect("given up in time");
+        assert_eq!(read, Err(crate::quic::NO_RESOURCES));
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        held.release();
+        assert_eq!(budget.available(), budget.total());
+    }
 }

@@ -139,9 +139,8 @@ pub struct Config {
     pub quic_tls: Option<TlsConfig>,
     /// QUIC idle timeout.
     pub quic_idle_s: u64,
-    /// Where ground applications connect (QUIC, `dtn-app/1`), the TLS material for them, and
-    /// per-client submissions per second and in flight.
-    pub app: Option<(Vec<SocketAddr>, TlsConfig, (u32, u32))>,
+    /// Where ground applications connect (QUIC, `dtn-app/1`) and how.
+    pub app: Option<AppSettings>,
     /// Neighbours.
     pub peers: Vec<PeerConfig>,
     /// Static routes: destination node (None = default) → next hop.
@@ -339,16 +338,18 @@ impl Config {
         let mtcp_listen = addrs(&mtcp.listen, &spanned_err)?;
         let app = match &raw.app {
             None => None,
-            Some(a) => Some((
-                addrs(&a.listen, &spanned_err)?,
-                TlsConfig {
+            Some(a) => Some(AppSettings {
+                listen: addrs(&a.listen, &spanned_err)?,
+                tls: TlsConfig {
                     cert: resolve(&a.cert),
                     key: resolve(&a.key),
                     ca: resolve(&a.ca),
                     policy: crate::tcpcl::NodeIdPolicy::Require,
                 },
-                (a.submits_per_sec.max(1), a.in_flight.max(1)),
-            )),
+                submits_per_sec: a.submits_per_sec.max(1),
+                in_flight: a.in_flight.max(1),
+                idle_s: a.idle_s.max(1),
+            }),
         };
         let (quic_listen, quic_tls, quic_idle_s) = match &raw.quic {
             None => (Vec::new(), None, 30),
@@ -687,6 +688,21 @@ pub struct Limits {
     pub mtcp_idle_s: u64,
 }
 
+/// The application bridge (`[app]`).
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// Where ground applications connect (QUIC, `dtn-app/1`).
+    pub listen: Vec<SocketAddr>,
+    /// The TLS material for them.
+    pub tls: TlsConfig,
+    /// Submissions per second, per client.
+    pub submits_per_sec: u32,
+    /// Submissions in flight, per client.
+    pub in_flight: u32,
+    /// A connection or a submission silent this long is given up, seconds.
+    pub idle_s: u64,
+}
+
 /// What an accepted TCPCL session that did not authenticate its node ID (TLS with a
 /// certificate naming it) may receive. Its bundles are always taken in; what it claims to be
 /// decides what is sent to it only when trusted.
@@ -788,6 +804,8 @@ struct RawApp {
     submits_per_sec: u32,
     #[serde(default = "default_in_flight")]
     in_flight: u32,
+    #[serde(default = "default_app_idle")]
+    idle_s: u64,
     #[serde(default = "default_receipts")]
     receipts_per_source: usize,
 }
@@ -798,6 +816,10 @@ fn default_receipts() -> usize {
 
 fn default_submit_rate() -> u32 {
     20_000
+}
+
+fn default_app_idle() -> u64 {
+    60
 }
 
 fn default_in_flight() -> u32 {

@@ -244,7 +244,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         tasks.push(tokio::spawn(links::listen_mtcp(ctx.clone(), listener)));
     }
     let mut app_addrs = Vec::new();
-    if let Some((listen, tls, (submits_per_sec, in_flight))) = &config.app {
+    if let Some(crate::daemon::config::AppSettings { listen, tls, submits_per_sec, in_flight, idle_s }) = &config.app {
         let node_ids: Vec<dtn_core::eid::Eid> = std::iter::once(config.node_id())
             .chain(config.dtn_names.iter().filter(|(_, n)| *n == config.node).map(|(name, _)| format!("dtn://{name}/")))
             .filter_map(|id| id.parse().ok())
@@ -254,11 +254,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
             submits_per_sec: *submits_per_sec,
             in_flight: *in_flight,
             max_adu: config.transfer_mru,
+            idle: Duration::from_secs(*idle_s),
         };
         let app_config = QuicConfig {
             tls: load_tls(tls)?,
             max_bundle: config.transfer_mru,
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(*idle_s),
             budget: Some(budget.clone()),
         };
         for &addr in listen {

@@ -400,6 +400,11 @@ where
     let mut write_waiting_since = Instant::now();
     let mut ending_since: Option<Instant> = None;
     let mut write_stalled = false;
+    // What the session holds of the peer's data while a message or transfer is still
+    // arriving, and since when that has not changed: a peer that starts a transfer and then
+    // sends nothing more of it (keepalives only, or nothing) holds receive memory that others
+    // need, and is cut off after the stall bound.
+    let mut partial: Option<(usize, Instant)> = None;
     loop {
         while let Some(event) = session.poll_event() {
             match event {
@@ -437,6 +442,16 @@ where
             wake = Some(wake.map_or(write_waiting_since + stall, |w| w.min(write_waiting_since + stall)));
         }
         if let Some(since) = ending_since {
+            wake = Some(wake.map_or(since + stall, |w| w.min(since + stall)));
+        }
+        partial = match (session.receiving_bytes(), partial) {
+            // Not reading (the budget is short) is this side's doing, not the peer's.
+            (0, _) => None,
+            _ if paused => None,
+            (held, Some((was, since))) if held == was => Some((was, since)),
+            (held, _) => Some((held, Instant::now())),
+        };
+        if let Some((_, since)) = partial {
             wake = Some(wake.map_or(since + stall, |w| w.min(since + stall)));
         }
         let can_take = sending && session.queued_bytes() < HIGH_WATER;
@@ -491,6 +506,8 @@ where
                     session.abort(format!("the peer read nothing for {} s", stall.as_secs()));
                 } else if ending_since.is_some_and(|since| now >= since + stall) {
                     session.abort(format!("the peer did not answer SESS_TERM within {} s", stall.as_secs()));
+                } else if partial.is_some_and(|(_, since)| now >= since + stall) {
+                    session.abort(format!("the peer sent nothing more of its transfer for {} s", stall.as_secs()));
                 } else {
                     session.handle_timeout(ms(origin));
                 }
