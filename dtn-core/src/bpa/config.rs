@@ -51,6 +51,12 @@ pub struct NodeConfig {
     pub receipts_per_source: usize,
     /// What this node lets others make it hold.
     pub storage: StoragePolicy,
+    /// The secret key of the duplicate table's digest (keyed SipHash-1-3): a peer that
+    /// cannot learn it cannot craft a bundle whose key collides with another's, to have that
+    /// one dropped as a duplicate. A host sets a random key at start-up (the gateway does);
+    /// digests are never stored, so a new one each start is fine. 0 by default
+    /// (deterministic, for tests and simulations).
+    pub digest_key: u128,
 }
 
 /// Bounds on what peers and sources may make a node hold, so that one of them cannot fill
@@ -106,6 +112,7 @@ impl NodeConfig {
             parse_mode: crate::parse_mode::ParseMode::Strict,
             receipts_per_source: super::receipts::DEFAULT_RECEIPTS_PER_SOURCE,
             storage: StoragePolicy::default(),
+            digest_key: 0,
         }
     }
 

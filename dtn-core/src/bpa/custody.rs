@@ -73,7 +73,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             lifetime_ms.max(1),
         );
         let Ok(outer) = outer else { return Ok(None) };
-        let transmission = CustodyTransmission::of(stored, transmission_id, peer, deadline);
+        let transmission = CustodyTransmission::of(self.config.digest_key, stored, transmission_id, peer, deadline);
         let key = transmission.key;
         self.drop_custody(id);
         if let Some(e) = self.bundles.get_mut(&id) {
@@ -119,7 +119,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// retransmitted bundle was routed away from its best next hop and circled for hours).
     /// Returns whether it did (the caller answers "accepted").
     fn take_back(&mut self, bundle: &Bundle, returned_by: NodeId) -> Result<bool, BpaError> {
-        let key = super::receive::digest(&super::receive::key_of(bundle));
+        let key = super::receive::digest(self.config.digest_key, &super::receive::key_of(bundle));
         let Some(&id) = self.custody_keys.get(&key) else { return Ok(false) };
         let Some(e) = self.bundles.get(&id).filter(|e| {
             e.custody.as_deref().is_some_and(|c| c.key == key)

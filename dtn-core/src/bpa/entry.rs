@@ -63,12 +63,18 @@ pub struct CustodyTransmission {
 impl CustodyTransmission {
     /// `key` and `hop_count` describe the stored bundle; they are not persisted, but
     /// recomputed from it on recovery.
-    pub(crate) fn of(bundle: &crate::bundle::Bundle, transmission_id: u64, peer: NodeId, deadline: DtnTime) -> Self {
+    pub(crate) fn of(
+        secret: u128,
+        bundle: &crate::bundle::Bundle,
+        transmission_id: u64,
+        peer: NodeId,
+        deadline: DtnTime,
+    ) -> Self {
         CustodyTransmission {
             transmission_id,
             peer,
             deadline,
-            key: super::receive::digest(&super::receive::key_of(bundle)),
+            key: super::receive::digest(secret, &super::receive::key_of(bundle)),
             hop_count: bundle.hop_count().map(|h| h.count),
         }
     }

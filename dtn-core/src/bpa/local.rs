@@ -45,7 +45,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(());
             }
         };
-        let key = super::receive::digest(&super::receive::key_of(&bundle));
+        let key = super::receive::digest(self.config.digest_key, &super::receive::key_of(&bundle));
         let expiry = super::receive::expiry_of(&bundle, self.now);
         let creation = bundle.creation();
         if self.accept(bundle, None, s.priority, Some(s.token))?.is_some() {
@@ -168,7 +168,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn deliver_local(&mut self, id: BundleId, bundle: &Bundle) -> Result<(), BpaError> {
         if bundle.is_fragment() {
             // A fragment of an ADU delivered (or held whole) here already is a duplicate.
-            if self.seen.contains_key(&super::receive::digest(&adu_key(bundle.source(), bundle.creation()))) {
+            if self.seen.contains_key(&super::receive::digest(
+                self.config.digest_key,
+                &adu_key(bundle.source(), bundle.creation()),
+            )) {
                 return self.forget(id);
             }
             return self.reassemble(id, bundle);
@@ -249,7 +252,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// copy retransmitted after a restart — whole or in fragments — is still a duplicate.
     pub(crate) fn bury(&mut self, key: super::BundleKey, until: crate::time::DtnTime) -> Result<(), BpaError> {
         let until = until.min(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
-        self.remember(super::receive::digest(&key), until);
+        self.remember(super::receive::digest(self.config.digest_key, &key), until);
         let stone = super::entry::Tombstone { key, until };
         let stone_id = self.next_tombstone;
         self.next_tombstone += 1;

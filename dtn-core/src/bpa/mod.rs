@@ -378,7 +378,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             if let Some(stone) = entry::Tombstone::decode(&b.meta) {
                 bpa.next_tombstone = bpa.next_tombstone.max(b.id.saturating_add(1));
-                bpa.remember(receive::digest(&stone.key), stone.until);
+                bpa.remember(receive::digest(bpa.config.digest_key, &stone.key), stone.until);
                 bpa.schedule(stone.until, Timer::Tombstone(b.id));
                 continue;
             }

@@ -18,58 +18,41 @@ pub(crate) fn key_of(bundle: &Bundle) -> BundleKey {
     (bundle.source().clone(), bundle.creation(), fragment)
 }
 
-/// A 128-bit digest of a bundle key for the duplicate table: two FNV-1a passes with different
-/// bases over the key's fields, each finished with a SplitMix64 avalanche; no allocation. Not
-/// cryptographic; a false match needs two keys colliding in 128 bits.
-pub(crate) fn digest(key: &BundleKey) -> u128 {
+/// A 128-bit digest of a bundle key for the duplicate table: SipHash-1-3 keyed with the
+/// node's secret (`NodeConfig::digest_key`) over the key's fields; no allocation. A peer
+/// that does not know the secret cannot aim a collision at another bundle's key.
+pub(crate) fn digest(secret: u128, key: &BundleKey) -> u128 {
+    use core::hash::Hasher;
+    use siphasher::sip128::Hasher128;
     let (source, creation, fragment) = key;
-    let mut a = Fnv(0xcbf2_9ce4_8422_2325);
-    let mut b = Fnv(0x6c62_272e_07bb_0142);
-    let mut feed = |bytes: &[u8]| {
-        a.write(bytes);
-        b.write(bytes);
-    };
+    let mut h = siphasher::sip128::SipHasher13::new_with_key(&secret.to_le_bytes());
     match source {
-        Eid::Null => feed(&[0]),
+        Eid::Null => h.write(&[0]),
         Eid::Ipn(ipn) => {
-            feed(&[2]);
-            feed(&ipn.allocator.to_be_bytes());
-            feed(&ipn.node.to_be_bytes());
-            feed(&ipn.service.to_be_bytes());
+            h.write(&[2]);
+            h.write(&ipn.allocator.to_be_bytes());
+            h.write(&ipn.node.to_be_bytes());
+            h.write(&ipn.service.to_be_bytes());
         }
         Eid::Dtn(dtn) => {
-            feed(&[1]);
-            feed(dtn.ssp().as_bytes());
+            h.write(&[1]);
+            h.write(&(dtn.ssp().len() as u64).to_be_bytes());
+            h.write(dtn.ssp().as_bytes());
         }
         Eid::Unknown { scheme, ssp } => {
-            feed(&[3]);
-            feed(&scheme.to_be_bytes());
-            feed(ssp);
+            h.write(&[3]);
+            h.write(&scheme.to_be_bytes());
+            h.write(&(ssp.len() as u64).to_be_bytes());
+            h.write(ssp);
         }
     }
-    feed(&creation.time.0.to_be_bytes());
-    feed(&creation.sequence.to_be_bytes());
+    h.write(&creation.time.0.to_be_bytes());
+    h.write(&creation.sequence.to_be_bytes());
     if let Some((offset, length)) = fragment {
-        feed(&offset.to_be_bytes());
-        feed(&length.to_be_bytes());
+        h.write(&offset.to_be_bytes());
+        h.write(&length.to_be_bytes());
     }
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
-}
-
-/// FNV-1a, finished with a SplitMix64 avalanche.
-struct Fnv(u64);
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = bytes.iter().fold(self.0, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
-    }
-
-    fn finish(&self) -> u64 {
-        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+    h.finish128().as_u128()
 }
 
 /// When the bundle expires: creation time + lifetime, or — without a clock at the source —
@@ -118,7 +101,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         previous_hop: Option<NodeId>,
         custody: bool,
     ) -> Result<Reception, BpaError> {
-        let key = digest(&key_of(&bundle));
+        let key = digest(self.config.digest_key, &key_of(&bundle));
         if self.seen.contains_key(&key) {
             return Ok(Reception::Duplicate);
         }
@@ -280,7 +263,13 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             state: BundleState::Waiting,
             booking: None,
             custody: meta.custody.map(|c| {
-                alloc::boxed::Box::new(CustodyTransmission::of(bundle, c.transmission_id, c.peer, c.deadline))
+                alloc::boxed::Box::new(CustodyTransmission::of(
+                    self.config.digest_key,
+                    bundle,
+                    c.transmission_id,
+                    c.peer,
+                    c.deadline,
+                ))
             }),
             reports_forwarding: self.wants_report(bundle.flags(), StatusAssertion::Forwarded),
             next_hop: None,
@@ -308,7 +297,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             priority: Priority::Normal as u8,
             custody: None,
         });
-        self.remember(digest(&key_of(&bundle)), expiry_of(&bundle, meta.received_at));
+        self.remember(digest(self.config.digest_key, &key_of(&bundle)), expiry_of(&bundle, meta.received_at));
         self.track(id, &bundle, meta);
         if let Some(c) = meta.custody {
             // Handed to a peer before the restart: wait for its signal until the deadline.
@@ -362,7 +351,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 Err(_) => return,
             },
         };
-        let key = digest(&key);
+        let key = digest(self.config.digest_key, &key);
         let until = self.seen.remove(&key).unwrap_or(self.now.saturating_add_millis(super::MAX_DUPLICATE_MEMORY_MS));
         let Some(e) = self.bundles.get(&id) else { return };
         let hop_count = e.custody.as_deref().and_then(|c| c.hop_count);

@@ -147,6 +147,17 @@ pub fn check(config: &Config) -> Result<String, String> {
 }
 
 /// Starts a gateway on the current tokio runtime.
+/// 128 random bits from the system, for the agent's duplicate digest (a peer must not know
+/// it; a new one each start is fine).
+fn secret_key() -> Result<u128, String> {
+    use ring::rand::SecureRandom;
+    let mut key = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| "no system randomness for the agent's digest key".to_string())?;
+    Ok(u128::from_le_bytes(key))
+}
+
 pub async fn start(config: Config) -> Result<Running, String> {
     let config = Arc::new(config);
     let plan = load_plan(&config)?.map(Arc::new);
@@ -161,6 +172,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     node.receipts_per_source = config.receipts_per_source;
     node.storage = config.storage_policy.clone();
     node.dtn_nodes = config.dtn_names.iter().cloned().collect();
+    node.digest_key = secret_key()?;
     let router = GatewayRouter::new(&config.routes, plan.clone().map(CgrRouter::new));
     let counters = Arc::new(Counters::default());
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);

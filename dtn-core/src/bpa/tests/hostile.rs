@@ -87,6 +87,27 @@ fn the_duplicate_table_has_a_size_bound_as_well_as_a_time_bound() {
 }
 
 #[test]
+fn the_duplicate_digest_is_keyed_with_the_nodes_secret() {
+    // Unkeyed, anyone could compute the digest of a bundle this node will get and craft a
+    // colliding key that has it dropped as a duplicate; keyed, the digest of the same key
+    // differs from node to node.
+    let key = (Eid::ipn(2, 1), CreationTimestamp::new(T0, 7), None);
+    let digest = super::super::receive::digest;
+    assert_eq!(digest(5, &key), digest(5, &key));
+    assert_ne!(digest(5, &key), digest(6, &key));
+    assert_ne!(digest(5, &key), digest(5, &(Eid::ipn(2, 1), CreationTimestamp::new(T0, 8), None)));
+    // Duplicates are still told, whatever the secret.
+    let mut a = agent(1, &[(2, 2)]);
+    a.config.digest_key = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+    let bundle =
+        bundle_to(Eid::ipn(2, 1)).creation(CreationTimestamp::new(T0, 1)).payload(vec![0u8; 8]).build().unwrap();
+    for _ in 0..2 {
+        a.handle(Event::Received { link: LinkId(9), bytes: bundle.raw().clone() }, T0).unwrap();
+    }
+    assert_eq!(a.bundles().count(), 1, "the second copy is a duplicate");
+}
+
+#[test]
 #[cfg(feature = "std")]
 fn a_census_and_a_page_of_bundles_are_cheap_at_a_hundred_thousand() {
     let a = queued_for_a_dead_link(100_000);
