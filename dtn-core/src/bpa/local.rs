@@ -1,7 +1,6 @@
 //! The application side: submissions, registrations, delivery and reassembly (RFC 9171 5.2,
 //! 5.7, 5.9).
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::entry::BundleState;
@@ -88,7 +87,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// The next delivery waiting for a passive registration. The bundles behind it leave the
     /// store (as tombstones) in a commit before it is returned.
     pub fn take_delivery(&mut self, endpoint: &Eid) -> Result<Option<Delivery>, BpaError> {
-        let Some((delivery, ids)) = self.passive.get_mut(endpoint).and_then(VecDeque::pop_front) else {
+        let Some((delivery, ids)) = self.passive.get_mut(endpoint).and_then(super::passive::PassiveQueue::pop_front)
+        else {
             return Ok(None);
         };
         self.release_delivery(delivery, ids).map(Some)
@@ -99,7 +99,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// second ([`Bpa::take_delivery_of`], [`Bpa::take_deliveries_of`]), so a crash in between
     /// delivers them again rather than never.
     pub fn deliveries(&self, endpoint: &Eid) -> impl Iterator<Item = &Delivery> {
-        self.passive.get(endpoint).into_iter().flat_map(|q| q.iter().map(|(d, _)| d))
+        self.passive.get(endpoint).into_iter().flat_map(super::passive::PassiveQueue::iter)
     }
 
     /// Takes the waiting delivery with this identity (source and creation timestamp), wherever
@@ -138,10 +138,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         creation: CreationTimestamp,
     ) -> Result<Option<Delivery>, BpaError> {
         let Some(queue) = self.passive.get_mut(endpoint) else { return Ok(None) };
-        let Some(at) = queue.iter().position(|(d, _)| &d.source == source && d.creation == creation) else {
-            return Ok(None);
-        };
-        let Some((delivery, ids)) = queue.remove(at) else { return Ok(None) };
+        let Some((delivery, ids)) = queue.take_identity(source, creation) else { return Ok(None) };
         self.bury_delivery(&delivery, ids)?;
         Ok(Some(delivery))
     }
@@ -312,10 +309,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                         e.state = BundleState::QueuedForApplication;
                     }
                 }
-                for &id in &ids {
-                    self.passive_of.insert(id, endpoint.clone());
+                let position = self.passive.entry(endpoint.clone()).or_default().push(delivery, ids.clone());
+                for id in ids {
+                    self.passive_of.insert(id, (endpoint.clone(), position));
                 }
-                self.passive.entry(endpoint).or_default().push_back((delivery, ids));
             }
         }
         Ok(())

@@ -13,6 +13,7 @@ mod custody;
 mod entry;
 mod forward;
 mod local;
+mod passive;
 mod quota;
 mod receipts;
 mod receive;
@@ -266,7 +267,7 @@ pub struct Bpa<S, R> {
     pub(crate) registrations: BTreeMap<Eid, DeliveryMode>,
     /// Deliveries queued for passive registrations, with the stored bundles that make them up
     /// (buried only when the application takes the delivery).
-    pub(crate) passive: BTreeMap<Eid, VecDeque<(Delivery, Vec<BundleId>)>>,
+    pub(crate) passive: BTreeMap<Eid, passive::PassiveQueue>,
     pub(crate) links: BTreeMap<LinkId, NodeId>,
     /// The largest bundle each link takes, where the host said.
     pub(crate) link_limits: BTreeMap<LinkId, u64>,
@@ -287,8 +288,8 @@ pub struct Bpa<S, R> {
     pub(crate) reassembly: BTreeMap<(Eid, CreationTimestamp), (Reassembly, BTreeSet<BundleId>)>,
     /// The ADU each fragment in `reassembly` belongs to.
     pub(crate) fragment_of: BTreeMap<BundleId, (Eid, CreationTimestamp)>,
-    /// The endpoint of each bundle behind a delivery in `passive`.
-    pub(crate) passive_of: BTreeMap<BundleId, Eid>,
+    /// The endpoint and queue position of each bundle behind a delivery in `passive`.
+    pub(crate) passive_of: BTreeMap<BundleId, (Eid, u64)>,
     /// Store use per peer and source, against the storage policy's quotas.
     pub(crate) usage: quota::Usage,
     pub(crate) timers: BinaryHeap<Reverse<(DtnTime, Timer)>>,

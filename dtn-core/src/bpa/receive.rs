@@ -427,10 +427,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             }
             // A delivery waiting for its application goes with its bundle (expired, deleted):
             // left queued, taking it later would release whatever bundle reuses the id.
-            if let Some(endpoint) = self.passive_of.remove(&id)
-                && let Some(queue) = self.passive.get_mut(&endpoint)
+            if let Some((endpoint, position)) = self.passive_of.remove(&id)
+                && let Some((_, ids)) = self.passive.get_mut(&endpoint).and_then(|q| q.remove(position))
             {
-                queue.retain(|(_, ids)| !ids.contains(&id));
+                for other in ids {
+                    self.passive_of.remove(&other);
+                }
             }
         }
         let booking = entry.and_then(|e| e.booking.filter(|_| e.state != BundleState::InFlight));

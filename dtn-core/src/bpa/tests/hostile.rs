@@ -73,6 +73,36 @@ fn two_hundred_thousand_bundles_expiring_at_once_take_linear_time() {
 }
 
 #[test]
+#[cfg(feature = "std")]
+fn a_hundred_thousand_passive_deliveries_expiring_at_once_take_linear_time() {
+    // Each expiring bundle searched its endpoint's whole queue of waiting deliveries.
+    let n = 100_000u64;
+    let mut a = agent(1, &[]);
+    a.store = MemoryStore::new(1 << 30);
+    a.handle(Event::Register { endpoint: Eid::ipn(1, 9), mode: DeliveryMode::Passive }, T0).unwrap();
+    for i in 0..n {
+        let bundle = bundle_to(Eid::ipn(1, 9))
+            .creation(CreationTimestamp::new(T0, i))
+            .lifetime_ms(60_000)
+            .payload(vec![0u8; 8])
+            .build()
+            .unwrap();
+        a.handle(Event::Received { link: LinkId(9), bytes: bundle.raw().clone() }, T0).unwrap();
+    }
+    assert_eq!(a.deliveries(&Eid::ipn(1, 9)).count() as u64, n);
+    // The application takes one from the middle of the queue by identity, then they expire.
+    let middle = CreationTimestamp::new(T0, n / 2);
+    assert!(a.take_delivery_of(&Eid::ipn(1, 9), &Eid::ipn(5, 1), middle).unwrap().is_some());
+    let started = std::time::Instant::now();
+    a.handle_timeout(T0.saturating_add_millis(61_000)).unwrap();
+    let took = started.elapsed();
+    assert_eq!(a.deliveries(&Eid::ipn(1, 9)).count(), 0);
+    assert_eq!(a.bundles().count(), 0);
+    std::eprintln!("{n} passive deliveries expired in {took:?}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
 fn the_duplicate_table_has_a_size_bound_as_well_as_a_time_bound() {
     let mut a = agent(1, &[(2, 2)]);
     a.store = MemoryStore::new(1 << 30);
