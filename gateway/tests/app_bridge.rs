@@ -589,3 +589,77 @@ fn a_full_disk_refuses_new_adus_loses_none_and_service_resumes_when_space_frees(
     let queues = again.get("/queues");
     assert!(queues.contains(&format!("\"Waiting\":{accepted}")), "{accepted} accepted: {queues}");
 }
+
+#[test]
+fn a_custodian_with_a_full_disk_refuses_custody_loses_nothing_and_takes_it_once_space_frees() {
+    // A (node 2, the application's gateway) passes ADUs with custody to B (node 3), whose
+    // store is on a 2 MiB disk someone else's file mostly fills.
+    let dir = Scratch::new("custody-disk-full");
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let disk = support::SmallDisk::new("custody-full", "2m");
+    let ballast = disk.0.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 1_400 << 10]).unwrap();
+    let inbox = dir.path("inbox");
+    let b = Gateway::start(
+        &dir.0,
+        "b",
+        &format!(
+            "[node]\nid = 3\n[storage]\npath = \"{}\"\nbudget = \"64 MiB\"\n[custody]\nenabled = true\n\
+             [tcpcl]\nunauthenticated = \"trusted\"\nlisten = [\"127.0.0.1:0\"]\n\
+             [[endpoint]]\neid = \"ipn:3.1\"\ndeliver = \"dir\"\ndir = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+            disk.0.join("b.store").display(),
+            inbox.display()
+        ),
+    );
+    let a = Gateway::start(
+        &dir.0,
+        "a",
+        &format!(
+            "[node]\nid = 2\n[storage]\npath = \"a.store\"\nbudget = \"64 MiB\"\n\
+             [custody]\nenabled = true\nmargin_ms = 300\ndefault_owlt_ms = 50\n\
+             [[peer]]\nnode = 3\ncla = \"tcpcl\"\naddress = \"{}\"\ncustody = true\n[admin]\nlisten = \"127.0.0.1:0\"\n{}",
+            b.tcpcl[0],
+            app_section()
+        ),
+    );
+    let count = 30u64;
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(a.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        for i in 0..count {
+            let mut payload = format!("adu {i:03} ").into_bytes();
+            payload.resize(64 << 10, i as u8);
+            let adu = Outgoing { lifetime_ms: 3_600_000, ..Outgoing::new("ipn:2.5", "ipn:3.1") };
+            assert_eq!(client.submit(&adu, Bytes::from(payload)).await.unwrap().status, 0, "A takes ADU {i}");
+        }
+    });
+    let files = || std::fs::read_dir(&inbox).map_or(0, |d| d.count()) as u64;
+    let log = |n: &str| std::fs::read_to_string(dir.path(&format!("{n}.log"))).unwrap_or_default();
+    // B takes what fits and refuses the rest ("depleted storage"); A keeps what B refused.
+    let refused = support::eventually(Duration::from_secs(20), || support::counter(&b, "bundles_deleted") > 0);
+    assert!(refused, "B never refused a bundle\n{}", log("b"));
+    std::thread::sleep(Duration::from_secs(2));
+    let early = files();
+    assert!(early < count, "all {early} delivered on a full disk");
+    let held = a.get("/queues");
+    eprintln!("on the full disk: {early} delivered; A holds {held}");
+    // Told "depleted storage", A holds them waiting (and tries again after a back-off)
+    // rather than awaiting a signal that will not come.
+    assert!(held.contains("\"Waiting\""), "A let go of what B refused, or waits for its timer: {held}");
+    // Space frees: A tries again by itself, and every ADU arrives exactly once.
+    std::fs::remove_file(&ballast).unwrap();
+    let all = support::eventually(Duration::from_secs(60), || files() == count);
+    assert!(all, "{} of {count} delivered after space freed\nA:\n{}\nB:\n{}", files(), log("a"), log("b"));
+    let mut seen = BTreeSet::new();
+    for entry in std::fs::read_dir(&inbox).unwrap() {
+        let body = std::fs::read(entry.unwrap().path()).unwrap();
+        let i: u64 = std::str::from_utf8(&body[4..7]).unwrap().parse().unwrap();
+        assert!(seen.insert(i), "ADU {i} delivered twice");
+        assert_eq!(body.len(), 64 << 10);
+    }
+    // A let go of each once B had it.
+    let released = support::eventually(Duration::from_secs(20), || !a.get("/queues").contains("\"Waiting\""));
+    assert!(released, "A still holds: {}", a.get("/queues"));
+    drop(b);
+}

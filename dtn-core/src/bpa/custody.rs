@@ -302,8 +302,21 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// Sends the custody signals gathered since the last commit (the bundles they accept are
     /// committed by now).
     pub(crate) fn send_signals(&mut self) -> Result<(), BpaError> {
+        let signals = self.signals.drain();
+        self.send_signal_bundles(signals)
+    }
+
+    /// Sends the refusals gathered (they promise nothing about this node's store) while the
+    /// store cannot commit: a custodian told "depleted storage" tries another way or later,
+    /// rather than waiting out its timer again and again.
+    pub(crate) fn send_refusals(&mut self) -> Result<(), BpaError> {
+        let refusals = self.signals.drain_refusals();
+        self.send_signal_bundles(refusals)
+    }
+
+    fn send_signal_bundles(&mut self, signals: alloc::vec::Vec<(NodeId, CustodySignal)>) -> Result<(), BpaError> {
         let codes = self.config.custody.as_ref().map(|c| c.codes).unwrap_or_default();
-        for (custodian, signal) in self.signals.drain() {
+        for (custodian, signal) in signals {
             let record = AdminRecord::CustodySignal(signal);
             let bundle = self.make_bundle(
                 self.config.admin_endpoint(),
@@ -312,8 +325,10 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 BundleFlags::ADMIN_RECORD,
                 3_600_000,
             );
+            // Volatile: a signal lost in a crash is covered by the custodian's timer, and one
+            // refusing custody for want of storage must not need storage itself.
             if let Ok(bundle) = bundle {
-                self.accept(bundle, None, Priority::Expedited, None)?;
+                self.store_and_dispatch(bundle, (None, self.now), Priority::Expedited, None, false, None)?;
             }
         }
         Ok(())

@@ -567,7 +567,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
 
     /// Commits the store if anything waits on it, then releases the acknowledgements.
     pub(crate) fn flush_commit(&mut self) -> Result<(), BpaError> {
-        self.store.commit()?;
+        if let Err(e) = self.store.commit() {
+            // Refusals go out all the same (their bundles need no commit); acceptances wait.
+            let _ = self.send_refusals();
+            return Err(e.into());
+        }
         if !self.signals.is_empty() {
             // Custody is acknowledged only for bundles the commit above made durable.
             self.send_signals()?;

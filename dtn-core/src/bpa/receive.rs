@@ -196,7 +196,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// [`Bpa::accept`]; `origin` is the previous hop and when the bundle came; `durable`
     /// false for a bundle received without custody, which the store may keep in memory while
     /// it is forwarded straight on.
-    fn store_and_dispatch(
+    pub(crate) fn store_and_dispatch(
         &mut self,
         bundle: Bundle,
         origin: (Option<NodeId>, DtnTime),

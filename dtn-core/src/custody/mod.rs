@@ -93,6 +93,16 @@ impl SignalBatch {
         self.pending.is_empty()
     }
 
+    /// The aggregated refusals that promise nothing about this node's store (every
+    /// disposition but "accepted" and "redundant"), taken out; the rest stay for the commit
+    /// that makes them true.
+    pub fn drain_refusals(&mut self) -> Vec<(NodeId, CustodySignal)> {
+        let promises = |d: &Disposition| matches!(d, Disposition::Accepted | Disposition::Redundant);
+        let (keep, refusals) = core::mem::take(&mut self.pending).into_iter().partition(|((_, d), _)| promises(d));
+        self.pending = keep;
+        refusals.into_iter().map(|((custodian, d), ids)| (custodian, CustodySignal::aggregate(d, ids))).collect()
+    }
+
     /// The aggregated signals, one per custodian and disposition.
     pub fn drain(&mut self) -> Vec<(NodeId, CustodySignal)> {
         core::mem::take(&mut self.pending)
@@ -126,6 +136,15 @@ mod tests {
         }
         batch.add(7, Disposition::Redundant, 9);
         batch.add(8, Disposition::Accepted, 1);
+        let mut copy = batch.clone();
+        let refusals = copy.drain_refusals();
+        assert!(refusals.is_empty(), "redundant promises the bundle is held: {refusals:?}");
+        copy.add(7, Disposition::DepletedStorage, 11);
+        assert_eq!(
+            copy.drain_refusals(),
+            alloc::vec![(7, CustodySignal { disposition: Disposition::DepletedStorage, ranges: alloc::vec![(11, 1)] })]
+        );
+        assert_eq!(copy.drain(), batch.clone().drain(), "the rest stays");
         let signals = batch.drain();
         assert_eq!(signals.len(), 3);
         assert_eq!(signals[0], (7, CustodySignal { disposition: Disposition::Accepted, ranges: alloc::vec![(3, 3)] }));
