@@ -529,6 +529,15 @@ fn a_client_talks_only_to_its_own_nodes_gateway_and_status_is_for_the_nodes_clie
     });
 }
 
+/// A 2 MiB disk with 1,400 KiB of it taken by someone else's file (the ballast, to remove
+/// when space is to free).
+fn nearly_full_disk(name: &str) -> (support::SmallDisk, std::path::PathBuf) {
+    let disk = support::SmallDisk::new(name, "2m");
+    let ballast = disk.0.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 1_400 << 10]).unwrap();
+    (disk, ballast)
+}
+
 #[test]
 fn a_full_disk_refuses_new_adus_loses_none_and_service_resumes_when_space_frees() {
     let dir = Scratch::new("app-disk-full");
@@ -536,9 +545,7 @@ fn a_full_disk_refuses_new_adus_loses_none_and_service_resumes_when_space_frees(
     issue(&dir.0, "client", "ipn:2.5");
     // The store lives on a 2 MiB disk, most of it taken by someone else's file; its budget
     // (64 MiB) is no help.
-    let disk = support::SmallDisk::new("app-full", "2m");
-    let ballast = disk.0.join("ballast");
-    std::fs::write(&ballast, vec![0u8; 1_400 << 10]).unwrap();
+    let (disk, ballast) = nearly_full_disk("app-full");
     let toml = format!(
         "[node]\nid = 2\n[storage]\npath = \"{}\"\nbudget = \"64 MiB\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}",
         disk.0.join("g.store").display(),
@@ -597,9 +604,7 @@ fn a_custodian_with_a_full_disk_refuses_custody_loses_nothing_and_takes_it_once_
     let dir = Scratch::new("custody-disk-full");
     issue(&dir.0, "ground", "ipn:2.0");
     issue(&dir.0, "client", "ipn:2.5");
-    let disk = support::SmallDisk::new("custody-full", "2m");
-    let ballast = disk.0.join("ballast");
-    std::fs::write(&ballast, vec![0u8; 1_400 << 10]).unwrap();
+    let (disk, ballast) = nearly_full_disk("custody-full");
     let inbox = dir.path("inbox");
     let b = Gateway::start(
         &dir.0,

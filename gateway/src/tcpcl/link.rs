@@ -439,10 +439,10 @@ where
         let stall = std::time::Duration::from_millis(session.stall_ms());
         let mut wake = session.poll_timeout().map(|ms_at| origin + std::time::Duration::from_millis(ms_at));
         if writing.busy() {
-            wake = Some(wake.map_or(write_waiting_since + stall, |w| w.min(write_waiting_since + stall)));
+            wake = sooner(wake, write_waiting_since + stall);
         }
         if let Some(since) = ending_since {
-            wake = Some(wake.map_or(since + stall, |w| w.min(since + stall)));
+            wake = sooner(wake, since + stall);
         }
         partial = match (session.receiving_bytes(), partial) {
             // Not reading (the budget is short) is this side's doing, not the peer's.
@@ -452,7 +452,7 @@ where
             (held, _) => Some((held, Instant::now())),
         };
         if let Some((_, since)) = partial {
-            wake = Some(wake.map_or(since + stall, |w| w.min(since + stall)));
+            wake = sooner(wake, since + stall);
         }
         let can_take = sending && session.queued_bytes() < HIGH_WATER;
         tokio::select! {
@@ -514,6 +514,11 @@ where
             }
         }
     }
+}
+
+/// The earlier of a wake-up time, if any, and `at`.
+fn sooner(wake: Option<Instant>, at: Instant) -> Option<Instant> {
+    Some(wake.map_or(at, |w| w.min(at)))
 }
 
 /// Makes the session's reservation cover what it holds of the peer's data; when the budget
