@@ -34,3 +34,40 @@ for m in tcpcl["messages"] + tcpcl["invalid_or_error_cases"] + tcpcl["external_v
     raw = bytes.fromhex(m["hex"])
     established = not raw.startswith(b"dtn!")
     (sessions / m["id"]).write_bytes(bytes([0xFF if established else 0xFE]) + raw)
+
+
+# LTP: records of [peer, time step, length lo, length hi, segment], peer 0 = engine 3.
+def sdnv(v):
+    out = [v & 0x7F]
+    v >>= 7
+    while v:
+        out.append(0x80 | (v & 0x7F))
+        v >>= 7
+    return bytes(reversed(out))
+
+
+def seg(kind, originator, number, content):
+    return bytes([kind]) + sdnv(originator) + sdnv(number) + b"\x00" + content
+
+
+def data(kind, number, offset, payload, serials=b""):
+    return seg(kind, 3, number, sdnv(1) + sdnv(offset) + sdnv(len(payload)) + serials + payload)
+
+
+def record(peer, step, segment):
+    return bytes([peer, step, len(segment) & 0xFF, len(segment) >> 8]) + segment
+
+
+ltp = here / "corpus" / "ltp_segment"
+ltp.mkdir(parents=True, exist_ok=True)
+red = record(0, 1, data(0, 1, 0, b"a" * 100)) + record(0, 1, data(2, 1, 100, b"b" * 50, sdnv(1) + sdnv(0)))
+(ltp / "red_block").write_bytes(red + record(0, 3, seg(9, 3, 1, sdnv(1))))
+(ltp / "green_block").write_bytes(record(0, 1, data(4, 2, 0, b"g" * 30)) + record(0, 1, data(7, 2, 30, b"h" * 30)))
+# Reports for the engine's own export session 1 (3,000 red bytes of 5,000).
+report = seg(8, 2, 1, sdnv(1) + sdnv(1) + sdnv(3000) + sdnv(0) + sdnv(2) + sdnv(0) + sdnv(1000) + sdnv(2000) + sdnv(1000))
+full = seg(8, 2, 1, sdnv(2) + sdnv(2) + sdnv(3000) + sdnv(0) + sdnv(1) + sdnv(0) + sdnv(3000))
+(ltp / "export_reports").write_bytes(record(0, 200, report) + record(0, 200, full))
+(ltp / "cancels").write_bytes(
+    red[: len(red) // 2] + record(0, 1, seg(12, 3, 1, b"\x02")) + record(0, 1, seg(14, 2, 1, b"\x04")) + record(2, 9, seg(13, 2, 1, b""))
+)
+(ltp / "extensions").write_bytes(record(1, 1, bytes([9, 1, 1, 0x11, 0, 1, 0xAA]) + sdnv(4) + bytes([1, 0])))

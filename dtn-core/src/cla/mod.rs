@@ -3,6 +3,8 @@
 //!
 //! - [`tcpcl`]: TCPCLv4 (RFC 9174): message codec and session state machine.
 //! - [`mtcp`]: MTCP framing (one CBOR byte string per bundle).
+//! - [`ltp`]: LTP (RFC 5326): segment codec and engine for space links.
 
+pub mod ltp;
 pub mod mtcp;
 pub mod tcpcl;
