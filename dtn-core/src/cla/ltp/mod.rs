@@ -7,10 +7,12 @@
 //! - [`engine`]: sessions, checkpoints, reports, retransmission, cancellation, with timers
 //!   that stop while the link is down; limits on sessions and memory.
 //! - [`config`]: engine and span settings.
+//! - [`bp`]: the client service for the Bundle Protocol: bundles aggregated into blocks.
 //!
 //! The engine has no socket and no clock: a host (the gateway over UDP, the simulator over
 //! its link model) moves datagrams and time.
 
+pub mod bp;
 pub mod config;
 pub mod engine;
 pub mod ranges;
