@@ -6,6 +6,7 @@ pub mod budget;
 pub mod daemon;
 pub mod loadgen;
 pub mod logstore;
+pub mod ltp;
 pub mod mtcp;
 pub mod plan_file;
 pub mod quic;

@@ -53,6 +53,10 @@ struct ProxyArgs {
     /// Carry UDP datagrams instead of TCP streams.
     #[arg(long)]
     udp: bool,
+    /// With --udp: the address datagrams to the TO side come from (default: any free port).
+    /// A peer that names its partner by address (LTP) needs it fixed.
+    #[arg(long)]
+    udp_source: Option<std::net::SocketAddr>,
     /// Plan seconds per wall second.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
@@ -179,6 +183,7 @@ fn proxy_config(args: &ProxyArgs) -> Result<ProxyConfig, String> {
         ..Impairments::default()
     };
     config.udp = args.udp;
+    config.udp_source = args.udp_source;
     config.time_scale = args.time_scale;
     config.start = PlanTime((args.start_s * 1e9) as i64);
     config.seed = args.seed;

@@ -65,6 +65,8 @@ pub enum ClaKind {
     Mtcp,
     /// QUIC (draft-ek-dtn-qubicle), between gateways.
     Quic,
+    /// LTP over UDP (RFC 5326), for space links.
+    Ltp,
 }
 
 /// A neighbour this node dials.
@@ -82,6 +84,8 @@ pub struct PeerConfig {
     pub ingress_rate: u64,
     /// Bundles to it go with custody (BIBE).
     pub custody: bool,
+    /// Its LTP engine ID (LTP peers; the node number unless configured).
+    pub engine_id: u64,
 }
 
 /// TLS material for TCPCL.
@@ -139,6 +143,8 @@ pub struct Config {
     pub quic_tls: Option<TlsConfig>,
     /// QUIC idle timeout.
     pub quic_idle_s: u64,
+    /// LTP, when configured.
+    pub ltp: Option<super::ltp_config::LtpSettings>,
     /// Where ground applications connect (QUIC, `dtn-app/1`) and how.
     pub app: Option<AppSettings>,
     /// Neighbours.
@@ -378,10 +384,11 @@ impl Config {
                 "tcpcl" => ClaKind::Tcpcl,
                 "mtcp" => ClaKind::Mtcp,
                 "quic" => ClaKind::Quic,
+                "ltp" => ClaKind::Ltp,
                 other => {
                     return Err(spanned_err(
                         p.cla.span(),
-                        format!("cla = {other:?}: expected \"tcpcl\", \"mtcp\" or \"quic\""),
+                        format!("cla = {other:?}: expected \"tcpcl\", \"mtcp\", \"quic\" or \"ltp\""),
                     ));
                 }
             };
@@ -399,6 +406,15 @@ impl Config {
                     "a QUIC peer needs a [quic] section (certificate, key, CA)".into(),
                 ));
             }
+            if cla == ClaKind::Ltp && (raw.ltp.is_none() || address.is_none()) {
+                return Err(spanned_err(
+                    p.cla.span(),
+                    "an LTP peer needs an [ltp] section and the peer's UDP address".into(),
+                ));
+            }
+            if p.engine_id.is_some() && cla != ClaKind::Ltp {
+                return Err(spanned_err(p.node.span(), "engine_id is for LTP peers (cla = \"ltp\")".into()));
+            }
             if cla == ClaKind::Mtcp && address.is_none() {
                 return Err(spanned_err(
                     p.cla.span(),
@@ -413,7 +429,8 @@ impl Config {
                 None => 0,
                 Some(r) => parse_rate(r.get_ref()).map_err(|m| spanned_err(r.span(), m))?,
             };
-            peers.push(PeerConfig { node: n, cla, address, rate, ingress_rate, custody: p.custody });
+            let engine_id = p.engine_id.unwrap_or(n);
+            peers.push(PeerConfig { node: n, cla, address, rate, ingress_rate, custody: p.custody, engine_id });
         }
 
         let mut routes = Vec::new();
@@ -513,6 +530,10 @@ impl Config {
             quic_listen,
             quic_tls,
             quic_idle_s,
+            ltp: match &raw.ltp {
+                None => None,
+                Some(l) => Some(l.check(&spanned_err)?),
+            },
             app,
             peers,
             routes,
@@ -573,6 +594,7 @@ struct Raw {
     tcpcl: Option<RawTcpcl>,
     mtcp: Option<RawMtcp>,
     quic: Option<RawQuic>,
+    ltp: Option<super::ltp_config::RawLtp>,
     app: Option<RawApp>,
     #[serde(default)]
     peer: Vec<RawPeer>,
@@ -840,6 +862,7 @@ struct RawPeer {
     ingress_rate: Option<Spanned<SizeSpec>>,
     #[serde(default)]
     custody: bool,
+    engine_id: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -174,7 +174,8 @@ impl LinkContext {
         }
     }
 
-    fn allocate(&self) -> LinkId {
+    /// A new link number.
+    pub(crate) fn allocate(&self) -> LinkId {
         LinkId(self.next_link.fetch_add(1, Ordering::Relaxed))
     }
 
@@ -457,6 +458,7 @@ async fn open(ctx: &LinkContext, peer: &PeerConfig, address: SocketAddr) -> Resu
                 }
                 Ok(Session::quic(link, address))
             }
+            ClaKind::Ltp => Err("LTP peers are served by the LTP endpoint, not dialled".to_string()),
             ClaKind::Mtcp => {
                 let link = crate::mtcp::connect(address, ctx.config.transfer_mru).await.map_err(|e| e.to_string())?;
                 let parts = link.into_parts();

@@ -11,8 +11,9 @@ pub mod agent;
 pub mod config;
 mod deliver;
 pub mod links;
+pub mod ltp_config;
 pub mod metrics;
-mod pacer;
+pub(crate) mod pacer;
 pub mod router;
 pub mod snapshot;
 pub mod store_lock;
@@ -59,6 +60,8 @@ pub struct Running {
     pub mtcp: Vec<SocketAddr>,
     /// Where QUIC listens.
     pub quic: Vec<SocketAddr>,
+    /// Where LTP listens (UDP).
+    pub ltp: Vec<SocketAddr>,
     /// Where applications connect.
     pub app: Vec<SocketAddr>,
     /// Where the admin API listens.
@@ -291,8 +294,15 @@ pub async fn start(config: Config) -> Result<Running, String> {
         quic_addrs.push(endpoint.local_addr().map_err(|e| e.to_string())?);
         tasks.push(tokio::spawn(links::listen_quic(ctx.clone(), endpoint)));
     }
-    for peer in config.peers.iter().filter(|p| p.address.is_some()) {
+    for peer in config.peers.iter().filter(|p| p.address.is_some() && p.cla != config::ClaKind::Ltp) {
         tasks.push(tokio::spawn(links::dial(ctx.clone(), peer.clone())));
+    }
+    let mut ltp_addrs = Vec::new();
+    if let Some(settings) = &config.ltp {
+        let socket = crate::ltp::bind(settings)?;
+        ltp_addrs.push(socket.local_addr().map_err(|e| e.to_string())?);
+        let peers: Vec<_> = config.peers.iter().filter(|p| p.cla == config::ClaKind::Ltp).cloned().collect();
+        tasks.push(tokio::spawn(crate::ltp::run(ctx.clone(), settings.clone(), socket, peers)));
     }
     let mut admin_addr = None;
     if let Some(addr) = config.admin {
@@ -306,11 +316,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
             }
         }));
     }
-    tracing::info!(node = config.node, tcpcl = ?tcpcl_addrs, mtcp = ?mtcp_addrs, quic = ?quic_addrs, admin = ?admin_addr, "gateway running");
+    tracing::info!(node = config.node, tcpcl = ?tcpcl_addrs, mtcp = ?mtcp_addrs, quic = ?quic_addrs, ltp = ?ltp_addrs, admin = ?admin_addr, "gateway running");
     Ok(Running {
         tcpcl: tcpcl_addrs,
         mtcp: mtcp_addrs,
         quic: quic_addrs,
+        ltp: ltp_addrs,
         app: app_addrs,
         admin: admin_addr,
         commands,
@@ -399,10 +410,11 @@ pub fn run_forever(config: Config) -> Result<(), String> {
         let mut running = start(config).await?;
         let list = |a: &[SocketAddr]| a.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         println!(
-            "ready tcpcl={} mtcp={} quic={} app={} admin={}",
+            "ready tcpcl={} mtcp={} quic={} ltp={} app={} admin={}",
             list(&running.tcpcl),
             list(&running.mtcp),
             list(&running.quic),
+            list(&running.ltp),
             list(&running.app),
             running.admin.map(|a| a.to_string()).unwrap_or_default()
         );

@@ -19,15 +19,35 @@ impl Pacer {
     /// A pacer at `bytes_per_sec`, with a burst of about 50 ms of traffic; `None` for 0
     /// (unlimited).
     pub fn new(bytes_per_sec: u64) -> Option<Pacer> {
+        Self::with_burst(bytes_per_sec, 50)
+    }
+
+    /// A pacer at `bytes_per_sec` with a burst of about `burst_ms` of traffic (at least
+    /// 16 KiB): datagram links want short bursts, or a receiver's socket buffer overflows.
+    pub fn with_burst(bytes_per_sec: u64, burst_ms: u64) -> Option<Pacer> {
         if bytes_per_sec == 0 {
             return None;
         }
         let cells_per_sec = (bytes_per_sec as f64 / CELL as f64).max(1e-3);
         let period = std::time::Duration::from_secs_f64((1.0 / cells_per_sec).min(3_600.0))
             .max(std::time::Duration::from_nanos(1));
-        let burst = ((cells_per_sec / 20.0) as u32).clamp(16, 1 << 16);
+        let burst = ((cells_per_sec * burst_ms.max(1) as f64 / 1000.0) as u32).clamp(16, 1 << 16);
         let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(burst)?);
         Some(Pacer { limiter: RateLimiter::direct(quota), burst })
+    }
+
+    /// Lets `len` more bytes pass now if the rate allows, else says how long to wait (nothing
+    /// is taken then). A datagram above the burst counts as the burst.
+    pub fn try_take(&self, len: usize) -> Option<std::time::Duration> {
+        let cells = (len as u64).div_ceil(CELL).clamp(1, u64::from(self.burst)) as u32;
+        let n = NonZeroU32::new(cells)?;
+        match self.limiter.check_n(n) {
+            Ok(Ok(())) | Err(_) => None,
+            Ok(Err(not_until)) => {
+                use governor::clock::Clock;
+                Some(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+            }
+        }
     }
 
     /// Waits until `len` more bytes may pass.

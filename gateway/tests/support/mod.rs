@@ -37,6 +37,7 @@ pub struct Gateway {
     pub tcpcl: Vec<SocketAddr>,
     pub mtcp: Vec<SocketAddr>,
     pub quic: Vec<SocketAddr>,
+    pub ltp: Vec<SocketAddr>,
     pub app: Vec<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub config: PathBuf,
@@ -83,9 +84,10 @@ impl Gateway {
         let tcpcl = field("tcpcl=");
         let mtcp = field("mtcp=");
         let quic = field("quic=");
+        let ltp = field("ltp=");
         let app = field("app=");
         let admin = field("admin=").first().copied();
-        Gateway { child, tcpcl, mtcp, quic, app, admin, config: config.to_path_buf() }
+        Gateway { child, tcpcl, mtcp, quic, ltp, app, admin, config: config.to_path_buf() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -244,4 +246,28 @@ pub fn memory_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Sends 2,000 bundles of 1 KiB and 20 of 1 MiB into `a` over TCPCL for node 4,000,000, which
+/// `a` routes to `b`, and takes them off `b` (TCPCL): every one must arrive.
+pub fn load_through(a: &Gateway, b: &Gateway) {
+    use gateway::loadgen::{self, LoadSpec};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for (size, count) in [(1024usize, 2000u64), (1 << 20, 20)] {
+        let spec = LoadSpec {
+            to: a.tcpcl[0],
+            back: Some(b.tcpcl[0]),
+            node: 4_000_000,
+            destination: None,
+            size,
+            count,
+            window: 500,
+            tls: None,
+            timeout: Duration::from_secs(60),
+            expect_return: true,
+        };
+        let report = runtime.block_on(loadgen::run(spec)).unwrap();
+        assert_eq!(report.received, count, "{report}");
+    }
+    assert!(counter(a, "transmissions_ok") >= 2020);
 }

@@ -64,6 +64,8 @@ pub struct ProxyConfig {
     pub upstream: SocketAddr,
     /// Datagrams instead of a stream.
     pub udp: bool,
+    /// Where datagrams to the upstream come from (`None`: a free port).
+    pub udp_source: Option<SocketAddr>,
 }
 
 impl ProxyConfig {
@@ -90,6 +92,7 @@ impl ProxyConfig {
             listen,
             upstream,
             udp: false,
+            udp_source: None,
         })
     }
 }
@@ -125,9 +128,10 @@ impl Proxy {
             clock,
         ));
         let (local, task) = if config.udp {
-            let socket = tokio::net::UdpSocket::bind(config.listen).await?;
+            let socket = udp::bind(config.listen)?;
             let local = socket.local_addr()?;
-            let task = tokio::spawn(udp::serve(socket, config.upstream, forward.clone(), reverse.clone()));
+            let far = udp::far_socket(config.upstream, config.udp_source).await?;
+            let task = tokio::spawn(udp::serve(socket, far, forward.clone(), reverse.clone()));
             (local, task)
         } else {
             let listener = tokio::net::TcpListener::bind(config.listen).await?;

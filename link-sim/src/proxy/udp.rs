@@ -18,21 +18,42 @@ const IN_FLIGHT: usize = 65_536;
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_535;
 
-pub(super) async fn serve(
-    listen: UdpSocket,
-    upstream: SocketAddr,
-    forward: Arc<Channel>,
-    reverse: Arc<Channel>,
-) -> io::Result<()> {
-    // Our own socket toward the far side: on loopback for a loopback peer, else any interface.
+/// The socket toward the far side, bound to `source` or, by default, to a free port on
+/// loopback for a loopback peer (else on any interface).
+pub(super) async fn far_socket(upstream: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSocket> {
     let local: std::net::IpAddr = match (upstream.is_ipv4(), upstream.ip().is_loopback()) {
         (true, true) => std::net::Ipv4Addr::LOCALHOST.into(),
         (true, false) => std::net::Ipv4Addr::UNSPECIFIED.into(),
         (false, true) => std::net::Ipv6Addr::LOCALHOST.into(),
         (false, false) => std::net::Ipv6Addr::UNSPECIFIED.into(),
     };
-    let far = Arc::new(UdpSocket::bind((local, 0)).await?);
+    let far = bind(source.unwrap_or((local, 0).into()))?;
     far.connect(upstream).await?;
+    Ok(far)
+}
+
+/// Socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max): a radio
+/// at hundreds of Mbit/s must not lose datagrams in our own socket before the link model
+/// decides their fate.
+const SOCKET_BUFFER: usize = 16 << 20;
+
+/// A UDP socket on `addr` with large buffers.
+pub(super) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
+pub(super) async fn serve(
+    listen: UdpSocket,
+    far: UdpSocket,
+    forward: Arc<Channel>,
+    reverse: Arc<Channel>,
+) -> io::Result<()> {
+    let far = Arc::new(far);
     let listen = Arc::new(listen);
     let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
 

@@ -82,6 +82,11 @@ impl<T> Aggregator<T> {
         Some(Block { data, bundles: core::mem::take(&mut self.tokens) })
     }
 
+    /// Bytes in the open block.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Bundles waiting in the open block.
     pub fn len(&self) -> usize {
         self.tokens.len()

@@ -186,6 +186,8 @@ pub(super) struct Span {
     pub first_pass: VecDeque<u64>,
     pub timers: BTreeSet<(u64, Timer)>,
     pub stats: SpanStats,
+    /// New import sessions are taken (the host can pause them when it cannot keep up).
+    pub accepting: bool,
 }
 
 impl Span {
@@ -262,6 +264,7 @@ impl Engine {
             first_pass: VecDeque::new(),
             timers: BTreeSet::new(),
             stats: SpanStats::default(),
+            accepting: true,
             config,
         };
         self.spans.insert(span.config.engine_id, span);
@@ -272,6 +275,15 @@ impl Engine {
     pub fn set_link(&mut self, remote: u64, up: bool, now: u64) {
         if let Some(span) = self.spans.get_mut(&remote) {
             span.clock.set(up, now);
+        }
+    }
+
+    /// Whether new import sessions from `remote` are taken: a host that cannot take in what
+    /// arrives pauses them (they are cancelled, so their senders try again later), while
+    /// sessions already open go on.
+    pub fn set_accepting(&mut self, remote: u64, accepting: bool) {
+        if let Some(span) = self.spans.get_mut(&remote) {
+            span.accepting = accepting;
         }
     }
 

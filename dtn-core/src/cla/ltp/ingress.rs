@@ -77,6 +77,7 @@ impl Engine {
             let refusal = if !self.config.client_services.contains(&data.client_service) {
                 Some(CancelReason::Unreachable)
             } else if data.end() > max_block
+                || !span.accepting
                 || span.imports.len() >= span.config.max_import_sessions
                 || self.import_sessions >= self.config.max_import_sessions
             {

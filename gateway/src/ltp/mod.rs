@@ -1,0 +1,533 @@
+//! LTP over UDP (RFC 5326; the engine is `dtn_core::cla::ltp`): the convergence layer for
+//! space links. One task owns the node's LTP engine and its UDP socket and serves every LTP
+//! peer (a span each):
+//!
+//! - a peer's agent link is up while the plan has a contact to it (always, for a peer the
+//!   plan does not schedule); the engine's timers for the span run only then, so a session
+//!   outlives a gap between contacts and completes in the next one;
+//! - bundles from the agent are gathered into blocks (by size and by time) and go out in
+//!   export sessions paced at the contact's rate (or the configured cap);
+//! - a block's bundles succeed when its red part is acknowledged and fail when its session
+//!   is cancelled (the agent routes them again);
+//! - received blocks are taken apart into bundles for the agent, each with its share of the
+//!   node's receive budget; when the budget is spent, new import sessions are refused until
+//!   it recovers (their senders try again later).
+//!
+//! Datagrams are attributed to a peer by their source address; anything else is dropped.
+
+mod peer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dtn_core::bpa::LinkId;
+use dtn_core::cla::ltp::bp::{SERVICE_ID, bundles_in_block};
+use dtn_core::cla::ltp::{Engine, EngineConfig, Event, SendError, SpanConfig};
+use dtn_core::store::BundleId;
+use tokio::net::UdpSocket;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::budget::Reservation;
+use crate::daemon::agent::{Command, LinkInfo};
+use crate::daemon::config::PeerConfig;
+use crate::daemon::links::LinkContext;
+use crate::daemon::ltp_config::LtpSettings;
+use crate::daemon::pacer::Pacer;
+use peer::{Intake, Peer, Token, outduct_rate, window};
+
+/// Datagrams taken from the socket per wake-up before other work gets a turn.
+const RECV_BATCH: usize = 256;
+/// Segments sent per wake-up, all peers together.
+const SEND_BATCH: usize = 4096;
+/// Pacing bursts: a few milliseconds of the contact's rate.
+const PACER_BURST_MS: u64 = 2;
+/// Green sessions per peer whose data is gathered at once.
+const GREEN_SESSIONS: usize = 64;
+
+/// Binds the LTP socket with the configured buffer sizes.
+pub fn bind(settings: &LtpSettings) -> Result<UdpSocket, String> {
+    let addr = *settings.listen.first().ok_or("[ltp] listen: no address")?;
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)
+        .map_err(|e| format!("LTP socket: {e}"))?;
+    // Buffers are a request: the kernel may cap them (net.core.rmem_max).
+    let _ = socket.set_recv_buffer_size(settings.socket_buffer);
+    let _ = socket.set_send_buffer_size(settings.socket_buffer);
+    socket.bind(&addr.into()).map_err(|e| format!("cannot listen on {addr} (LTP/UDP): {e}"))?;
+    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+    UdpSocket::from_std(socket.into()).map_err(|e| e.to_string())
+}
+
+/// The endpoint: engine, socket and peers.
+struct Endpoint {
+    ctx: LinkContext,
+    settings: LtpSettings,
+    engine: Engine,
+    socket: UdpSocket,
+    peers: BTreeMap<u64, Peer>,
+    by_address: HashMap<SocketAddr, u64>,
+    intake_tx: mpsc::UnboundedSender<Intake>,
+    intake: mpsc::UnboundedReceiver<Intake>,
+    /// Closing a link's forwarder (dropped when the link goes down).
+    closers: HashMap<LinkId, oneshot::Sender<()>>,
+    start: Instant,
+    /// The socket would not take a segment: wait until it is writable.
+    blocked: bool,
+    /// When a paced peer may send again.
+    paced_until: Option<Instant>,
+    /// Each peer's intake credit, KiB.
+    credit_units: usize,
+}
+
+/// Serves every LTP peer over `socket` until shutdown.
+pub async fn run(ctx: LinkContext, settings: LtpSettings, socket: UdpSocket, peers: Vec<PeerConfig>) {
+    let mut engine_config = EngineConfig::new(ctx.config.node);
+    engine_config.first_session_number = first_session_number();
+    engine_config.session_numbers_32_bit = settings.session_numbers_32_bit;
+    engine_config.max_block_bytes = settings.max_block;
+    engine_config.max_import_bytes = settings.import_memory;
+    engine_config.max_import_sessions = settings.max_import_sessions.saturating_mul(peers.len().max(1));
+    let mut engine = Engine::new(engine_config);
+    let (intake_tx, intake) = mpsc::unbounded_channel();
+    let mut endpoint_peers = BTreeMap::new();
+    let mut by_address = HashMap::new();
+    let credit_bytes = settings.max_export_sessions as u64 * settings.aggregation_size.max(1 << 20);
+    let credit_units = usize::try_from(credit_bytes.div_ceil(1024)).unwrap_or(1 << 20).clamp(1, Semaphore::MAX_PERMITS);
+    for p in peers {
+        let Some(address) = p.address else { continue };
+        let span = SpanConfig {
+            mtu: settings.mtu,
+            margin_ms: settings.margin_ms,
+            max_retries: settings.retries,
+            max_export_sessions: settings.max_export_sessions,
+            max_import_sessions: settings.max_import_sessions,
+            max_import_bytes: settings.span_import_memory,
+            ..SpanConfig::new(p.engine_id)
+        };
+        engine.add_span(span, 0);
+        engine.set_link(p.engine_id, false, 0);
+        by_address.insert(address, p.engine_id);
+        let peer = Peer {
+            node: p.node,
+            engine_id: p.engine_id,
+            address,
+            rate_cap: p.rate,
+            link: None,
+            rx_link: ctx.allocate(),
+            window: None,
+            pacer: None,
+            aggregator: dtn_core::cla::ltp::bp::Aggregator::new(settings.aggregation_size, settings.aggregation_ms),
+            ready: Default::default(),
+            sessions: BTreeMap::new(),
+            credit: Arc::new(Semaphore::new(credit_units)),
+            unsent: None,
+            green: BTreeMap::new(),
+        };
+        endpoint_peers.insert(p.engine_id, peer);
+    }
+    let mut endpoint = Endpoint {
+        ctx,
+        settings,
+        engine,
+        socket,
+        peers: endpoint_peers,
+        by_address,
+        intake_tx,
+        intake,
+        closers: HashMap::new(),
+        start: Instant::now(),
+        blocked: false,
+        paced_until: None,
+        credit_units,
+    };
+    endpoint.serve().await;
+}
+
+/// A random first session number, so a restarted node does not reuse its last life's.
+fn first_session_number() -> u64 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    // Room below 2^31 keeps even 32-bit peers far from wrapping.
+    u64::from_le_bytes(bytes) % (1 << 31) + 1
+}
+
+impl Endpoint {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.start + Duration::from_millis(ms)
+    }
+
+    async fn serve(&mut self) {
+        let mut shutdown = self.ctx.shutdown.clone();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let now = self.now_ms();
+            self.engine.handle_timeout(now);
+            self.check_windows(now).await;
+            for peer in self.peers.values_mut() {
+                if let Some(block) = peer.aggregator.poll(now) {
+                    peer.ready.push_back(block);
+                }
+            }
+            self.start_blocks().await;
+            self.handle_events().await;
+            self.transmit(now);
+            self.update_accepting();
+            let wake = self.next_wake();
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = received {
+                        self.datagram(buf.get(..n).unwrap_or_default(), from);
+                    }
+                    for _ in 0..RECV_BATCH {
+                        match self.socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => self.datagram(buf.get(..n).unwrap_or_default(), from),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = self.socket.writable(), if self.blocked => self.blocked = false,
+                intake = self.intake.recv() => {
+                    if let Some(intake) = intake {
+                        self.take(intake).await;
+                    }
+                    while let Ok(intake) = self.intake.try_recv() {
+                        self.take(intake).await;
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.stop().await;
+    }
+
+    fn next_wake(&self) -> Instant {
+        let mut wake = Instant::now() + Duration::from_secs(1);
+        if let Some(ms) = self.engine.poll_timeout() {
+            wake = wake.min(self.at(ms));
+        }
+        for peer in self.peers.values() {
+            if let Some(ms) = peer.aggregator.deadline() {
+                wake = wake.min(self.at(ms));
+            }
+            if let Some(w) = &peer.window {
+                wake = wake.min(w.next_check);
+            }
+        }
+        if let Some(paced) = self.paced_until {
+            wake = wake.min(paced);
+        }
+        wake
+    }
+
+    fn datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        let Some(&engine_id) = self.by_address.get(&from) else {
+            tracing::debug!(%from, "LTP datagram from an address no peer has: dropped");
+            return;
+        };
+        let now = self.now_ms();
+        if let Err(e) = self.engine.handle_datagram(engine_id, &Bytes::copy_from_slice(bytes), now) {
+            tracing::debug!(%from, error = %e, "LTP datagram dropped");
+        }
+    }
+
+    /// Opens or closes each peer's link as its contact window says.
+    async fn check_windows(&mut self, now: u64) {
+        let due: Vec<u64> = self
+            .peers
+            .values()
+            .filter(|p| p.window.is_none_or(|w| w.next_check <= Instant::now()))
+            .map(|p| p.engine_id)
+            .collect();
+        for engine_id in due {
+            let Some(node) = self.peers.get(&engine_id).map(|p| p.node) else { continue };
+            let state = window(&self.ctx, node, 0);
+            let Some(peer) = self.peers.get_mut(&engine_id) else { continue };
+            let was = peer.window.replace(state);
+            match (peer.is_open(), state.open) {
+                (false, true) => self.open_link(engine_id, state, now).await,
+                (true, false) => self.close_link(engine_id, "the contact ended", now).await,
+                (true, true) if was.is_some_and(|w| (w.rate, w.owlt_ms) != (state.rate, state.owlt_ms)) => {
+                    self.engine.set_owlt(engine_id, state.owlt_ms);
+                    peer.pacer = Pacer::with_burst(outduct_rate(peer.rate_cap, state.rate), PACER_BURST_MS);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn open_link(&mut self, engine_id: u64, state: peer::WindowState, now: u64) {
+        let link = self.ctx.allocate();
+        let Some(peer) = self.peers.get_mut(&engine_id) else { return };
+        let (tx, rx) = mpsc::unbounded_channel::<(BundleId, Bytes)>();
+        let info = LinkInfo {
+            cla: "ltp",
+            address: peer.address.to_string(),
+            tls: false,
+            max_bundle: Some(self.settings.max_block),
+        };
+        peer.link = Some(link);
+        peer.pacer = Pacer::with_burst(outduct_rate(peer.rate_cap, state.rate), PACER_BURST_MS);
+        let (closer, closed) = oneshot::channel();
+        self.closers.insert(link, closer);
+        let credit = (peer.credit.clone(), self.credit_units);
+        tokio::spawn(forward(rx, closed, credit, self.intake_tx.clone(), self.ctx.commands.clone(), engine_id, link));
+        self.engine.set_owlt(engine_id, state.owlt_ms);
+        self.engine.set_link(engine_id, true, now);
+        let node = peer.node;
+        tracing::info!(peer = node, engine = engine_id, link = link.0, "LTP link up");
+        let _ = self.ctx.commands.send(Command::LinkUp { link, peer: node, tx, info }).await;
+    }
+
+    async fn close_link(&mut self, engine_id: u64, reason: &str, now: u64) {
+        let Some(peer) = self.peers.get_mut(&engine_id) else { return };
+        let Some(link) = peer.link.take() else { return };
+        peer.pacer = None;
+        let unsent = peer.take_unsent();
+        self.closers.remove(&link);
+        // Sessions already open stay: their timers stop with the link and resume with it.
+        self.engine.set_link(engine_id, false, now);
+        let _ = self.ctx.commands.send(Command::LinkDown { link, reason: reason.to_string() }).await;
+        self.verdicts(unsent, false).await;
+    }
+
+    async fn verdicts(&self, tokens: Vec<Token>, ok: bool) {
+        for token in tokens {
+            let _ = self.ctx.commands.send(Command::Transmitted { link: token.link, bundle: token.bundle, ok }).await;
+        }
+    }
+
+    /// A bundle from a forwarder: into the open block (which closes first if the bundle
+    /// would take it past the largest block).
+    async fn take(&mut self, intake: Intake) {
+        let now = self.now_ms();
+        let max_block = self.settings.max_block;
+        let Some(peer) = self.peers.get_mut(&intake.engine_id).filter(|p| p.link == Some(intake.token.link)) else {
+            return self.verdicts(vec![intake.token], false).await;
+        };
+        if peer.aggregator.bytes() + intake.bytes.len() as u64 > max_block
+            && let Some(block) = peer.aggregator.close()
+        {
+            peer.ready.push_back(block);
+        }
+        if let Some(block) = peer.aggregator.push(intake.token, intake.bytes, now) {
+            peer.ready.push_back(block);
+        }
+        self.start_blocks().await;
+    }
+
+    /// Starts export sessions for ready blocks while the windows have room.
+    async fn start_blocks(&mut self) {
+        let mut failed = Vec::new();
+        for peer in self.peers.values_mut().filter(|p| p.is_open()) {
+            while self.engine.can_send(peer.engine_id) {
+                let Some(block) = peer.ready.pop_front() else { break };
+                let len = block.data.len() as u64;
+                match self.engine.send_block(peer.engine_id, SERVICE_ID, block.data, len) {
+                    Ok(id) => {
+                        tracing::debug!(
+                            engine = peer.engine_id,
+                            session = id.number,
+                            bytes = len,
+                            bundles = block.bundles.len(),
+                            "LTP block sent"
+                        );
+                        peer.sessions.insert(id.number, block.bundles);
+                    }
+                    Err(e) => {
+                        tracing::warn!(peer = peer.node, error = %e, "LTP block not sent");
+                        failed.extend(block.bundles);
+                        if matches!(e, SendError::WindowFull(_)) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.verdicts(failed, false).await;
+    }
+
+    async fn handle_events(&mut self) {
+        while let Some(event) = self.engine.poll_event() {
+            match event {
+                Event::RedPart { from, client_service, data, session } if client_service == SERVICE_ID => {
+                    tracing::debug!(engine = from, session = session.number, bytes = data.len(), "LTP block received");
+                    self.deliver(from, &data).await;
+                }
+                Event::Green { from, session, client_service, offset, data, end_of_block }
+                    if client_service == SERVICE_ID =>
+                {
+                    let whole = self.green(from, session.number, offset, &data, end_of_block);
+                    if let Some(block) = whole {
+                        self.deliver(from, &block).await;
+                    }
+                }
+                Event::ExportDone { to, session } => {
+                    tracing::debug!(engine = to, session = session.number, stats = ?self.engine.stats(to), "LTP block acknowledged");
+                    let tokens = self.peers.get_mut(&to).and_then(|p| p.sessions.remove(&session.number));
+                    self.verdicts(tokens.unwrap_or_default(), true).await;
+                }
+                Event::ExportCancelled { to, session, by, reason } => {
+                    tracing::info!(engine = to, session = session.number, ?by, %reason, "LTP export session cancelled: its bundles are routed again");
+                    let tokens = self.peers.get_mut(&to).and_then(|p| p.sessions.remove(&session.number));
+                    self.verdicts(tokens.unwrap_or_default(), false).await;
+                }
+                Event::ImportCancelled { from, session, by, reason } => {
+                    tracing::debug!(engine = from, session = session.number, ?by, %reason, "LTP import session cancelled");
+                    if let Some(peer) = self.peers.get_mut(&from) {
+                        peer.green.remove(&session.number);
+                    }
+                }
+                Event::RedPart { .. } | Event::Green { .. } => {}
+            }
+        }
+    }
+
+    /// Gathers a green session's data in order; the whole block at its end (a gap ends the
+    /// gathering: what follows cannot be delimited).
+    fn green(&mut self, from: u64, number: u64, offset: u64, data: &[u8], end: bool) -> Option<Bytes> {
+        let max_block = self.settings.max_block;
+        let peer = self.peers.get_mut(&from)?;
+        if !peer.green.contains_key(&number) && peer.green.len() >= GREEN_SESSIONS {
+            peer.green.pop_first();
+        }
+        let buf = peer.green.entry(number).or_default();
+        if offset == buf.len() as u64 && (buf.len() + data.len()) as u64 <= max_block {
+            buf.extend_from_slice(data);
+        }
+        if end { peer.green.remove(&number).map(Bytes::from) } else { None }
+    }
+
+    /// Hands a block's bundles to the agent.
+    async fn deliver(&mut self, from: u64, block: &Bytes) {
+        let Some(peer) = self.peers.get(&from) else { return };
+        let link = peer.link.unwrap_or(peer.rx_link);
+        let (bundles, error) = bundles_in_block(block);
+        if let Some(e) = error {
+            tracing::warn!(engine = from, error = %e, "LTP block from the peer holds something that is not a bundle: the rest of it is dropped");
+        }
+        for bytes in bundles {
+            let mut reservation = Reservation::default();
+            let permit = if self.ctx.budget.resize(&mut reservation, bytes.len()) {
+                reservation.take(bytes.len())
+            } else {
+                // Already acknowledged to the peer: taken in over the budget, and new
+                // sessions are refused until it recovers.
+                self.engine.set_accepting(from, false);
+                None
+            };
+            let _ = self.ctx.commands.send(Command::Received { link, bytes, permit }).await;
+        }
+    }
+
+    /// New import sessions resume once a quarter of the receive budget is free.
+    fn update_accepting(&mut self) {
+        let free = self.ctx.budget.available() >= self.ctx.budget.total() / 4;
+        if free {
+            for engine_id in self.peers.keys() {
+                self.engine.set_accepting(*engine_id, true);
+            }
+        }
+    }
+
+    /// Sends what the engine has for each open peer, a few segments per peer in turn, at
+    /// each peer's pace.
+    fn transmit(&mut self, now: u64) {
+        self.paced_until = None;
+        let mut left = SEND_BATCH;
+        while left > 0 && !self.blocked {
+            let mut progressed = false;
+            for peer in self.peers.values_mut().filter(|p| p.link.is_some()) {
+                for _ in 0..32 {
+                    let segment = match peer.unsent.take() {
+                        Some(s) => s,
+                        None => {
+                            let mut out = Vec::with_capacity(self.settings.mtu);
+                            if !self.engine.poll_transmit(peer.engine_id, now, &mut out) {
+                                break;
+                            }
+                            out
+                        }
+                    };
+                    if let Some(wait) = peer.pacer.as_ref().and_then(|p| p.try_take(segment.len())) {
+                        peer.unsent = Some(segment);
+                        let until = Instant::now() + wait;
+                        self.paced_until = Some(self.paced_until.map_or(until, |p| p.min(until)));
+                        break;
+                    }
+                    match self.socket.try_send_to(&segment, peer.address) {
+                        Ok(_) => progressed = true,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            peer.unsent = Some(segment);
+                            self.blocked = true;
+                            break;
+                        }
+                        // The segment is lost, as on the radio: LTP recovers it.
+                        Err(e) => tracing::debug!(peer = peer.node, error = %e, "LTP send failed"),
+                    }
+                    left = left.saturating_sub(1);
+                }
+                if self.blocked {
+                    break;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Shutdown: every bundle not yet judged fails (it is in the store; it goes again after
+    /// the restart), and the links go down.
+    async fn stop(&mut self) {
+        let now = self.now_ms();
+        let ids: Vec<u64> = self.peers.keys().copied().collect();
+        for engine_id in ids {
+            self.close_link(engine_id, "the daemon is stopping", now).await;
+            let tokens: Vec<Token> = self
+                .peers
+                .get_mut(&engine_id)
+                .map(|p| std::mem::take(&mut p.sessions).into_values().flatten().collect())
+                .unwrap_or_default();
+            self.verdicts(tokens, false).await;
+        }
+    }
+}
+
+/// Moves bundles from the agent's link channel to the endpoint, holding each peer to its
+/// intake credit (so one peer's backlog cannot crowd out another's). Once the link closes,
+/// whatever still comes fails back to the agent.
+async fn forward(
+    mut rx: mpsc::UnboundedReceiver<(BundleId, Bytes)>,
+    mut closed: oneshot::Receiver<()>,
+    (credit, total): (Arc<Semaphore>, usize),
+    intake: mpsc::UnboundedSender<Intake>,
+    commands: mpsc::Sender<Command>,
+    engine_id: u64,
+    link: LinkId,
+) {
+    let mut open = true;
+    while let Some((bundle, bytes)) = rx.recv().await {
+        if open {
+            let units = u32::try_from(bytes.len().div_ceil(1024).clamp(1, total)).unwrap_or(u32::MAX);
+            tokio::select! {
+                permit = credit.clone().acquire_many_owned(units) => {
+                    let token = Token { link, bundle, _credit: permit.ok() };
+                    if intake.send(Intake { engine_id, token, bytes }).is_ok() {
+                        continue;
+                    }
+                }
+                _ = &mut closed => {}
+            }
+            open = false;
+        }
+        let _ = commands.send(Command::Transmitted { link, bundle, ok: false }).await;
+    }
+}

@@ -1,0 +1,143 @@
+//! One LTP peer as the endpoint sees it: its contact window from the plan, the agent link
+//! while the window is open, the bundles gathered into blocks, and which bundles ride in
+//! which export session.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dtn_core::bpa::LinkId;
+use dtn_core::cla::ltp::bp::{Aggregator, Block};
+use dtn_core::routing::NodeId;
+use dtn_core::store::BundleId;
+use dtn_core::time::DtnTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::daemon::links::LinkContext;
+use crate::daemon::pacer::Pacer;
+use crate::daemon::snapshot::{dtn_time, plan_time};
+
+/// How often an open-ended window is looked at again (the plan may be reloaded).
+const PLAN_RECHECK: Duration = Duration::from_secs(5);
+
+/// A bundle in the endpoint's hands: the link it came on (its verdict goes back there) and
+/// its share of the peer's intake credit.
+#[derive(Debug)]
+pub struct Token {
+    /// The agent link it was handed to.
+    pub link: LinkId,
+    /// The agent's bundle.
+    pub bundle: BundleId,
+    /// Given back when the verdict is.
+    pub _credit: Option<OwnedSemaphorePermit>,
+}
+
+/// What the plan says about the link to a peer now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowState {
+    /// A contact is open (or the plan does not schedule the peer).
+    pub open: bool,
+    /// Contact rate, bytes/s (0: not given).
+    pub rate: u64,
+    /// One-way light time of the contact, ms.
+    pub owlt_ms: u64,
+    /// When to look again.
+    pub next_check: Instant,
+}
+
+/// One peer.
+#[derive(Debug)]
+pub struct Peer {
+    pub node: NodeId,
+    pub engine_id: u64,
+    pub address: SocketAddr,
+    /// Configured outduct cap, bytes/s (0: none).
+    pub rate_cap: u64,
+    /// The agent link while the window is open.
+    pub link: Option<LinkId>,
+    /// The link bundles from this peer are reported on while no window is open.
+    pub rx_link: LinkId,
+    pub window: Option<WindowState>,
+    pub pacer: Option<Pacer>,
+    pub aggregator: Aggregator<Token>,
+    /// Closed blocks waiting for a free export session.
+    pub ready: VecDeque<Block<Token>>,
+    /// Bundles in each open export session.
+    pub sessions: BTreeMap<u64, Vec<Token>>,
+    /// Bytes (KiB units) of bundles the endpoint may hold for this peer.
+    pub credit: Arc<Semaphore>,
+    /// A segment the socket would not take yet.
+    pub unsent: Option<Vec<u8>>,
+    /// Green data of import sessions, by session number, while it arrives in order.
+    pub green: BTreeMap<u64, Vec<u8>>,
+}
+
+impl Peer {
+    /// Whether the link is open for sending.
+    pub fn is_open(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Takes every bundle not yet in an export session (their verdict: not sent).
+    pub fn take_unsent(&mut self) -> Vec<Token> {
+        let mut tokens: Vec<Token> = self.ready.drain(..).flat_map(|b| b.bundles).collect();
+        if let Some(block) = self.aggregator.close() {
+            tokens.extend(block.bundles);
+        }
+        tokens
+    }
+}
+
+/// The window to `peer` from the plan at this moment.
+pub fn window(ctx: &LinkContext, peer: NodeId, default_owlt_ms: u64) -> WindowState {
+    let guard = ctx.plan.read().unwrap_or_else(PoisonError::into_inner);
+    let recheck = Instant::now() + PLAN_RECHECK;
+    let always = WindowState { open: true, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck };
+    let Some(plan) = guard.as_ref() else { return always };
+    let now_dtn = DtnTime::now();
+    let now = plan_time(ctx.epoch, now_dtn);
+    let node = ctx.config.node;
+    let mut scheduled = false;
+    let mut next: Option<&dtn_core::routing::Contact> = None;
+    for c in plan.contacts().iter().filter(|c| c.from == node && c.to == peer) {
+        scheduled = true;
+        if c.end > now && next.is_none_or(|n| c.start < n.start) {
+            next = Some(c);
+        }
+    }
+    let until = |t: dtn_core::routing::PlanTime| {
+        let ms = dtn_time(ctx.epoch, t).0.saturating_sub(now_dtn.0);
+        (Instant::now() + Duration::from_millis(ms)).min(recheck)
+    };
+    match next {
+        None if !scheduled => always,
+        None => WindowState { open: false, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck },
+        Some(c) => WindowState {
+            open: c.start <= now,
+            rate: c.rate_bytes_per_sec,
+            owlt_ms: u64::try_from(c.owlt_nanos / 1_000_000).unwrap_or(0),
+            next_check: if c.start <= now { until(c.end) } else { until(c.start) },
+        },
+    }
+}
+
+/// The outduct rate: the contact's and the configured cap, whichever is lower.
+pub fn outduct_rate(cap: u64, contact: u64) -> u64 {
+    match (cap, contact) {
+        (0, r) | (r, 0) => r,
+        (a, b) => a.min(b),
+    }
+}
+
+/// A bundle handed over by a link's forwarder.
+#[derive(Debug)]
+pub struct Intake {
+    /// The peer's engine.
+    pub engine_id: u64,
+    /// The bundle and where its verdict goes.
+    pub token: Token,
+    /// Its bytes.
+    pub bytes: Bytes,
+}
