@@ -12,11 +12,8 @@ cargo build --release -p gateway --bin dtn 2>&1 | tail -n 1
 DTN="$PWD/target/release/dtn"
 STORE="${STORE:-store}"
 QUICK="${1:-}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-wait_for() { for _ in $(seq 1 100); do if "$@" >/dev/null 2>&1; then return 0; fi; sleep 0.2; done; return 1; }
+# shellcheck source=scripts/processes.sh
+. scripts/processes.sh
 
 start_gateway() { # name config-body -> sets $ADDR, $PID
   local name="$1"; mkdir -p "$WORK/$name"

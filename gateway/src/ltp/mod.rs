@@ -42,6 +42,9 @@ use peer::{Intake, Peer, Token, outduct_rate, window};
 const RECV_BATCH: usize = 256;
 /// Segments sent per wake-up, all peers together.
 const SEND_BATCH: usize = 4096;
+/// The longest contact gap an open export session waits out; beyond it the session is
+/// cancelled and its bundles are routed again (they should not wait hours for one peer).
+const SUSPEND_LIMIT: Duration = Duration::from_secs(600);
 /// Pacing bursts: a few milliseconds of the contact's rate.
 const PACER_BURST_MS: u64 = 2;
 /// Green sessions per peer whose data is gathered at once.
@@ -253,7 +256,12 @@ impl Endpoint {
             let was = peer.window.replace(state);
             match (peer.is_open(), state.open) {
                 (false, true) => self.open_link(engine_id, state, now).await,
-                (true, false) => self.close_link(engine_id, "the contact ended", now).await,
+                (true, false) => {
+                    self.close_link(engine_id, "the contact ended", now).await;
+                    if state.next_open.is_none_or(|gap| gap > SUSPEND_LIMIT) {
+                        self.cancel_sessions(engine_id, now);
+                    }
+                }
                 (true, true) if was.is_some_and(|w| (w.rate, w.owlt_ms) != (state.rate, state.owlt_ms)) => {
                     self.engine.set_owlt(engine_id, state.owlt_ms);
                     peer.pacer = Pacer::with_burst(outduct_rate(peer.rate_cap, state.rate), PACER_BURST_MS);
@@ -296,6 +304,16 @@ impl Endpoint {
         self.engine.set_link(engine_id, false, now);
         let _ = self.ctx.commands.send(Command::LinkDown { link, reason: reason.to_string() }).await;
         self.verdicts(unsent, false).await;
+    }
+
+    /// Cancels every open export session to the peer (their bundles fail back to the agent
+    /// as the cancel events come out).
+    fn cancel_sessions(&mut self, engine_id: u64, now: u64) {
+        let numbers: Vec<u64> =
+            self.peers.get(&engine_id).map(|p| p.sessions.keys().copied().collect()).unwrap_or_default();
+        for number in numbers {
+            self.engine.cancel_block(number, now);
+        }
     }
 
     async fn verdicts(&self, tokens: Vec<Token>, ok: bool) {

@@ -45,6 +45,8 @@ pub struct WindowState {
     pub owlt_ms: u64,
     /// When to look again.
     pub next_check: Instant,
+    /// While closed: how long until the next contact opens (`None`: the plan has none).
+    pub next_open: Option<Duration>,
 }
 
 /// One peer.
@@ -94,7 +96,7 @@ impl Peer {
 pub fn window(ctx: &LinkContext, peer: NodeId, default_owlt_ms: u64) -> WindowState {
     let guard = ctx.plan.read().unwrap_or_else(PoisonError::into_inner);
     let recheck = Instant::now() + PLAN_RECHECK;
-    let always = WindowState { open: true, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck };
+    let always = WindowState { open: true, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck, next_open: None };
     let Some(plan) = guard.as_ref() else { return always };
     let now_dtn = DtnTime::now();
     let now = plan_time(ctx.epoch, now_dtn);
@@ -113,12 +115,14 @@ pub fn window(ctx: &LinkContext, peer: NodeId, default_owlt_ms: u64) -> WindowSt
     };
     match next {
         None if !scheduled => always,
-        None => WindowState { open: false, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck },
+        None => WindowState { open: false, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck, next_open: None },
         Some(c) => WindowState {
             open: c.start <= now,
             rate: c.rate_bytes_per_sec,
             owlt_ms: u64::try_from(c.owlt_nanos / 1_000_000).unwrap_or(0),
             next_check: if c.start <= now { until(c.end) } else { until(c.start) },
+            next_open: (c.start > now)
+                .then(|| Duration::from_millis(dtn_time(ctx.epoch, c.start).0.saturating_sub(now_dtn.0))),
         },
     }
 }

@@ -11,6 +11,9 @@
 //! bundle is routed again within the retry interval (10 s), a custody signal is awaited for at
 //! most 64 round trips plus margins (under five minutes on the lunar hop).
 //!
+//! A bundle handed to a link must get its verdict within [`UNJUDGED_AFTER_NANOS`]: one
+//! that stays "in flight" longer is stuck too (a convergence layer that holds it forever).
+//!
 //! At the end of a run every undelivered bundle is given its cause — deleted with a reason,
 //! on the wire, being sent, awaiting a custody signal, waiting for a contact after the end, no
 //! route left (its contacts are gone or were missed), lost by the channel without custody —
@@ -28,6 +31,12 @@ use super::world::World;
 
 /// How long a bundle may sit at a node beside an idle, usable, open link: ten minutes.
 pub const STUCK_AFTER_NANOS: i64 = 600 * 1_000_000_000;
+
+/// How long a bundle may stay handed to a link without a verdict: half an hour. A frame gets
+/// one when its last byte leaves; an LTP session when its red part is acknowledged or it is
+/// cancelled — it may wait out a contact gap of up to ten minutes
+/// ([`super::ltp::SUSPEND_LIMIT_NANOS`]) and its retries, never longer.
+pub const UNJUDGED_AFTER_NANOS: i64 = 1_800 * 1_000_000_000;
 
 /// A bundle sitting still beside a usable link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +111,11 @@ pub fn stuck(world: &World) -> Vec<Stuck> {
             // Cheap test first: a bundle that moved lately is not stuck, whatever the links.
             let received = world.plan_time_of(node, e.received_at);
             let moved = received.max(world.last_sent(node, id).unwrap_or(PlanTime(i64::MIN)));
+            if e.state == BundleState::InFlight && now.0.saturating_sub(moved.0) > UNJUDGED_AFTER_NANOS {
+                let hop = e.next_hop.map_or(0, u64::from);
+                out.push(Stuck { node, id, hop, since: moved, state: e.state });
+                continue;
+            }
             if !judged(e.state) || now.0.saturating_sub(moved.0) <= STUCK_AFTER_NANOS {
                 continue;
             }
@@ -136,6 +150,15 @@ pub fn describe(world: &World, ledger: &Ledger, s: &Stuck) -> String {
             e.size, e.next_hop, e.destination, e.previous_hop
         )
     });
+    if s.state == BundleState::InFlight {
+        return format!(
+            "{token} stuck at node {} ({:?}{what}): handed to the link to {} at {:.1} s and never given a verdict",
+            s.node,
+            s.state,
+            s.hop,
+            s.since.0 as f64 / 1e9
+        );
+    }
     format!(
         "{token} stuck at node {} ({:?}{what}) since {:.1} s: the contact {}→{} is open, up and idle and leads to its destination in time",
         s.node,

@@ -6,10 +6,12 @@
 mod figures;
 pub mod ledger;
 pub mod liveness;
+pub mod ltp;
 pub mod plot;
 mod run;
 pub mod scenario;
 mod world;
+mod world_ltp;
 
 pub use run::{Outcome, run};
 pub use world::{AcceptedRecord, DeliveryRecord, LatePass, SimConfig, TxRecord, World};

@@ -121,7 +121,10 @@ fn run_over(
         .iter()
         .map(|l| LatePass { from: l.from, to: l.to, pass: l.pass, known_at: PlanTime((l.known_at_s * 1e9) as i64) })
         .collect();
-    let config = SimConfig { seed, custody: scenario.run.custody, impairments, late_passes, ..SimConfig::default() };
+    let ltp = (link.cla == super::scenario::LinkCla::Ltp)
+        .then(|| super::ltp::LtpSettings { mtu: link.ltp_mtu.clamp(dtn_core::cla::ltp::SpanConfig::MIN_MTU, 1 << 20) });
+    let config =
+        SimConfig { seed, custody: scenario.run.custody, impairments, late_passes, ltp, ..SimConfig::default() };
     let mut world = World::new(windows, config);
     for m in &scenario.missed_pass {
         world.miss_pass(m.from, m.to, m.pass);

@@ -14,6 +14,8 @@
 //! bit_error_rate = 1e-9
 //! flat_loss = 0.0
 //! acquisition_lag_s = 2.0
+//! cla = "ltp"             # "ideal" (default): a bundle is one frame; "ltp": LTP segments
+//! ltp_mtu = 64000         # with "ltp": the segment (frame) size, bytes
 //!
 //! [[traffic]]
 //! sources = [1001, 1002]
@@ -118,11 +120,33 @@ pub struct LinkSection {
     pub acquisition_lag_s: f64,
     /// Light time varies over a pass (otherwise the plan's maximum throughout).
     pub vary_light_time: bool,
+    /// What the links carry.
+    pub cla: LinkCla,
+    /// With LTP: the segment size, bytes.
+    pub ltp_mtu: usize,
+}
+
+/// What a simulated link carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkCla {
+    /// Each bundle is one frame: lost whole or delivered whole.
+    Ideal,
+    /// LTP (RFC 5326) sessions: bundles in blocks, blocks in segments, lost segments sent
+    /// again.
+    Ltp,
 }
 
 impl Default for LinkSection {
     fn default() -> Self {
-        LinkSection { bit_error_rate: 0.0, flat_loss: 0.0, acquisition_lag_s: 0.0, vary_light_time: true }
+        LinkSection {
+            bit_error_rate: 0.0,
+            flat_loss: 0.0,
+            acquisition_lag_s: 0.0,
+            vary_light_time: true,
+            cla: LinkCla::Ideal,
+            ltp_mtu: 64_000,
+        }
     }
 }
 

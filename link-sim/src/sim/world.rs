@@ -28,6 +28,8 @@ pub struct SimConfig {
     pub late_passes: Vec<LatePass>,
     /// The agents' retry interval, if not their default (10 s).
     pub retry_interval_ms: Option<u64>,
+    /// Links carry LTP segments instead of whole bundles as frames.
+    pub ltp: Option<super::ltp::LtpSettings>,
 }
 
 /// A late plan update: the `pass`-th window (in start order) of `from → to` happens as the
@@ -55,6 +57,7 @@ impl Default for SimConfig {
             store_bytes: 1 << 34,
             late_passes: Vec::new(),
             retry_interval_ms: None,
+            ltp: None,
         }
     }
 }
@@ -101,8 +104,11 @@ pub struct TxRecord {
 type Agent = Bpa<MemoryStore, CgrRouter>;
 
 #[derive(Debug)]
-enum SimEvent {
+pub(super) enum SimEvent {
     Frame { from: NodeId, to: NodeId, bytes: Bytes },
+    Segment { from: NodeId, to: NodeId, bytes: Bytes },
+    LtpPump { node: NodeId, peer: NodeId },
+    LtpTimer { node: NodeId },
     Sent { node: NodeId, peer: NodeId, bundle: u64, ok: bool },
     Up { node: NodeId, peer: NodeId },
     Down { node: NodeId, peer: NodeId },
@@ -116,26 +122,26 @@ enum SimEvent {
 /// The simulated network.
 #[derive(Debug)]
 pub struct World {
-    config: SimConfig,
-    now: PlanTime,
+    pub(super) config: SimConfig,
+    pub(super) now: PlanTime,
     seq: u64,
     queue: BTreeMap<(PlanTime, u64), SimEvent>,
-    agents: BTreeMap<NodeId, Agent>,
+    pub(super) agents: BTreeMap<NodeId, Agent>,
     timers: BTreeMap<NodeId, PlanTime>,
-    links: BTreeMap<(NodeId, NodeId), Link>,
+    pub(super) links: BTreeMap<(NodeId, NodeId), Link>,
     trace: u64,
     delivered: Vec<DeliveryRecord>,
     accepted: Vec<AcceptedRecord>,
-    transmissions: Vec<TxRecord>,
+    pub(super) transmissions: Vec<TxRecord>,
     /// Bundles a frame of which the channel lost, or that reached a node while it was down,
     /// by (source node, creation timestamp): identities, not bytes (a day of lost 20 MB frames
     /// held many gigabytes).
     lost: std::collections::BTreeSet<(NodeId, dtn_core::time::CreationTimestamp)>,
     /// Nodes that are down, with what their store had committed.
-    down: BTreeMap<NodeId, MemoryStore>,
+    pub(super) down: BTreeMap<NodeId, MemoryStore>,
     configs: BTreeMap<NodeId, NodeConfig>,
     plan: std::sync::Arc<ContactPlan>,
-    reboots: u64,
+    pub(super) reboots: u64,
     registrations: BTreeMap<NodeId, Vec<Event>>,
     outages: Vec<(NodeId, PlanTime, PlanTime)>,
     /// Milliseconds each node's clock is ahead (negative: behind) of true time.
@@ -146,7 +152,9 @@ pub struct World {
     up_since: BTreeMap<(NodeId, NodeId), PlanTime>,
     /// When each node last handed a bundle (by its id there) to a link: the time its last byte
     /// left (the liveness oracle; ids are reused, so only times after a bundle came count).
-    last_sent: BTreeMap<(NodeId, u64), PlanTime>,
+    pub(super) last_sent: BTreeMap<(NodeId, u64), PlanTime>,
+    /// Each running node's LTP engine, when links carry LTP.
+    pub(super) ltp_nodes: BTreeMap<NodeId, super::ltp::LtpNode>,
 }
 
 impl World {
@@ -191,6 +199,7 @@ impl World {
             events: 0,
             up_since: BTreeMap::new(),
             last_sent: BTreeMap::new(),
+            ltp_nodes: BTreeMap::new(),
         };
         // Every node with a window gets an agent, even one only a late update will mention.
         let nodes: std::collections::BTreeSet<NodeId> = windows.keys().flat_map(|&(a, b)| [a, b]).collect();
@@ -218,13 +227,20 @@ impl World {
             }
             world.links.insert((from, to), link);
         }
+        if let Some(settings) = config.ltp {
+            let nodes: Vec<NodeId> = world.agents.keys().copied().collect();
+            for node in nodes {
+                let ltp = world.new_ltp_node(node, settings);
+                world.ltp_nodes.insert(node, ltp);
+            }
+        }
         for (at, contacts) in updates {
             world.schedule(at, SimEvent::PlanUpdate { contacts });
         }
         world
     }
 
-    fn schedule(&mut self, at: PlanTime, event: SimEvent) {
+    pub(super) fn schedule(&mut self, at: PlanTime, event: SimEvent) {
         self.seq += 1;
         self.queue.insert((at, self.seq), event);
     }
@@ -282,6 +298,9 @@ impl World {
             SimEvent::Crash { node } => (7, *node, 0, 0),
             SimEvent::Restart { node } => (8, *node, 0, 0),
             SimEvent::PlanUpdate { contacts } => (9, contacts.len() as u64, 0, 0),
+            SimEvent::Segment { from, to, bytes } => (10, *from, *to, bytes.len() as u64),
+            SimEvent::LtpPump { node, peer } => (11, *node, *peer, 0),
+            SimEvent::LtpTimer { node } => (12, *node, 0, 0),
         };
         for word in [self.now.0 as u64, kind, a, b, len] {
             for byte in word.to_le_bytes() {
@@ -295,6 +314,9 @@ impl World {
             SimEvent::Crash { node } => return self.crash(node),
             SimEvent::Restart { node } => return self.restart(node),
             SimEvent::PlanUpdate { contacts } => return self.plan_update(contacts),
+            SimEvent::Segment { from, to, bytes } => return self.ltp_segment(from, to, &bytes),
+            SimEvent::LtpPump { node, peer } => return self.ltp_pump_due(node, peer),
+            SimEvent::LtpTimer { node } => return self.ltp_timer(node),
             SimEvent::Frame { from, to, bytes } if self.down.contains_key(&to) || self.silent(to) => {
                 self.lose(from, &bytes);
                 return;
@@ -319,6 +341,7 @@ impl World {
         if let Some(e) = &agent_event {
             self.track_link(node, e);
         }
+        let ltp_link = agent_event.as_ref().and_then(ltp_link_change);
         let Some(agent) = self.agents.get_mut(&node) else { return };
         let result = match agent_event {
             Some(e) => agent.handle(e, now),
@@ -328,6 +351,9 @@ impl World {
             return;
         }
         self.drain(node);
+        if let Some((peer, up)) = ltp_link {
+            self.ltp_link(node, peer, up);
+        }
     }
 
     fn drain(&mut self, node: NodeId) {
@@ -339,6 +365,9 @@ impl World {
         }
         for action in actions {
             match action {
+                Action::Transmit { link, bundle, bytes } if self.ltp_nodes.contains_key(&node) => {
+                    self.ltp_transmit(node, NodeId::from(link.0), bundle, bytes);
+                }
                 Action::Transmit { link, bundle, bytes } => {
                     let peer = NodeId::from(link.0);
                     // The convergence layer reports a frame sent when its last byte has left.
@@ -391,7 +420,7 @@ impl World {
         self.outages.push((node, at, at.plus(duration.max(0))));
     }
 
-    fn silent(&self, node: NodeId) -> bool {
+    pub(super) fn silent(&self, node: NodeId) -> bool {
         self.outages.iter().any(|&(n, from, to)| n == node && from <= self.now && self.now < to)
     }
 
@@ -409,6 +438,7 @@ impl World {
             self.timers.remove(&node);
             self.up_since.retain(|(from, _), _| *from != node);
             self.reboots += 1;
+            self.ltp_nodes.remove(&node);
         }
     }
 
@@ -421,6 +451,10 @@ impl World {
             return;
         };
         self.agents.insert(node, agent);
+        if let Some(settings) = self.config.ltp {
+            let fresh = self.new_ltp_node(node, settings);
+            self.ltp_nodes.insert(node, fresh);
+        }
         for event in registrations {
             self.apply_now(node, event);
         }
@@ -452,13 +486,17 @@ impl World {
         }
     }
 
-    fn apply_now(&mut self, node: NodeId, event: Event) {
+    pub(super) fn apply_now(&mut self, node: NodeId, event: Event) {
         self.track_link(node, &event);
         let now = self.clock(node);
+        let ltp_link = ltp_link_change(&event);
         if let Some(agent) = self.agents.get_mut(&node)
             && agent.handle(event, now).is_ok()
         {
             self.drain(node);
+            if let Some((peer, up)) = ltp_link {
+                self.ltp_link(node, peer, up);
+            }
         }
     }
 
@@ -600,5 +638,14 @@ impl World {
     /// Virtual time now.
     pub fn now(&self) -> PlanTime {
         self.now
+    }
+}
+
+/// The link an agent event brings up or down: LTP spans follow what the agent believes.
+fn ltp_link_change(event: &Event) -> Option<(NodeId, bool)> {
+    match event {
+        Event::LinkUp { peer, .. } => Some((*peer, true)),
+        Event::LinkDown { link } => Some((NodeId::from(link.0), false)),
+        _ => None,
     }
 }

@@ -618,3 +618,22 @@ proptest! {
         prop_assert!(pair.idle(), "sessions or memory left");
     }
 }
+
+#[test]
+fn an_import_session_costs_what_it_received_plus_a_bounded_overhead() {
+    let mut b = hostile_engine(|config, span| {
+        config.max_import_sessions = 4096;
+        span.max_import_sessions = 2000;
+        span.max_import_bytes = 1 << 30;
+    });
+    // 1,000 sessions open at once, each holding two pieces of 1,000 bytes with a gap between.
+    for number in 1..=1000 {
+        send(&mut b, number, 0, 0, &[7u8; 1000]);
+        send(&mut b, number, 2000, 0, &[7u8; 1000]);
+    }
+    assert_eq!(b.import_sessions(), 1000);
+    assert_eq!(b.import_bytes(), 1000 * (2000 + 2 * super::import::PIECE_OVERHEAD));
+    // A repeat costs nothing more.
+    send(&mut b, 1, 0, 0, &[7u8; 1000]);
+    assert_eq!(b.import_bytes(), 1000 * (2000 + 2 * super::import::PIECE_OVERHEAD));
+}
