@@ -13,7 +13,8 @@
 //!   node's receive budget; when the budget is spent, new import sessions are refused until
 //!   it recovers (their senders try again later).
 //!
-//! Datagrams are attributed to a peer by their source address; anything else is dropped.
+//! Datagrams are attributed to a peer by their source address (or, from another port of the
+//! peer's IP address, by the session they name); anything else is dropped.
 
 mod peer;
 
@@ -230,13 +231,29 @@ impl Endpoint {
         wake
     }
 
+    /// A datagram from `from`: a peer's by its address or, for a peer that sends from another
+    /// port than it listens on (ION's `udplso` sends from an ephemeral one), by the session it
+    /// names and the peer's IP address.
     fn datagram(&mut self, bytes: &[u8], from: SocketAddr) {
-        let Some(&engine_id) = self.by_address.get(&from) else {
+        let datagram = Bytes::copy_from_slice(bytes);
+        let same_ip = |engine: &u64| self.peers.get(engine).is_some_and(|p| p.address.ip() == from.ip());
+        let known = self.by_address.get(&from).copied().or_else(|| {
+            self.engine.peer_of(&datagram).filter(same_ip).or_else(|| {
+                // A segment for a session already closed names no open session (a report
+                // repeated because our acknowledgement was lost): the one peer at that IP.
+                let mut at_ip = self.peers.keys().filter(|e| same_ip(e));
+                match (at_ip.next(), at_ip.next()) {
+                    (Some(&only), None) => Some(only),
+                    _ => None,
+                }
+            })
+        });
+        let Some(engine_id) = known else {
             tracing::debug!(%from, "LTP datagram from an address no peer has: dropped");
             return;
         };
         let now = self.now_ms();
-        if let Err(e) = self.engine.handle_datagram(engine_id, &Bytes::copy_from_slice(bytes), now) {
+        if let Err(e) = self.engine.handle_datagram(engine_id, &datagram, now) {
             tracing::debug!(%from, error = %e, "LTP datagram dropped");
         }
     }

@@ -5,7 +5,7 @@
 //! advances only while its link is up; deadlines are set on that clock, so a contact gap
 //! simply does not count.
 
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 
 /// A clock that runs only while the link is up. All times are milliseconds.
 #[derive(Debug, Clone)]
@@ -53,23 +53,25 @@ impl LinkClock {
     }
 }
 
-/// The most recent `capacity` closed session numbers.
+/// The most recent `capacity` closed session numbers, each with the (link) time it closed:
+/// late segments of a session closed lately are ignored, while a number closed long ago may
+/// start a new session (a peer that restarted counts its sessions from 1 again, as ION does).
 #[derive(Debug, Clone)]
 pub struct ClosedSet {
     capacity: usize,
     order: VecDeque<u64>,
-    members: BTreeSet<u64>,
+    members: BTreeMap<u64, u64>,
 }
 
 impl ClosedSet {
     /// Remembers up to `capacity` numbers.
     pub fn new(capacity: usize) -> Self {
-        ClosedSet { capacity: capacity.max(1), order: VecDeque::new(), members: BTreeSet::new() }
+        ClosedSet { capacity: capacity.max(1), order: VecDeque::new(), members: BTreeMap::new() }
     }
 
-    /// Remembers `number`, forgetting the oldest beyond capacity.
-    pub fn insert(&mut self, number: u64) {
-        if !self.members.insert(number) {
+    /// Remembers that `number` closed at `now`, forgetting the oldest beyond capacity.
+    pub fn insert(&mut self, number: u64, now: u64) {
+        if self.members.insert(number, now).is_some() {
             return;
         }
         self.order.push_back(number);
@@ -80,9 +82,9 @@ impl ClosedSet {
         }
     }
 
-    /// Whether `number` closed recently.
-    pub fn contains(&self, number: u64) -> bool {
-        self.members.contains(&number)
+    /// Whether `number` closed less than `ttl` before `now`.
+    pub fn recent(&self, number: u64, now: u64, ttl: u64) -> bool {
+        self.members.get(&number).is_some_and(|&at| now.saturating_sub(at) < ttl)
     }
 }
 
@@ -103,11 +105,12 @@ mod tests {
     }
 
     #[test]
-    fn closed_set_forgets_the_oldest() {
+    fn closed_set_forgets_the_oldest_and_the_old() {
         let mut set = ClosedSet::new(2);
-        set.insert(1);
-        set.insert(2);
-        set.insert(3);
-        assert!(!set.contains(1) && set.contains(2) && set.contains(3));
+        set.insert(1, 0);
+        set.insert(2, 0);
+        set.insert(3, 100);
+        assert!(!set.recent(1, 100, 1000) && set.recent(2, 100, 1000) && set.recent(3, 100, 1000));
+        assert!(!set.recent(2, 5000, 1000), "closed long ago: a new session may use the number");
     }
 }

@@ -343,7 +343,7 @@ impl Engine {
         loop {
             let n = self.next_session;
             self.next_session = self.clamp_number(n.wrapping_add(1));
-            if !self.exports.contains_key(&n) && !self.closed_exports.contains(n) {
+            if !self.exports.contains_key(&n) && !self.closed_exports.recent(n, 0, u64::MAX) {
                 return n;
             }
         }
@@ -403,6 +403,22 @@ impl Engine {
         false
     }
 
+    /// The remote engine a datagram belongs to, read from its session: the originator of what
+    /// a block sender sends, the receiver of our own session for what a receiver sends. For a
+    /// host that cannot tell the peer by the source address (one sending from an ephemeral
+    /// port, as ION's `udplso` does); `None` if it is not a segment or names no span.
+    pub fn peer_of(&self, datagram: &Bytes) -> Option<u64> {
+        let segment = Segment::decode(datagram).ok()?;
+        let peer = match sent_by(&segment.body) {
+            Side::Sender => segment.session.originator,
+            Side::Receiver if segment.session.originator == self.config.engine_id => {
+                self.exports.get(&segment.session.number)?.remote
+            }
+            Side::Receiver => return None,
+        };
+        self.spans.contains_key(&peer).then_some(peer)
+    }
+
     /// Whether [`Engine::poll_transmit`] has something for `remote` (link state aside).
     pub fn has_pending(&self, remote: u64) -> bool {
         self.spans.get(&remote).is_some_and(|span| {
@@ -448,7 +464,7 @@ impl Engine {
     /// The export session is over: tell the host and free its window slot.
     pub(super) fn finish_export(&mut self, number: u64) {
         let Some(session) = self.exports.remove(&number) else { return };
-        self.closed_exports.insert(number);
+        self.closed_exports.insert(number, 0);
         if let Some(span) = self.spans.get_mut(&session.remote) {
             span.open_exports = span.open_exports.saturating_sub(1);
             span.stats.exports_done += 1;

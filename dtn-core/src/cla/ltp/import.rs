@@ -261,6 +261,11 @@ impl ImportSession {
         }
         let lower = self.lower_bounds.get(&report_serial).copied().unwrap_or(0).min(upper);
         let claims: Vec<(u64, u64)> = self.received.within(lower, upper).collect();
+        if claims.is_empty() {
+            // Nothing to claim (what arrived was dropped for want of memory): a report without
+            // claims is one ION ignores, so none goes; the sender's checkpoint timer asks again.
+            return Vec::new();
+        }
         self.new_reports(checkpoint_serial, lower, upper, &claims, timing)
     }
 

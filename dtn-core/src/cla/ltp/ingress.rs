@@ -42,10 +42,10 @@ impl Engine {
         match segment.body {
             Body::Data(data) => self.on_data(from, number, data, link_now, now),
             Body::Report(report) => self.on_report(from, segment.session, report, now),
-            Body::ReportAck { serial } => self.on_report_ack(from, number, serial, link_now),
+            Body::ReportAck { serial } => self.on_report_ack(from, number, serial, now),
             Body::Cancel { by: Side::Sender, reason } => {
                 span.push_control(Segment { session: segment.session, body: Body::CancelAck { of: Side::Sender } });
-                self.drop_import(from, number, Some((Side::Sender, reason)));
+                self.drop_import(from, number, Some((Side::Sender, reason)), now);
             }
             Body::Cancel { by: Side::Receiver, reason } => {
                 span.push_control(Segment { session: segment.session, body: Body::CancelAck { of: Side::Receiver } });
@@ -58,7 +58,7 @@ impl Engine {
             }
             Body::CancelAck { of: Side::Receiver } => {
                 if span.imports.get(&number).is_some_and(|s| s.cancel.is_some()) {
-                    self.drop_import(from, number, None);
+                    self.drop_import(from, number, None, now);
                 }
             }
         }
@@ -71,7 +71,7 @@ impl Engine {
         let Some(span) = self.spans.get_mut(&from) else { return };
         let id = SessionId { originator: from, number };
         if !span.imports.contains_key(&number) {
-            if span.closed.contains(number) {
+            if span.closed.recent(number, link_now, span.config.stale_timeout_ms()) {
                 return;
             }
             let refusal = if !self.config.client_services.contains(&data.client_service) {
@@ -89,7 +89,7 @@ impl Engine {
                 // Refused before any state is kept: one cancel, not retried, and the
                 // session's later segments are ignored.
                 span.stats.refused_sessions += 1;
-                span.closed.insert(number);
+                span.closed.insert(number, link_now);
                 span.push_control(Segment { session: id, body: Body::Cancel { by: Side::Receiver, reason } });
                 return;
             }
@@ -141,7 +141,7 @@ impl Engine {
         if too_many {
             self.cancel_import(from, number, CancelReason::RetransmitLimit, now);
         } else if finished {
-            self.drop_import(from, number, None);
+            self.drop_import(from, number, None, now);
         }
     }
 
@@ -191,13 +191,14 @@ impl Engine {
         }
     }
 
-    fn on_report_ack(&mut self, from: u64, number: u64, serial: u64, link_now: u64) {
+    fn on_report_ack(&mut self, from: u64, number: u64, serial: u64, now: u64) {
         let Some(span) = self.spans.get_mut(&from) else { return };
+        let link_now = span.link_now(now);
         let Some(session) = span.imports.get_mut(&number) else { return };
         session.on_report_ack(serial);
         session.last_activity = link_now;
         if session.finished() {
-            self.drop_import(from, number, None);
+            self.drop_import(from, number, None, now);
         }
     }
 
@@ -246,7 +247,7 @@ impl Engine {
     /// Removes an export session; with `cancelled`, one the receiver cancelled.
     fn drop_export(&mut self, number: u64, cancelled: Option<(Side, CancelReason)>) {
         let Some(session) = self.exports.remove(&number) else { return };
-        self.closed_exports.insert(number);
+        self.closed_exports.insert(number, 0);
         if let Some(span) = self.spans.get_mut(&session.remote) {
             span.open_exports = span.open_exports.saturating_sub(1);
             if let (Some((by, reason)), None) = (cancelled, session.cancel) {
@@ -258,9 +259,10 @@ impl Engine {
 
     /// Removes an import session, delivering any green data it still holds; with
     /// `cancelled`, one the sender cancelled.
-    fn drop_import(&mut self, from: u64, number: u64, cancelled: Option<(Side, CancelReason)>) {
+    fn drop_import(&mut self, from: u64, number: u64, cancelled: Option<(Side, CancelReason)>, now: u64) {
         let Some(span) = self.spans.get_mut(&from) else { return };
-        span.closed.insert(number);
+        let link_now = span.link_now(now);
+        span.closed.insert(number, link_now);
         let Some(mut session) = span.imports.remove(&number) else { return };
         let before = session.memory();
         session.deliver_green(from, &mut self.events, true);
@@ -316,7 +318,7 @@ impl Engine {
                 let Some(cancel) = session.cancel.as_mut().filter(|c| c.deadline == deadline) else { return };
                 cancel.retries += 1;
                 if cancel.retries > max_retries {
-                    self.drop_import(remote, number, None);
+                    self.drop_import(remote, number, None, now);
                     return;
                 }
                 cancel.deadline = timing.link_now.saturating_add(timing.rtt);
@@ -340,7 +342,7 @@ impl Engine {
                 }
             }
             // Nothing more can come that matters: close quietly.
-            Stale::Close => self.drop_import(remote, number, None),
+            Stale::Close => self.drop_import(remote, number, None, now),
             // Red data missing and the sender silent (HDTN #19): cancel and let go.
             Stale::Cancel => self.cancel_import(remote, number, CancelReason::SystemCancelled, now),
         }

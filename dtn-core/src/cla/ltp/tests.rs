@@ -637,3 +637,52 @@ fn an_import_session_costs_what_it_received_plus_a_bounded_overhead() {
     send(&mut b, 1, 0, 0, &[7u8; 1000]);
     assert_eq!(b.import_bytes(), 1000 * (2000 + 2 * super::import::PIECE_OVERHEAD));
 }
+
+#[test]
+fn a_restarted_peer_reusing_session_numbers_is_heard_once_the_old_sessions_are_long_closed() {
+    // ION counts its sessions from 1 at every start.
+    let mut pair = Pair::new(10);
+    pair.a.send_block(B, 1, block(500, 1), 500).unwrap();
+    pair.run(200);
+    assert_eq!((pair.red_parts().len(), pair.b.import_sessions()), (1, 0), "delivered and closed");
+    let mut reborn = Engine::new(EngineConfig::new(A));
+    reborn.add_span(span(B, 10), pair.now);
+    pair.a = reborn;
+    // At once, session 1 is still remembered as closed: its segments are taken as late ones,
+    // and the reborn sender gives the session up.
+    pair.a.send_block(B, 1, block(500, 2), 500).unwrap();
+    pair.run(pair.now + 2_000);
+    assert_eq!(pair.red_parts().len(), 1);
+    assert_eq!(pair.cancelled(), 1);
+    // Its next session has a new number, and once the old one is long closed, so may 1 again.
+    pair.a.send_block(B, 1, block(500, 3), 500).unwrap();
+    pair.run(pair.now + 60_000);
+    assert_eq!(pair.red_parts(), [block(500, 1), block(500, 3)]);
+    let mut again = Engine::new(EngineConfig::new(A));
+    again.add_span(span(B, 10), pair.now);
+    pair.a = again;
+    pair.a.send_block(B, 1, block(500, 4), 500).unwrap();
+    pair.run(pair.now + 60_000);
+    assert_eq!(pair.red_parts().len(), 3, "session 1, closed a minute ago, is new again");
+}
+
+#[test]
+fn the_peer_of_a_datagram_is_read_from_its_session() {
+    let mut pair = Pair::new(10);
+    let id = pair.a.send_block(B, 1, block(100, 1), 100).unwrap();
+    let mut out = Vec::new();
+    assert!(pair.a.poll_transmit(B, 0, &mut out));
+    assert_eq!(pair.b.peer_of(&Bytes::from(out)), Some(A), "data names its sender");
+    let report = Segment {
+        session: id,
+        body: Body::Report(super::segment::Report {
+            serial: 1,
+            checkpoint_serial: 1,
+            upper: 100,
+            lower: 0,
+            claims: vec![],
+        }),
+    };
+    assert_eq!(pair.a.peer_of(&Bytes::from(report.to_vec())), Some(B), "a report names our session to B");
+    assert_eq!(pair.a.peer_of(&Bytes::from_static(&[0xff])), None);
+}
