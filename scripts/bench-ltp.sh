@@ -4,7 +4,8 @@
 #   loopback: no proxy, one hop, 1 MiB bundles and 1 KiB bundles (aggregated into blocks);
 #   p8: through `link-sim proxy --udp` at 500 Mbit/s, 300 ms each way (600 ms RTT), 1 %
 #       datagram loss both ways, 1 MB bundles, red data, custody on.
-# Usage: scripts/bench-ltp.sh [loopback|p8|all] (default all); QUICK=1 sends a tenth.
+# Usage: scripts/bench-ltp.sh [loopback|p8|all] (default all); QUICK=1 sends a tenth;
+# P8_MTU sets the segment size of the P8 run (default 1400).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p gateway --bin dtn -p link-sim --bin link-sim 2>&1 | tail -n 1
@@ -79,7 +80,13 @@ aggregation_ms = 5
 socket_buffer = "32 MiB"' ''
   "$DTN" bench tcpcl --to "$A" --back "$B" --size 1048576 --count "$(count 5000)" --window 256
   "$DTN" bench tcpcl --to "$A" --back "$B" --size 1024 --count "$(count 500000)" --window 20000
-  "$DTN" bench tcpcl --to "$A" --back "$B" --size 1024 --count 200 --window 1   # latency one at a time: aggregation waits <= 5 ms
+  "$DTN" bench tcpcl --to "$A" --back "$B" --size 1024 --count 200 --window 1   # one at a time: aggregation waits <= 5 ms
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=()
+  echo "== loopback, the same one at a time without aggregation (aggregation_ms = 0)"
+  pa="$(free_port)"; pb="$(free_port)"
+  pair "$WORK/loop0" "127.0.0.1:$pb" "127.0.0.1:$pa" "$pa" "$pb" 'mtu = 65000
+aggregation_ms = 0' ''
+  "$DTN" bench tcpcl --to "$A" --back "$B" --size 1024 --count 200 --window 1
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=()
 fi
 
@@ -96,9 +103,9 @@ if [ "$WHAT" = p8 ] || [ "$WHAT" = all ]; then
     --udp --udp-source "127.0.0.1:$source" --loss 0.01 --report-every-s 0 > "$dir/proxy.log" 2>&1 &
   PIDS+=($!)
   sleep 0.5
-  CUSTODY=true pair "$dir" "127.0.0.1:$listen" "127.0.0.1:$source" "$pa" "$pb" 'mtu = 1400
+  CUSTODY=true pair "$dir" "127.0.0.1:$listen" "127.0.0.1:$source" "$pa" "$pb" "mtu = ${P8_MTU:-1400}
 max_export_sessions = 512
-socket_buffer = "32 MiB"' '[plans]
+socket_buffer = \"32 MiB\"" '[plans]
 files = ["../plan.csv"]
 [custody]
 enabled = true'

@@ -122,7 +122,12 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, socket: UdpSocket, pee
             rx_link: ctx.allocate(),
             window: None,
             pacer: None,
-            aggregator: dtn_core::cla::ltp::bp::Aggregator::new(settings.aggregation_size, settings.aggregation_ms),
+            // Closed a millisecond early: the clock is read in whole milliseconds and the timer
+            // wakes on the next tick, so a block would otherwise wait up to 1 ms past its limit.
+            aggregator: dtn_core::cla::ltp::bp::Aggregator::new(
+                settings.aggregation_size,
+                settings.aggregation_ms.saturating_sub(1),
+            ),
             ready: Default::default(),
             sessions: BTreeMap::new(),
             credit: Arc::new(Semaphore::new(credit_units)),
