@@ -510,12 +510,7 @@ async fn serve(
     let carried = Arc::new(AtomicBool::new(false));
     let reader_carried = carried.clone();
     // The outduct goes no faster than the contact and the configured cap, whichever is lower.
-    let cap = peer_config.map_or(0, |p| p.rate);
-    let rate = match (cap, contact_rate) {
-        (0, r) | (r, 0) => r,
-        (a, b) => a.min(b),
-    };
-    let egress = Pacer::new(rate);
+    let egress = Pacer::new(super::pacer::outduct_rate(peer_config.map_or(0, |p| p.rate), contact_rate));
     let ingress = Pacer::new(peer_config.map_or(0, |p| p.ingress_rate));
     let commands = ctx.commands.clone();
     let reader_ctx = ctx.clone();

@@ -8,6 +8,14 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 /// Pacing works in cells of this many bytes (governor counts cells in `u32`).
 const CELL: u64 = 1024;
 
+/// An outduct's rate: the contact's and the configured cap, whichever is lower (0: none).
+pub fn outduct_rate(cap: u64, contact: u64) -> u64 {
+    match (cap, contact) {
+        (0, r) | (r, 0) => r,
+        (a, b) => a.min(b),
+    }
+}
+
 /// Holds a byte stream to a rate.
 #[derive(Debug)]
 pub struct Pacer {

@@ -36,8 +36,8 @@ use crate::daemon::agent::{Command, LinkInfo};
 use crate::daemon::config::PeerConfig;
 use crate::daemon::links::LinkContext;
 use crate::daemon::ltp_config::LtpSettings;
-use crate::daemon::pacer::Pacer;
-use peer::{Intake, Peer, Token, outduct_rate, window};
+use crate::daemon::pacer::{Pacer, outduct_rate};
+use peer::{Intake, Peer, Token, window};
 
 /// Datagrams taken from the socket per wake-up before other work gets a turn.
 const RECV_BATCH: usize = 256;
@@ -273,7 +273,7 @@ impl Endpoint {
             .collect();
         for engine_id in due {
             let Some(node) = self.peers.get(&engine_id).map(|p| p.node) else { continue };
-            let state = window(&self.ctx, node, 0);
+            let state = window(&self.ctx, node);
             let Some(peer) = self.peers.get_mut(&engine_id) else { continue };
             let was = peer.window.replace(state);
             match (peer.is_open(), state.open) {

@@ -93,10 +93,10 @@ impl Peer {
 }
 
 /// The window to `peer` from the plan at this moment.
-pub fn window(ctx: &LinkContext, peer: NodeId, default_owlt_ms: u64) -> WindowState {
+pub fn window(ctx: &LinkContext, peer: NodeId) -> WindowState {
     let guard = ctx.plan.read().unwrap_or_else(PoisonError::into_inner);
     let recheck = Instant::now() + PLAN_RECHECK;
-    let always = WindowState { open: true, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck, next_open: None };
+    let always = WindowState { open: true, rate: 0, owlt_ms: 0, next_check: recheck, next_open: None };
     let Some(plan) = guard.as_ref() else { return always };
     let now_dtn = DtnTime::now();
     let now = plan_time(ctx.epoch, now_dtn);
@@ -115,7 +115,7 @@ pub fn window(ctx: &LinkContext, peer: NodeId, default_owlt_ms: u64) -> WindowSt
     };
     match next {
         None if !scheduled => always,
-        None => WindowState { open: false, rate: 0, owlt_ms: default_owlt_ms, next_check: recheck, next_open: None },
+        None => WindowState { open: false, rate: 0, owlt_ms: 0, next_check: recheck, next_open: None },
         Some(c) => WindowState {
             open: c.start <= now,
             rate: c.rate_bytes_per_sec,
@@ -124,14 +124,6 @@ pub fn window(ctx: &LinkContext, peer: NodeId, default_owlt_ms: u64) -> WindowSt
             next_open: (c.start > now)
                 .then(|| Duration::from_millis(dtn_time(ctx.epoch, c.start).0.saturating_sub(now_dtn.0))),
         },
-    }
-}
-
-/// The outduct rate: the contact's and the configured cap, whichever is lower.
-pub fn outduct_rate(cap: u64, contact: u64) -> u64 {
-    match (cap, contact) {
-        (0, r) | (r, 0) => r,
-        (a, b) => a.min(b),
     }
 }
 
