@@ -13,10 +13,14 @@
 //!   node's receive budget; when the budget is spent, new import sessions are refused until
 //!   it recovers (their senders try again later).
 //!
+//! The socket reads and writes in batches (`udp.rs`: `recvmmsg`, and UDP GSO for runs of
+//! equal-size segments to one peer).
+//!
 //! Datagrams are attributed to a peer by their source address (or, from another port of the
 //! peer's IP address, by the session they name); anything else is dropped.
 
 mod peer;
+mod udp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -28,7 +32,6 @@ use dtn_core::bpa::LinkId;
 use dtn_core::cla::ltp::bp::{SERVICE_ID, bundles_in_block};
 use dtn_core::cla::ltp::{Engine, EngineConfig, Event, SendError, SpanConfig};
 use dtn_core::store::BundleId;
-use tokio::net::UdpSocket;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::budget::Reservation;
@@ -37,9 +40,11 @@ use crate::daemon::config::PeerConfig;
 use crate::daemon::links::LinkContext;
 use crate::daemon::ltp_config::LtpSettings;
 use crate::daemon::pacer::{Pacer, outduct_rate};
-use peer::{Intake, Peer, Token, window};
+use peer::{Held, Intake, Outbox, Peer, Token, window};
+use udp::Udp;
 
-/// Datagrams taken from the socket per wake-up before other work gets a turn.
+/// Datagrams taken from the socket per wake-up before other work gets a turn (in reads of up
+/// to 32).
 const RECV_BATCH: usize = 256;
 /// Segments sent per wake-up, all peers together.
 const SEND_BATCH: usize = 4096;
@@ -52,7 +57,7 @@ const PACER_BURST_MS: u64 = 2;
 const GREEN_SESSIONS: usize = 64;
 
 /// Binds the LTP socket with the configured buffer sizes.
-pub fn bind(settings: &LtpSettings) -> Result<UdpSocket, String> {
+pub fn bind(settings: &LtpSettings) -> Result<Udp, String> {
     let addr = *settings.listen.first().ok_or("[ltp] listen: no address")?;
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)
         .map_err(|e| format!("LTP socket: {e}"))?;
@@ -61,7 +66,8 @@ pub fn bind(settings: &LtpSettings) -> Result<UdpSocket, String> {
     let _ = socket.set_send_buffer_size(settings.socket_buffer);
     socket.bind(&addr.into()).map_err(|e| format!("cannot listen on {addr} (LTP/UDP): {e}"))?;
     socket.set_nonblocking(true).map_err(|e| e.to_string())?;
-    UdpSocket::from_std(socket.into()).map_err(|e| e.to_string())
+    let socket = tokio::net::UdpSocket::from_std(socket.into()).map_err(|e| e.to_string())?;
+    Udp::new(socket).map_err(|e| format!("LTP socket: {e}"))
 }
 
 /// The endpoint: engine, socket and peers.
@@ -69,7 +75,11 @@ struct Endpoint {
     ctx: LinkContext,
     settings: LtpSettings,
     engine: Engine,
-    socket: UdpSocket,
+    udp: Udp,
+    /// Datagrams read, before the engine takes them.
+    inbox: Vec<(Bytes, SocketAddr)>,
+    /// The next run of segments to send (kept between runs for its allocation).
+    out: Vec<u8>,
     peers: BTreeMap<u64, Peer>,
     by_address: HashMap<SocketAddr, u64>,
     intake_tx: mpsc::UnboundedSender<Intake>,
@@ -86,7 +96,7 @@ struct Endpoint {
 }
 
 /// Serves every LTP peer over `socket` until shutdown.
-pub async fn run(ctx: LinkContext, settings: LtpSettings, socket: UdpSocket, peers: Vec<PeerConfig>) {
+pub async fn run(ctx: LinkContext, settings: LtpSettings, udp: Udp, peers: Vec<PeerConfig>) {
     let mut engine_config = EngineConfig::new(ctx.config.node);
     engine_config.first_session_number = first_session_number();
     engine_config.session_numbers_32_bit = settings.session_numbers_32_bit;
@@ -132,6 +142,7 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, socket: UdpSocket, pee
             sessions: BTreeMap::new(),
             credit: Arc::new(Semaphore::new(credit_units)),
             unsent: None,
+            held: None,
             green: BTreeMap::new(),
         };
         endpoint_peers.insert(p.engine_id, peer);
@@ -140,7 +151,9 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, socket: UdpSocket, pee
         ctx,
         settings,
         engine,
-        socket,
+        udp,
+        inbox: Vec::new(),
+        out: Vec::new(),
         peers: endpoint_peers,
         by_address,
         intake_tx,
@@ -174,7 +187,6 @@ impl Endpoint {
 
     async fn serve(&mut self) {
         let mut shutdown = self.ctx.shutdown.clone();
-        let mut buf = vec![0u8; 65_536];
         loop {
             let now = self.now_ms();
             self.engine.handle_timeout(now);
@@ -190,18 +202,8 @@ impl Endpoint {
             self.update_accepting();
             let wake = self.next_wake();
             tokio::select! {
-                received = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = received {
-                        self.datagram(buf.get(..n).unwrap_or_default(), from);
-                    }
-                    for _ in 0..RECV_BATCH {
-                        match self.socket.try_recv_from(&mut buf) {
-                            Ok((n, from)) => self.datagram(buf.get(..n).unwrap_or_default(), from),
-                            Err(_) => break,
-                        }
-                    }
-                }
-                _ = self.socket.writable(), if self.blocked => self.blocked = false,
+                _ = self.udp.readable() => self.receive(),
+                _ = self.udp.writable(), if self.blocked => self.blocked = false,
                 intake = self.intake.recv() => {
                     if let Some(intake) = intake {
                         self.take(intake).await;
@@ -236,11 +238,29 @@ impl Endpoint {
         wake
     }
 
+    /// Reads what waits on the socket (up to `RECV_BATCH` datagrams) into the engine.
+    fn receive(&mut self) {
+        let mut inbox = std::mem::take(&mut self.inbox);
+        while inbox.len() < RECV_BATCH {
+            match self.udp.try_recv(&mut inbox) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "LTP receive failed");
+                    break;
+                }
+            }
+        }
+        for (datagram, from) in inbox.drain(..) {
+            self.datagram(datagram, from);
+        }
+        self.inbox = inbox;
+    }
+
     /// A datagram from `from`: a peer's by its address or, for a peer that sends from another
     /// port than it listens on (ION's `udplso` sends from an ephemeral one), by the session it
     /// names and the peer's IP address.
-    fn datagram(&mut self, bytes: &[u8], from: SocketAddr) {
-        let datagram = Bytes::copy_from_slice(bytes);
+    fn datagram(&mut self, datagram: Bytes, from: SocketAddr) {
         let same_ip = |engine: &u64| self.peers.get(engine).is_some_and(|p| p.address.ip() == from.ip());
         let known = self.by_address.get(&from).copied().or_else(|| {
             self.engine.peer_of(&datagram).filter(same_ip).or_else(|| {
@@ -477,42 +497,48 @@ impl Endpoint {
         }
     }
 
-    /// Sends what the engine has for each open peer, a few segments per peer in turn, at
-    /// each peer's pace.
+    /// Sends what the engine has for each open peer, a run of segments per peer in turn
+    /// (one system call each), at each peer's pace.
     fn transmit(&mut self, now: u64) {
         self.paced_until = None;
         let mut left = SEND_BATCH;
         while left > 0 && !self.blocked {
             let mut progressed = false;
             for peer in self.peers.values_mut().filter(|p| p.link.is_some()) {
-                for _ in 0..32 {
-                    let segment = match peer.unsent.take() {
-                        Some(s) => s,
-                        None => {
-                            let mut out = Vec::with_capacity(self.settings.mtu);
-                            if !self.engine.poll_transmit(peer.engine_id, now, &mut out) {
-                                break;
-                            }
-                            out
-                        }
-                    };
-                    if let Some(wait) = peer.pacer.as_ref().and_then(|p| p.try_take(segment.len())) {
-                        peer.unsent = Some(segment);
-                        let until = Instant::now() + wait;
-                        self.paced_until = Some(self.paced_until.map_or(until, |p| p.min(until)));
-                        break;
+                let mut out = match peer.unsent.take() {
+                    Some(out) => out,
+                    None => gather(
+                        &mut self.engine,
+                        &self.udp,
+                        peer,
+                        now,
+                        &mut self.paced_until,
+                        std::mem::take(&mut self.out),
+                    ),
+                };
+                if out.bytes.is_empty() {
+                    self.out = out.bytes;
+                    continue;
+                }
+                left = left.saturating_sub(out.bytes.len().div_ceil(out.segment.max(1)));
+                match self.udp.try_send(peer.address, &out.bytes, out.segment) {
+                    Ok(n) if n >= out.bytes.len() => {
+                        progressed = true;
+                        out.bytes.clear();
+                        self.out = out.bytes;
                     }
-                    match self.socket.try_send_to(&segment, peer.address) {
-                        Ok(_) => progressed = true,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            peer.unsent = Some(segment);
-                            self.blocked = true;
-                            break;
-                        }
-                        // The segment is lost, as on the radio: LTP recovers it.
-                        Err(e) => tracing::debug!(peer = peer.node, error = %e, "LTP send failed"),
+                    Ok(n) => {
+                        progressed = true;
+                        out.bytes.drain(..n);
+                        peer.unsent = Some(out);
+                        self.blocked = true;
                     }
-                    left = left.saturating_sub(1);
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        peer.unsent = Some(out);
+                        self.blocked = true;
+                    }
+                    // Lost, as on the radio: LTP recovers it.
+                    Err(e) => tracing::debug!(peer = peer.node, error = %e, "LTP send failed"),
                 }
                 if self.blocked {
                     break;
@@ -539,6 +565,52 @@ impl Endpoint {
             self.verdicts(tokens, false).await;
         }
     }
+}
+
+/// The peer's next run of segments from the engine: equal sizes (the last may be shorter), as
+/// many as one send carries, each let through by the peer's pacer. A segment that does not
+/// fit the run (longer, or not yet allowed by the pacer) is held for the next one.
+fn gather(
+    engine: &mut Engine,
+    udp: &Udp,
+    peer: &mut Peer,
+    now: u64,
+    paced_until: &mut Option<Instant>,
+    mut bytes: Vec<u8>,
+) -> Outbox {
+    bytes.clear();
+    let (mut segment, mut limit, mut count) = (0, 1, 0);
+    loop {
+        let start = bytes.len();
+        let paced = match peer.held.take() {
+            Some(held) => {
+                bytes.extend_from_slice(&held.bytes);
+                held.paced
+            }
+            None if engine.poll_transmit(peer.engine_id, now, &mut bytes) => false,
+            None => break,
+        };
+        let len = bytes.len() - start;
+        if count > 0 && len > segment {
+            peer.held = Some(Held { bytes: bytes.split_off(start), paced });
+            break;
+        }
+        if !paced && let Some(wait) = peer.pacer.as_ref().and_then(|p| p.try_take(len)) {
+            peer.held = Some(Held { bytes: bytes.split_off(start), paced: false });
+            let until = Instant::now() + wait;
+            *paced_until = Some(paced_until.map_or(until, |p| p.min(until)));
+            break;
+        }
+        count += 1;
+        if count == 1 {
+            segment = len;
+            limit = udp.batch_limit(len);
+        }
+        if len < segment || count >= limit {
+            break;
+        }
+    }
+    Outbox { bytes, segment }
 }
 
 /// Moves bundles from the agent's link channel to the endpoint, holding each peer to its

@@ -70,8 +70,10 @@ pub struct Peer {
     pub sessions: BTreeMap<u64, Vec<Token>>,
     /// Bytes (KiB units) of bundles the endpoint may hold for this peer.
     pub credit: Arc<Semaphore>,
-    /// A segment the socket would not take yet.
-    pub unsent: Option<Vec<u8>>,
+    /// Segments the socket would not take yet.
+    pub unsent: Option<Outbox>,
+    /// A segment taken from the engine that waits for the next run.
+    pub held: Option<Held>,
     /// Green data of import sessions, by session number, while it arrives in order.
     pub green: BTreeMap<u64, Vec<u8>>,
 }
@@ -125,6 +127,22 @@ pub fn window(ctx: &LinkContext, peer: NodeId) -> WindowState {
                 .then(|| Duration::from_millis(dtn_time(ctx.epoch, c.start).0.saturating_sub(now_dtn.0))),
         },
     }
+}
+
+/// A run of segments for one send: each `segment` bytes long (the last may be shorter), all
+/// let through by the pacer.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub bytes: Vec<u8>,
+    pub segment: usize,
+}
+
+/// A segment out of the engine that did not fit the run it was taken for.
+#[derive(Debug)]
+pub struct Held {
+    pub bytes: Vec<u8>,
+    /// Already let through by the pacer.
+    pub paced: bool,
 }
 
 /// A bundle handed over by a link's forwarder.

@@ -20,6 +20,7 @@
 //!
 //! The reverse direction uses the plan's `B → A` contacts, or `A → B`'s if the plan has none.
 
+mod batch;
 mod channel;
 mod clock;
 mod tcp;

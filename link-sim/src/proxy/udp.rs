@@ -10,13 +10,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::batch::{BatchSocket, RecvBuffers};
 use super::channel::{Channel, Counters};
 
 /// Datagrams in flight per direction before more are dropped as if at a full buffer.
 const IN_FLIGHT: usize = 65_536;
 
-/// Largest datagram read.
-const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams due at one moment written in one go, at most.
+const DELIVER_BATCH: usize = 1024;
 
 /// The socket toward the far side, bound to `source` or, by default, to a free port on
 /// loopback for a loopback peer (else on any interface).
@@ -53,25 +54,28 @@ pub(super) async fn serve(
     forward: Arc<Channel>,
     reverse: Arc<Channel>,
 ) -> io::Result<()> {
-    let far = Arc::new(far);
-    let listen = Arc::new(listen);
+    let upstream = far.peer_addr()?;
+    let far = Arc::new(BatchSocket::new(far)?);
+    let listen = Arc::new(BatchSocket::new(listen)?);
     let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
 
-    let (to_far, mut far_queue) = mpsc::channel::<(Instant, Bytes)>(IN_FLIGHT);
-    let (to_client, mut client_queue) = mpsc::channel::<(Instant, Bytes, SocketAddr)>(IN_FLIGHT);
+    let (to_far, mut far_queue) = mpsc::channel::<Due>(IN_FLIGHT);
+    let (to_client, mut client_queue) = mpsc::channel::<Due>(IN_FLIGHT);
 
     let uplink = {
         let (listen, forward, client) = (listen.clone(), forward.clone(), client.clone());
         async move {
-            let mut buf = vec![0u8; MAX_DATAGRAM];
+            let mut bufs = RecvBuffers::default();
             loop {
-                let (n, from) = listen.recv_from(&mut buf).await?;
-                *client.lock().unwrap_or_else(PoisonError::into_inner) = Some(from);
-                if let Ok(at) = forward.datagram(forward.clock().now(), n as u64) {
-                    let due = Instant::from_std(forward.clock().wall_at(at));
-                    if to_far.try_send((due, Bytes::copy_from_slice(&buf[..n]))).is_err() {
-                        Counters::add(&forward.counters.buffer_full, 1);
-                    }
+                let mut sender = None;
+                listen
+                    .recv(&mut bufs, |datagram, from| {
+                        sender = Some(from);
+                        admit(&forward, datagram, upstream, &to_far);
+                    })
+                    .await?;
+                if sender.is_some() {
+                    *client.lock().unwrap_or_else(PoisonError::into_inner) = sender;
                 }
             }
         }
@@ -79,47 +83,69 @@ pub(super) async fn serve(
     let downlink = {
         let (far, reverse, client) = (far.clone(), reverse.clone(), client.clone());
         async move {
-            let mut buf = vec![0u8; MAX_DATAGRAM];
+            let mut bufs = RecvBuffers::default();
             loop {
-                let n = far.recv(&mut buf).await?;
-                let Some(back_to) = *client.lock().unwrap_or_else(PoisonError::into_inner) else { continue };
-                if let Ok(at) = reverse.datagram(reverse.clock().now(), n as u64) {
-                    let due = Instant::from_std(reverse.clock().wall_at(at));
-                    if to_client.try_send((due, Bytes::copy_from_slice(&buf[..n]), back_to)).is_err() {
-                        Counters::add(&reverse.counters.buffer_full, 1);
+                far.recv(&mut bufs, |datagram, _| {
+                    if let Some(back_to) = *client.lock().unwrap_or_else(PoisonError::into_inner) {
+                        admit(&reverse, datagram, back_to, &to_client);
                     }
-                }
+                })
+                .await?;
             }
         }
     };
-    let deliver_far = {
-        let (far, forward) = (far.clone(), forward.clone());
-        async move {
-            while let Some((due, datagram)) = far_queue.recv().await {
-                tokio::time::sleep_until(due).await;
-                // A refused datagram (nobody listening yet) is lost, as on a radio.
-                if far.send(&datagram).await.is_ok() {
-                    Counters::add(&forward.counters.frames_out, 1);
-                    Counters::add(&forward.counters.bytes_out, datagram.len() as u64);
-                }
-            }
-            Ok::<(), io::Error>(())
-        }
-    };
-    let deliver_client = {
-        let (listen, reverse) = (listen.clone(), reverse.clone());
-        async move {
-            while let Some((due, datagram, to)) = client_queue.recv().await {
-                tokio::time::sleep_until(due).await;
-                if listen.send_to(&datagram, to).await.is_ok() {
-                    Counters::add(&reverse.counters.frames_out, 1);
-                    Counters::add(&reverse.counters.bytes_out, datagram.len() as u64);
-                }
-            }
-            Ok::<(), io::Error>(())
-        }
-    };
-    let (a, b, c, d): (io::Result<()>, io::Result<()>, io::Result<()>, io::Result<()>) =
+    let deliver_far = deliver(&mut far_queue, &far, &forward);
+    let deliver_client = deliver(&mut client_queue, &listen, &reverse);
+    let (a, b, (), ()): (io::Result<()>, io::Result<()>, (), ()) =
         tokio::join!(uplink, downlink, deliver_far, deliver_client);
-    a.and(b).and(c).and(d)
+    a.and(b)
+}
+
+/// A datagram on its way: when it arrives, its bytes, where it goes.
+type Due = (Instant, Bytes, SocketAddr);
+
+/// A datagram onto `channel`'s link model: queued for its arrival, or dropped as the model
+/// says (or at a full queue).
+fn admit(channel: &Channel, datagram: &[u8], to: SocketAddr, queue: &mpsc::Sender<Due>) {
+    if let Ok(at) = channel.datagram(channel.clock().now(), datagram.len() as u64) {
+        let due = Instant::from_std(channel.clock().wall_at(at));
+        if queue.try_send((due, Bytes::copy_from_slice(datagram), to)).is_err() {
+            Counters::add(&channel.counters.buffer_full, 1);
+        }
+    }
+}
+
+/// Delivers each datagram at its arrival time: every datagram due by then (to the same
+/// place) goes in the same batch.
+async fn deliver(queue: &mut mpsc::Receiver<Due>, socket: &BatchSocket, channel: &Channel) {
+    let mut next: Option<Due> = None;
+    let mut batch = Vec::new();
+    let mut run = Vec::new();
+    loop {
+        let first = match next.take() {
+            Some(item) => item,
+            None => match queue.recv().await {
+                Some(item) => item,
+                None => return,
+            },
+        };
+        let (due, datagram, to) = first;
+        tokio::time::sleep_until(due).await;
+        let now = Instant::now();
+        batch.clear();
+        batch.push(datagram);
+        while batch.len() < DELIVER_BATCH {
+            match queue.try_recv() {
+                Ok((due, datagram, dest)) if due <= now && dest == to => batch.push(datagram),
+                Ok(item) => {
+                    next = Some(item);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        socket.send_all(to, &batch, &mut run).await;
+        Counters::add(&channel.counters.frames_out, batch.len() as u64);
+        Counters::add(&channel.counters.bytes_out, batch.iter().map(|d| d.len() as u64).sum());
+    }
 }
