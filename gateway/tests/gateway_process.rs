@@ -166,6 +166,11 @@ fn configuration_errors_name_the_line() {
             ":7:",
             "listen",
         ),
+        (
+            "[node]\nid = 2\n[storage]\npath = \"s.store\"\nbudget = 1000\n[ltp]\nlisten = [\"127.0.0.1:0\"]\ngreen = [\"ipn:*.7\", \"ipn:1.x\"]\n",
+            ":8:28",
+            "green = \"ipn:1.x\": invalid EID pattern at byte 6",
+        ),
     ];
     for (text, line, words) in cases {
         let path = dir.path("bad.toml");

@@ -4,6 +4,7 @@
 
 mod cbor;
 mod error;
+mod pattern;
 mod text;
 
 use alloc::string::String;
@@ -12,6 +13,7 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 
 pub use error::{EidError, EidErrorKind};
+pub use pattern::{EidPattern, PatternError};
 
 /// URI scheme code of `dtn` (RFC 9171 9.7).
 pub const SCHEME_DTN: u64 = 1;

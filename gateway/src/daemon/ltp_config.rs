@@ -15,10 +15,20 @@
 //! aggregation_ms = 10            # ... or this long after its first bundle
 //! socket_buffer = "8 MiB"        # SO_SNDBUF / SO_RCVBUF
 //! session_numbers = "64-bit"     # or "32-bit" for ION
+//! green = ["ipn:*.7"]            # bundles to these endpoints go as green (best-effort) data
 //! ```
+//!
+//! Green data is never retransmitted: a bundle in a lost segment is lost, and its verdict is
+//! "sent" once its block is out. It suits data whose next sample makes a lost one moot
+//! (telemetry, video). Everything else is red, and so always are administrative records and
+//! bundles for an administrative endpoint (custody signals, BIBE, status reports), whatever
+//! the patterns say. Patterns: `ipn:N.S` or `ipn:A.N.S` with `*`, numbers or `[1,5-9]` lists
+//! per part; `dtn://node/demux` with `*` for the node and `**` or a trailing `*` for the
+//! demux; `*:**` for everything.
 
 use std::net::SocketAddr;
 
+use dtn_core::eid::EidPattern;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -54,6 +64,8 @@ pub struct LtpSettings {
     pub socket_buffer: usize,
     /// Session numbers below 2^32 (ION keeps them in 32 bits).
     pub session_numbers_32_bit: bool,
+    /// Bundles to these endpoints go as green data.
+    pub green: Vec<EidPattern>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +90,8 @@ pub(super) struct RawLtp {
     aggregation_ms: u64,
     socket_buffer: Option<Spanned<SizeSpec>>,
     session_numbers: Option<Spanned<String>>,
+    #[serde(default)]
+    green: Vec<Spanned<String>>,
 }
 
 fn default_mtu() -> Spanned<u64> {
@@ -136,6 +150,13 @@ impl RawLtp {
                 }
             },
         };
+        let mut green = Vec::new();
+        for g in &self.green {
+            green.push(g.get_ref().parse::<EidPattern>().map_err(|e| {
+                let at = g.span().start + 1 + e.offset;
+                err(at..at + 1, format!("green = {:?}: {e}", g.get_ref()))
+            })?);
+        }
         let span_import_memory = size(&self.span_import_memory, 128 << 20)?;
         Ok(LtpSettings {
             listen,
@@ -151,6 +172,7 @@ impl RawLtp {
             aggregation_ms: self.aggregation_ms,
             socket_buffer: usize::try_from(size(&self.socket_buffer, 8 << 20)?).unwrap_or(usize::MAX),
             session_numbers_32_bit,
+            green,
         })
     }
 }

@@ -29,8 +29,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dtn_core::bpa::LinkId;
+use dtn_core::bundle::{Bundle, BundleFlags};
 use dtn_core::cla::ltp::bp::{SERVICE_ID, bundles_in_block};
 use dtn_core::cla::ltp::{Engine, EngineConfig, Event, SendError, SpanConfig};
+use dtn_core::eid::EidPattern;
+use dtn_core::parse_mode::ParseMode;
 use dtn_core::store::BundleId;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -93,6 +96,8 @@ struct Endpoint {
     paced_until: Option<Instant>,
     /// Each peer's intake credit, KiB.
     credit_units: usize,
+    /// Destinations whose bundles go green (`[ltp] green`).
+    green: Arc<[EidPattern]>,
 }
 
 /// Serves every LTP peer over `socket` until shutdown.
@@ -104,6 +109,7 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, udp: Udp, peers: Vec<P
     engine_config.max_import_bytes = settings.import_memory;
     engine_config.max_import_sessions = settings.max_import_sessions.saturating_mul(peers.len().max(1));
     let mut engine = Engine::new(engine_config);
+    let endpoint_green: Arc<[EidPattern]> = settings.green.clone().into();
     let (intake_tx, intake) = mpsc::unbounded_channel();
     let mut endpoint_peers = BTreeMap::new();
     let mut by_address = HashMap::new();
@@ -134,16 +140,18 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, udp: Udp, peers: Vec<P
             pacer: None,
             // Closed a millisecond early: the clock is read in whole milliseconds and the timer
             // wakes on the next tick, so a block would otherwise wait up to 1 ms past its limit.
-            aggregator: dtn_core::cla::ltp::bp::Aggregator::new(
-                settings.aggregation_size,
-                settings.aggregation_ms.saturating_sub(1),
-            ),
+            aggregators: [(); 2].map(|()| {
+                dtn_core::cla::ltp::bp::Aggregator::new(
+                    settings.aggregation_size,
+                    settings.aggregation_ms.saturating_sub(1),
+                )
+            }),
             ready: Default::default(),
             sessions: BTreeMap::new(),
             credit: Arc::new(Semaphore::new(credit_units)),
             unsent: None,
             held: None,
-            green: BTreeMap::new(),
+            green_imports: BTreeMap::new(),
         };
         endpoint_peers.insert(p.engine_id, peer);
     }
@@ -163,6 +171,7 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, udp: Udp, peers: Vec<P
         blocked: false,
         paced_until: None,
         credit_units,
+        green: endpoint_green,
     };
     endpoint.serve().await;
 }
@@ -192,9 +201,7 @@ impl Endpoint {
             self.engine.handle_timeout(now);
             self.check_windows(now).await;
             for peer in self.peers.values_mut() {
-                if let Some(block) = peer.aggregator.poll(now) {
-                    peer.ready.push_back(block);
-                }
+                peer.close_due(now);
             }
             self.start_blocks().await;
             self.handle_events().await;
@@ -225,7 +232,7 @@ impl Endpoint {
             wake = wake.min(self.at(ms));
         }
         for peer in self.peers.values() {
-            if let Some(ms) = peer.aggregator.deadline() {
+            if let Some(ms) = peer.deadline() {
                 wake = wake.min(self.at(ms));
             }
             if let Some(w) = &peer.window {
@@ -327,8 +334,15 @@ impl Endpoint {
         peer.pacer = Pacer::with_burst(outduct_rate(peer.rate_cap, state.rate), PACER_BURST_MS);
         let (closer, closed) = oneshot::channel();
         self.closers.insert(link, closer);
-        let credit = (peer.credit.clone(), self.credit_units);
-        tokio::spawn(forward(rx, closed, credit, self.intake_tx.clone(), self.ctx.commands.clone(), engine_id, link));
+        let to = Forwarder {
+            credit: (peer.credit.clone(), self.credit_units),
+            intake: self.intake_tx.clone(),
+            commands: self.ctx.commands.clone(),
+            engine_id,
+            link,
+            green: self.green.clone(),
+        };
+        tokio::spawn(forward(rx, closed, to));
         self.engine.set_owlt(engine_id, state.owlt_ms);
         self.engine.set_link(engine_id, true, now);
         let node = peer.node;
@@ -372,13 +386,15 @@ impl Endpoint {
         let Some(peer) = self.peers.get_mut(&intake.engine_id).filter(|p| p.link == Some(intake.token.link)) else {
             return self.verdicts(vec![intake.token], false).await;
         };
-        if peer.aggregator.bytes() + intake.bytes.len() as u64 > max_block
-            && let Some(block) = peer.aggregator.close()
+        let aggregator = &mut peer.aggregators[usize::from(intake.green)];
+        if aggregator.bytes() + intake.bytes.len() as u64 > max_block
+            && let Some(block) = aggregator.close()
         {
-            peer.ready.push_back(block);
+            peer.ready.push_back((block, intake.green));
         }
-        if let Some(block) = peer.aggregator.push(intake.token, intake.bytes, now) {
-            peer.ready.push_back(block);
+        let aggregator = &mut peer.aggregators[usize::from(intake.green)];
+        if let Some(block) = aggregator.push(intake.token, intake.bytes, now) {
+            peer.ready.push_back((block, intake.green));
         }
         self.start_blocks().await;
     }
@@ -388,15 +404,17 @@ impl Endpoint {
         let mut failed = Vec::new();
         for peer in self.peers.values_mut().filter(|p| p.is_open()) {
             while self.engine.can_send(peer.engine_id) {
-                let Some(block) = peer.ready.pop_front() else { break };
+                let Some((block, green)) = peer.ready.pop_front() else { break };
                 let len = block.data.len() as u64;
-                match self.engine.send_block(peer.engine_id, SERVICE_ID, block.data, len) {
+                let red = if green { 0 } else { len };
+                match self.engine.send_block(peer.engine_id, SERVICE_ID, block.data, red) {
                     Ok(id) => {
                         tracing::debug!(
                             engine = peer.engine_id,
                             session = id.number,
                             bytes = len,
                             bundles = block.bundles.len(),
+                            green,
                             "LTP block sent"
                         );
                         peer.sessions.insert(id.number, block.bundles);
@@ -442,7 +460,7 @@ impl Endpoint {
                 Event::ImportCancelled { from, session, by, reason } => {
                     tracing::debug!(engine = from, session = session.number, ?by, %reason, "LTP import session cancelled");
                     if let Some(peer) = self.peers.get_mut(&from) {
-                        peer.green.remove(&session.number);
+                        peer.green_imports.remove(&session.number);
                     }
                 }
                 Event::RedPart { .. } | Event::Green { .. } => {}
@@ -455,14 +473,14 @@ impl Endpoint {
     fn green(&mut self, from: u64, number: u64, offset: u64, data: &[u8], end: bool) -> Option<Bytes> {
         let max_block = self.settings.max_block;
         let peer = self.peers.get_mut(&from)?;
-        if !peer.green.contains_key(&number) && peer.green.len() >= GREEN_SESSIONS {
-            peer.green.pop_first();
+        if !peer.green_imports.contains_key(&number) && peer.green_imports.len() >= GREEN_SESSIONS {
+            peer.green_imports.pop_first();
         }
-        let buf = peer.green.entry(number).or_default();
+        let buf = peer.green_imports.entry(number).or_default();
         if offset == buf.len() as u64 && (buf.len() + data.len()) as u64 <= max_block {
             buf.extend_from_slice(data);
         }
-        if end { peer.green.remove(&number).map(Bytes::from) } else { None }
+        if end { peer.green_imports.remove(&number).map(Bytes::from) } else { None }
     }
 
     /// Hands a block's bundles to the agent.
@@ -613,26 +631,32 @@ fn gather(
     Outbox { bytes, segment }
 }
 
-/// Moves bundles from the agent's link channel to the endpoint, holding each peer to its
-/// intake credit (so one peer's backlog cannot crowd out another's). Once the link closes,
-/// whatever still comes fails back to the agent.
-async fn forward(
-    mut rx: mpsc::UnboundedReceiver<(BundleId, Bytes)>,
-    mut closed: oneshot::Receiver<()>,
-    (credit, total): (Arc<Semaphore>, usize),
+/// Where a link's forwarder hands its bundles.
+struct Forwarder {
+    /// The peer's intake credit and its total.
+    credit: (Arc<Semaphore>, usize),
     intake: mpsc::UnboundedSender<Intake>,
     commands: mpsc::Sender<Command>,
     engine_id: u64,
     link: LinkId,
-) {
+    /// Destinations whose bundles go green.
+    green: Arc<[EidPattern]>,
+}
+
+/// Moves bundles from the agent's link channel to the endpoint, holding each peer to its
+/// intake credit (so one peer's backlog cannot crowd out another's), and marks those the
+/// `green` patterns name. Once the link closes, whatever still comes fails back to the agent.
+async fn forward(mut rx: mpsc::UnboundedReceiver<(BundleId, Bytes)>, mut closed: oneshot::Receiver<()>, to: Forwarder) {
+    let Forwarder { credit: (credit, total), intake, commands, engine_id, link, green } = to;
     let mut open = true;
     while let Some((bundle, bytes)) = rx.recv().await {
         if open {
             let units = u32::try_from(bytes.len().div_ceil(1024).clamp(1, total)).unwrap_or(u32::MAX);
+            let green = !green.is_empty() && goes_green(&green, &bytes);
             tokio::select! {
                 permit = credit.clone().acquire_many_owned(units) => {
                     let token = Token { link, bundle, _credit: permit.ok() };
-                    if intake.send(Intake { engine_id, token, bytes }).is_ok() {
+                    if intake.send(Intake { engine_id, token, bytes, green }).is_ok() {
                         continue;
                     }
                 }
@@ -642,4 +666,15 @@ async fn forward(
         }
         let _ = commands.send(Command::Transmitted { link, bundle, ok: false }).await;
     }
+}
+
+/// Whether a bundle goes as green data: its destination matches a pattern, and it is not an
+/// administrative record or for an administrative endpoint (custody signals, BIBE
+/// encapsulations, status reports always go red).
+fn goes_green(patterns: &[EidPattern], bytes: &Bytes) -> bool {
+    let Ok(bundle) = Bundle::parse(bytes.clone(), ParseMode::Relaxed) else { return false };
+    let destination = bundle.destination();
+    !bundle.flags().contains(BundleFlags::ADMIN_RECORD)
+        && !destination.is_node_id()
+        && patterns.iter().any(|p| p.matches(destination))
 }

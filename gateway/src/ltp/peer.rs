@@ -63,9 +63,11 @@ pub struct Peer {
     pub rx_link: LinkId,
     pub window: Option<WindowState>,
     pub pacer: Option<Pacer>,
-    pub aggregator: Aggregator<Token>,
-    /// Closed blocks waiting for a free export session.
-    pub ready: VecDeque<Block<Token>>,
+    /// Blocks being gathered: red data, and green (best-effort) data for the bundles the
+    /// `[ltp] green` patterns name.
+    pub aggregators: [Aggregator<Token>; 2],
+    /// Closed blocks waiting for a free export session, each with whether it goes green.
+    pub ready: VecDeque<(Block<Token>, bool)>,
     /// Bundles in each open export session.
     pub sessions: BTreeMap<u64, Vec<Token>>,
     /// Bytes (KiB units) of bundles the endpoint may hold for this peer.
@@ -75,7 +77,7 @@ pub struct Peer {
     /// A segment taken from the engine that waits for the next run.
     pub held: Option<Held>,
     /// Green data of import sessions, by session number, while it arrives in order.
-    pub green: BTreeMap<u64, Vec<u8>>,
+    pub green_imports: BTreeMap<u64, Vec<u8>>,
 }
 
 impl Peer {
@@ -86,11 +88,27 @@ impl Peer {
 
     /// Takes every bundle not yet in an export session (their verdict: not sent).
     pub fn take_unsent(&mut self) -> Vec<Token> {
-        let mut tokens: Vec<Token> = self.ready.drain(..).flat_map(|b| b.bundles).collect();
-        if let Some(block) = self.aggregator.close() {
-            tokens.extend(block.bundles);
+        let mut tokens: Vec<Token> = self.ready.drain(..).flat_map(|(b, _)| b.bundles).collect();
+        for aggregator in &mut self.aggregators {
+            if let Some(block) = aggregator.close() {
+                tokens.extend(block.bundles);
+            }
         }
         tokens
+    }
+
+    /// Closes the blocks whose time is up (or all of them, for `now = u64::MAX`).
+    pub fn close_due(&mut self, now: u64) {
+        for (green, aggregator) in [false, true].into_iter().zip(&mut self.aggregators) {
+            if let Some(block) = aggregator.poll(now) {
+                self.ready.push_back((block, green));
+            }
+        }
+    }
+
+    /// When the next block closes by time.
+    pub fn deadline(&self) -> Option<u64> {
+        self.aggregators.iter().filter_map(Aggregator::deadline).min()
     }
 }
 
@@ -154,4 +172,6 @@ pub struct Intake {
     pub token: Token,
     /// Its bytes.
     pub bytes: Bytes,
+    /// It goes as green data.
+    pub green: bool,
 }
