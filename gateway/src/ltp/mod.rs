@@ -138,12 +138,10 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, udp: Udp, peers: Vec<P
             rx_link: ctx.allocate(),
             window: None,
             pacer: None,
-            // Closed a millisecond early: the clock is read in whole milliseconds and the timer
-            // wakes on the next tick, so a block would otherwise wait up to 1 ms past its limit.
             aggregators: [(); 2].map(|()| {
                 dtn_core::cla::ltp::bp::Aggregator::new(
                     settings.aggregation_size,
-                    settings.aggregation_ms.saturating_sub(1),
+                    settings.aggregation_ms.saturating_mul(1000),
                 )
             }),
             ready: Default::default(),
@@ -185,7 +183,19 @@ fn first_session_number() -> u64 {
     u64::from_le_bytes(bytes) % (1 << 31) + 1
 }
 
+/// How much earlier than its time limit a block may close (µs): tokio's timer wakes on a
+/// millisecond tick at or after its deadline, and the parked reactor can add another, so a
+/// block set to close exactly at its limit closes up to 2 ms past it. Blocks close from this
+/// much before the limit instead (at most half the limit).
+fn aggregation_slack_us(ms: u64) -> u64 {
+    (ms.saturating_mul(1000) / 2).min(2000)
+}
+
 impl Endpoint {
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -200,8 +210,9 @@ impl Endpoint {
             let now = self.now_ms();
             self.engine.handle_timeout(now);
             self.check_windows(now).await;
+            let due_us = self.now_us() + aggregation_slack_us(self.settings.aggregation_ms);
             for peer in self.peers.values_mut() {
-                peer.close_due(now);
+                peer.close_due(due_us);
             }
             self.start_blocks().await;
             self.handle_events().await;
@@ -232,8 +243,9 @@ impl Endpoint {
             wake = wake.min(self.at(ms));
         }
         for peer in self.peers.values() {
-            if let Some(ms) = peer.deadline() {
-                wake = wake.min(self.at(ms));
+            if let Some(us) = peer.deadline() {
+                let slack = aggregation_slack_us(self.settings.aggregation_ms);
+                wake = wake.min(self.start + Duration::from_micros(us.saturating_sub(slack)));
             }
             if let Some(w) = &peer.window {
                 wake = wake.min(w.next_check);
@@ -381,7 +393,7 @@ impl Endpoint {
     /// A bundle from a forwarder: into the open block (which closes first if the bundle
     /// would take it past the largest block).
     async fn take(&mut self, intake: Intake) {
-        let now = self.now_ms();
+        let now_us = self.now_us();
         let max_block = self.settings.max_block;
         let Some(peer) = self.peers.get_mut(&intake.engine_id).filter(|p| p.link == Some(intake.token.link)) else {
             return self.verdicts(vec![intake.token], false).await;
@@ -393,7 +405,7 @@ impl Endpoint {
             peer.ready.push_back((block, intake.green));
         }
         let aggregator = &mut peer.aggregators[usize::from(intake.green)];
-        if let Some(block) = aggregator.push(intake.token, intake.bytes, now) {
+        if let Some(block) = aggregator.push(intake.token, intake.bytes, now_us) {
             peer.ready.push_back((block, intake.green));
         }
         self.start_blocks().await;

@@ -29,7 +29,7 @@ pub struct Block<T> {
 #[derive(Debug, Clone)]
 pub struct Aggregator<T> {
     size_limit: u64,
-    time_limit_ms: u64,
+    time_limit: u64,
     parts: Vec<Bytes>,
     tokens: Vec<T>,
     bytes: u64,
@@ -38,10 +38,11 @@ pub struct Aggregator<T> {
 }
 
 impl<T> Aggregator<T> {
-    /// Blocks close at `size_limit` bytes or `time_limit_ms` after their first bundle (0: a
-    /// block per bundle, at once).
-    pub fn new(size_limit: u64, time_limit_ms: u64) -> Self {
-        Aggregator { size_limit, time_limit_ms, parts: Vec::new(), tokens: Vec::new(), bytes: 0, opened_at: None }
+    /// Blocks close at `size_limit` bytes or `time_limit` after their first bundle (0: a
+    /// block per bundle, at once). Time is in whatever unit the host passes to
+    /// [`Aggregator::push`] and [`Aggregator::poll`].
+    pub fn new(size_limit: u64, time_limit: u64) -> Self {
+        Aggregator { size_limit, time_limit, parts: Vec::new(), tokens: Vec::new(), bytes: 0, opened_at: None }
     }
 
     /// Adds a bundle at `now`; returns the block if this closed it.
@@ -50,12 +51,12 @@ impl<T> Aggregator<T> {
         self.bytes += bundle.len() as u64;
         self.parts.push(bundle);
         self.tokens.push(token);
-        if self.bytes >= self.size_limit || self.time_limit_ms == 0 { self.close() } else { None }
+        if self.bytes >= self.size_limit || self.time_limit == 0 { self.close() } else { None }
     }
 
     /// When the open block must close, if one is open.
     pub fn deadline(&self) -> Option<u64> {
-        self.opened_at.map(|at| at.saturating_add(self.time_limit_ms))
+        self.opened_at.map(|at| at.saturating_add(self.time_limit))
     }
 
     /// The open block, if its time limit has passed at `now`.
