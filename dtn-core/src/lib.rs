@@ -26,6 +26,7 @@ extern crate alloc;
 pub mod admin;
 pub mod app;
 pub mod bpa;
+pub mod bpsec;
 pub mod bundle;
 pub mod cbor;
 pub mod cla;
