@@ -1,9 +1,12 @@
 //! BPSec (RFC 9172): integrity (BIB) and confidentiality (BCB) blocks.
 //!
-//! This first part is the abstract security block codec (`asb`), which every security
-//! context shares; the RFC 9173 contexts, the processing rules and policy build on it.
+//! So far: the abstract security block codec (`asb`), which every security context shares,
+//! and the BIB-HMAC-SHA2 context's IPPT and MAC (`hmac_sha2`, RustCrypto: no_std, the same
+//! generation as the rest of the tree); BCB-AES-GCM, the processing rules and policy build
+//! on them.
 
 pub mod asb;
+pub mod hmac_sha2;
 
 pub use asb::{Asb, AsbError, SecurityItem};
 
