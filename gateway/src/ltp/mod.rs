@@ -141,7 +141,7 @@ pub async fn run(ctx: LinkContext, settings: LtpSettings, udp: Udp, peers: Vec<P
             aggregators: [(); 2].map(|()| {
                 dtn_core::cla::ltp::bp::Aggregator::new(
                     settings.aggregation_size,
-                    settings.aggregation_ms.saturating_mul(1000),
+                    aggregation_limit_us(settings.aggregation_ms),
                 )
             }),
             ready: Default::default(),
@@ -183,12 +183,13 @@ fn first_session_number() -> u64 {
     u64::from_le_bytes(bytes) % (1 << 31) + 1
 }
 
-/// How much earlier than its time limit a block may close (µs): tokio's timer wakes on a
-/// millisecond tick at or after its deadline, and the parked reactor can add another, so a
-/// block set to close exactly at its limit closes up to 2 ms past it. Blocks close from this
-/// much before the limit instead (at most half the limit).
-fn aggregation_slack_us(ms: u64) -> u64 {
-    (ms.saturating_mul(1000) / 2).min(2000)
+/// A block's time limit as the aggregator keeps it (µs): the configured limit less up to
+/// 2 ms (at most half of it), because tokio's timer wakes on a millisecond tick at or after
+/// its deadline and the parked reactor can add another, so a block set to close exactly at
+/// its limit closes up to 2 ms past it. 0 stays 0 (a block per bundle).
+fn aggregation_limit_us(ms: u64) -> u64 {
+    let us = ms.saturating_mul(1000);
+    us - (us / 2).min(2000)
 }
 
 impl Endpoint {
@@ -210,9 +211,9 @@ impl Endpoint {
             let now = self.now_ms();
             self.engine.handle_timeout(now);
             self.check_windows(now).await;
-            let due_us = self.now_us() + aggregation_slack_us(self.settings.aggregation_ms);
+            let now_us = self.now_us();
             for peer in self.peers.values_mut() {
-                peer.close_due(due_us);
+                peer.close_due(now_us);
             }
             self.start_blocks().await;
             self.handle_events().await;
@@ -244,8 +245,7 @@ impl Endpoint {
         }
         for peer in self.peers.values() {
             if let Some(us) = peer.deadline() {
-                let slack = aggregation_slack_us(self.settings.aggregation_ms);
-                wake = wake.min(self.start + Duration::from_micros(us.saturating_sub(slack)));
+                wake = wake.min(self.start + Duration::from_micros(us));
             }
             if let Some(w) = &peer.window {
                 wake = wake.min(w.next_check);
