@@ -118,7 +118,7 @@ fn every_appendix_a_ippt_and_mac_is_reproduced() {
 /// the key-encryption key, and under any other key it does not.
 #[test]
 fn the_appendix_a2_wrapped_key_unwraps() {
-    use dtn_core::bpsec::hmac_sha2::unwrap_key;
+    use dtn_core::bpsec::key_wrap::unwrap_key;
     let vectors = spec_json("bpsec-rfc9173-vectors.json");
     let a2 = &vectors["examples"]["A.2"];
     let hex = |k: &str| hex_decode(a2[k].as_str().expect("hex string")).expect("hex");

@@ -226,6 +226,23 @@ fn encode_items(out: &mut Vec<u8>, items: &[SecurityItem]) {
     }
 }
 
+/// Checks that every parameter is one the context defines and none comes twice: an unknown
+/// or repeated parameter would be read as its default or as one of two values, silently.
+pub(crate) fn check_parameter_ids(asb: &Asb, known: &[u64]) -> Result<(), &'static str> {
+    let Some(parameters) = &asb.parameters else { return Ok(()) };
+    let mut seen: Vec<u64> = Vec::with_capacity(parameters.len());
+    for p in parameters {
+        if !known.contains(&p.id) {
+            return Err("a parameter the context does not define");
+        }
+        if seen.contains(&p.id) {
+            return Err("a parameter given twice");
+        }
+        seen.push(p.id);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

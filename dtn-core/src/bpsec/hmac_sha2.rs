@@ -5,13 +5,12 @@
 //! the flags say — the primary block, the target's header (type, number, flags as CBOR
 //! unsigned integers) and the BIB's header, and last the target's block-type-specific data
 //! wrapped as a CBOR byte string (for the primary block as target: the whole primary block,
-//! wrapped). The MAC key is the configured key, or — when the block carries a wrapped key
-//! (parameter 2) — that key unwrapped with the configured one (AES key wrap, RFC 3394).
+//! wrapped, with no primary block or target header before it). The MAC key is the
+//! configured key, or — when the block carries a wrapped key (parameter 2) — that key
+//! unwrapped with the configured one (AES key wrap, RFC 3394).
 
 use alloc::vec::Vec;
 
-use aes_kw::KwAes128;
-use aes_kw::KwAes256;
 use hmac::{Hmac, KeyInit, Mac};
 
 use super::asb::{Asb, SecurityItem};
@@ -88,7 +87,7 @@ pub struct BlockHeader {
 }
 
 impl BlockHeader {
-    fn encode(&self, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         writer::uint(out, self.block_type);
         writer::uint(out, self.number);
         writer::uint(out, self.flags);
@@ -113,17 +112,35 @@ pub struct Ippt<'a> {
 impl Ippt<'_> {
     /// Appends the IPPT (RFC 9173 3.7).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_prefix(out);
+        out.extend_from_slice(self.target_data);
+    }
+
+    /// The IPPT less the target's data: the MAC runs over this and then the data itself.
+    pub fn prefix(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.primary.len() + 40);
+        self.encode_prefix(&mut out);
+        out
+    }
+
+    /// Whether the target is the primary block, which is then the data and has no header:
+    /// the primary and target-header flags add nothing (as hardy reads 3.7).
+    fn targets_primary(&self) -> bool {
+        self.target.number == 0
+    }
+
+    fn encode_prefix(&self, out: &mut Vec<u8>) {
         writer::uint(out, self.scope);
-        if self.scope & SCOPE_PRIMARY != 0 {
+        if self.scope & SCOPE_PRIMARY != 0 && !self.targets_primary() {
             out.extend_from_slice(self.primary);
         }
-        if self.scope & SCOPE_TARGET_HEADER != 0 {
+        if self.scope & SCOPE_TARGET_HEADER != 0 && !self.targets_primary() {
             self.target.encode(out);
         }
         if self.scope & SCOPE_SECURITY_HEADER != 0 {
             self.security.encode(out);
         }
-        writer::bytes(out, self.target_data);
+        writer::head(out, crate::cbor::Major::Bytes, self.target_data.len() as u64);
     }
 
     /// The IPPT.
@@ -136,40 +153,40 @@ impl Ippt<'_> {
 
 /// The HMAC of `message` under `key`.
 pub fn mac(variant: ShaVariant, key: &[u8], message: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail.
+    mac_parts(variant, key, &[message])
+}
+
+/// The HMAC of the concatenation of `parts` (so a large target is never copied into an
+/// IPPT buffer).
+pub fn mac_parts(variant: ShaVariant, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     match variant {
-        ShaVariant::Sha256 => run::<Hmac<sha2::Sha256>>(key, message),
-        ShaVariant::Sha384 => run::<Hmac<sha2::Sha384>>(key, message),
-        ShaVariant::Sha512 => run::<Hmac<sha2::Sha512>>(key, message),
+        ShaVariant::Sha256 => run::<Hmac<sha2::Sha256>>(key, parts),
+        ShaVariant::Sha384 => run::<Hmac<sha2::Sha384>>(key, parts),
+        ShaVariant::Sha512 => run::<Hmac<sha2::Sha512>>(key, parts),
     }
 }
 
-fn run<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail.
     match <M as KeyInit>::new_from_slice(key) {
         Ok(mut m) => {
-            m.update(message);
+            for part in parts {
+                m.update(part);
+            }
             m.finalize().into_bytes().to_vec()
         }
         Err(_) => Vec::new(),
     }
 }
 
-/// Whether `expected` is the HMAC of `message` (compared in constant time).
-pub fn verify(variant: ShaVariant, key: &[u8], message: &[u8], expected: &[u8]) -> bool {
-    let computed = mac(variant, key, message);
+/// Whether two MACs are equal, compared in constant time.
+pub fn macs_equal(computed: &[u8], expected: &[u8]) -> bool {
     computed.len() == expected.len() && computed.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// Unwraps a wrapped key (RFC 3394) with a 128- or 256-bit key-encryption key; `None` if the
-/// sizes are wrong or the integrity check fails (the wrong KEK).
-pub fn unwrap_key(kek: &[u8], wrapped: &[u8]) -> Option<Vec<u8>> {
-    let mut out = alloc::vec![0u8; wrapped.len().checked_sub(8)?];
-    let ok = match kek.len() {
-        16 => KwAes128::new_from_slice(kek).ok()?.unwrap_key(wrapped, &mut out).is_ok(),
-        32 => KwAes256::new_from_slice(kek).ok()?.unwrap_key(wrapped, &mut out).is_ok(),
-        _ => false,
-    };
-    ok.then_some(out)
+/// Whether `expected` is the HMAC of `message` (compared in constant time).
+pub fn verify(variant: ShaVariant, key: &[u8], message: &[u8], expected: &[u8]) -> bool {
+    macs_equal(&mac(variant, key, message), expected)
 }
 
 /// The context's parameters as a BIB carries them, with RFC 9173's defaults applied.
@@ -191,6 +208,8 @@ pub struct ParameterError(pub &'static str);
 impl Parameters {
     /// Reads the parameters of `asb` (absent ones take their defaults).
     pub fn of(asb: &Asb) -> Result<Parameters, ParameterError> {
+        super::asb::check_parameter_ids(asb, &[PARAM_SHA_VARIANT, PARAM_WRAPPED_KEY, PARAM_SCOPE])
+            .map_err(ParameterError)?;
         let variant = match asb.parameter(PARAM_SHA_VARIANT) {
             None => ShaVariant::Sha384,
             Some(p) => {

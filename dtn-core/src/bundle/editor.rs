@@ -12,6 +12,7 @@ use super::block::CanonicalBlock;
 use super::error::BundleError;
 use super::ext::{HopCount, bundle_age_data, previous_node_data};
 use super::flags::{BlockFlags, block_type};
+use super::primary::PrimaryBlock;
 use crate::crc::CrcType;
 use crate::eid::Eid;
 
@@ -96,7 +97,46 @@ impl BundleEditor {
         number
     }
 
-    fn free_number(&self) -> u64 {
+    /// Inserts an extension block with a given number at a position among the canonical
+    /// blocks (0: right after the primary block; clamped to before the payload). Returns
+    /// `false`, changing nothing, if the number is taken or is 0 or 1.
+    pub fn insert_block(&mut self, index: usize, block: CanonicalBlock) -> bool {
+        if block.number < 2 || self.blocks.iter().any(|b| b.number == block.number) {
+            return false;
+        }
+        let at = index.min(self.blocks.len().saturating_sub(1));
+        self.blocks.insert(at, CanonicalBlock { raw: Bytes::new(), ..block });
+        true
+    }
+
+    /// Replaces a block's data and CRC type (the header stays); returns whether it is there.
+    pub fn set_block_data(&mut self, number: u64, data: Bytes, crc_type: CrcType) -> bool {
+        let Some(block) = self.blocks.iter_mut().find(|b| b.number == number) else {
+            return false;
+        };
+        block.data = data;
+        block.crc_type = crc_type;
+        block.raw = Bytes::new();
+        true
+    }
+
+    /// Replaces the primary block with this one, encoded canonically.
+    pub fn set_primary(&mut self, primary: &PrimaryBlock) {
+        self.primary_raw = Bytes::from(primary.to_vec());
+    }
+
+    /// The canonical blocks as they stand.
+    pub fn blocks(&self) -> &[CanonicalBlock] {
+        &self.blocks
+    }
+
+    /// The primary block's encoding as it stands.
+    pub fn primary_raw(&self) -> &Bytes {
+        &self.primary_raw
+    }
+
+    /// The number [`Self::add_block`] would give the next block.
+    pub fn free_number(&self) -> u64 {
         let highest = self.blocks.iter().map(|b| b.number).max().unwrap_or(1).max(1);
         if let Some(next) = highest.checked_add(1) {
             return next;

@@ -114,13 +114,18 @@ pub(crate) fn decode_hop_count(
 /// True when BIB data (an abstract security block) lists block 0 among its targets. Malformed
 /// BIB data answers `false`: BPSec processing, not the codec, rejects it.
 pub(crate) fn bib_targets_primary(data: &[u8]) -> bool {
+    asb_targets_any(data, |t| t == 0)
+}
+
+/// Whether a security block's data (an abstract security block) lists a target `pick` takes.
+pub(crate) fn asb_targets_any(data: &[u8], pick: impl Fn(u64) -> bool) -> bool {
     let mut r = Reader::with_strictness(data, false);
     let Ok(Some(n)) = r.array() else { return false };
     // Stop at the first unreadable target: a claimed count of billions in 7 bytes must not
     // cost billions of steps.
     for _ in 0..n {
         match r.uint() {
-            Ok(0) => return true,
+            Ok(t) if pick(t) => return true,
             Ok(_) => {}
             Err(_) => return false,
         }

@@ -211,6 +211,21 @@ fn check_payload(input: &Bytes, blocks: &[CanonicalBlock], after_primary: usize)
     Ok(())
 }
 
+/// Whether a BCB encrypts a BIB, which may cover the primary block unseen (RFC 9171 4.3.1
+/// lets a primary block under a BIB go without a CRC; encrypting that BIB must not make the
+/// bundle invalid).
+fn bib_encrypted(blocks: &[CanonicalBlock]) -> bool {
+    let mut bibs: Vec<u64> = blocks.iter().filter(|b| b.block_type == block_type::BIB).map(|b| b.number).collect();
+    if bibs.is_empty() {
+        return false;
+    }
+    bibs.sort_unstable();
+    blocks
+        .iter()
+        .filter(|b| b.block_type == block_type::BCB)
+        .any(|b| ext::asb_targets_any(&b.data, |t| bibs.binary_search(&t).is_ok()))
+}
+
 /// Whole-bundle rules: flag combinations, clockless sources, fragments and the primary CRC.
 fn check_bundle(
     primary: &PrimaryBlock,
@@ -249,7 +264,7 @@ fn check_bundle(
             return Err(BundleError::new(K::InvalidFragment, at));
         }
     }
-    if primary.crc_type == CrcType::None && !exts.bib_covers_primary {
+    if primary.crc_type == CrcType::None && !exts.bib_covers_primary && !bib_encrypted(blocks) {
         if mode.is_strict() {
             return Err(BundleError::new(K::MissingPrimaryCrc, at));
         }

@@ -1,0 +1,206 @@
+//! The verifier and acceptor roles (RFC 9172 3.1): checking a BIB or a BCB, and accepting
+//! one — checking it, then taking it out of the bundle (a BCB's targets go back to
+//! plaintext).
+//!
+//! Keys are candidates: the policy gives every key active for the security source (more than
+//! one while keys rotate), and the operation succeeds if one of them does. With a wrapped key
+//! in the block, each candidate is tried as the key-encryption key. A fragment's payload is
+//! never checked against an operation made over the whole payload (RFC 9172 5): that waits
+//! for reassembly.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use super::asb::Asb;
+use super::bcb_aes_gcm::{self, Aad};
+use super::crypto::Crypto;
+use super::error::{Failure, SecurityError};
+use super::hmac_sha2::{self, BlockHeader, Ippt, macs_equal};
+use super::key_wrap::unwrap_key;
+use super::rules::{Security, SecurityBlock};
+use super::{CONTEXT_BCB_AES_GCM, CONTEXT_BIB_HMAC_SHA2};
+use crate::bundle::{Bundle, block_type};
+use crate::crc::CrcType;
+use crate::parse_mode::ParseMode;
+
+fn failed(message: &'static str) -> SecurityError {
+    SecurityError::new(Failure::Failed, message)
+}
+
+/// The security block `number` of `bundle`, readable and of the wanted kind.
+fn readable(security: &Security, number: u64, bib: bool) -> Result<(&SecurityBlock, &Asb), SecurityError> {
+    let block = security
+        .block(number)
+        .filter(|b| b.is_bib() == bib)
+        .ok_or(SecurityError::new(Failure::Missing, "no such security block").in_block(number))?;
+    let asb = block
+        .asb
+        .as_ref()
+        .ok_or(SecurityError::new(Failure::Unknown, "the BIB is encrypted: accept its BCB first").in_block(number))?;
+    Ok((block, asb))
+}
+
+fn no_fragment_payload(bundle: &Bundle, asb: &Asb, number: u64) -> Result<(), SecurityError> {
+    if bundle.is_fragment() && asb.targets.contains(&1) {
+        return Err(SecurityError::new(Failure::Unknown, "a fragment's payload is checked only after reassembly")
+            .in_block(number)
+            .on_target(1));
+    }
+    Ok(())
+}
+
+/// The keys to try: the candidates, or each candidate's unwrapping of the block's key.
+fn keys_to_try<'k>(candidates: &[&'k [u8]], wrapped: Option<&[u8]>) -> Result<Vec<KeyRef<'k>>, SecurityError> {
+    if candidates.is_empty() {
+        return Err(SecurityError::new(Failure::Unknown, "no key for this security source"));
+    }
+    match wrapped {
+        None => Ok(candidates.iter().map(|k| KeyRef::Borrowed(k)).collect()),
+        Some(w) => {
+            let keys: Vec<KeyRef<'k>> =
+                candidates.iter().filter_map(|kek| unwrap_key(kek, w)).map(KeyRef::Owned).collect();
+            if keys.is_empty() {
+                return Err(failed("the wrapped key does not unwrap under any key for this source"));
+            }
+            Ok(keys)
+        }
+    }
+}
+
+enum KeyRef<'k> {
+    Borrowed(&'k [u8]),
+    Owned(Vec<u8>),
+}
+
+impl KeyRef<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            KeyRef::Borrowed(k) => k,
+            KeyRef::Owned(k) => k,
+        }
+    }
+}
+
+/// Checks every target of BIB `number` (the verifier role).
+pub fn verify_bib(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    security: &Security,
+    number: u64,
+    keys: &[&[u8]],
+) -> Result<(), SecurityError> {
+    let (block, asb) = readable(security, number, true)?;
+    let at = |e: SecurityError| e.in_block(number);
+    if asb.context_id != CONTEXT_BIB_HMAC_SHA2 {
+        return Err(at(SecurityError::new(Failure::Unknown, "an integrity context this node does not implement")));
+    }
+    no_fragment_payload(bundle, asb, number)?;
+    let params = hmac_sha2::Parameters::of(asb).map_err(|e| at(failed(e.0)))?;
+    let keys = keys_to_try(keys, params.wrapped_key.as_deref()).map_err(at)?;
+    let primary = bundle.primary_raw();
+    for (&t, results) in asb.targets.iter().zip(&asb.results) {
+        let expected = results
+            .iter()
+            .find(|r| r.id == hmac_sha2::RESULT_MAC)
+            .and_then(|r| r.as_bytes())
+            .ok_or(at(failed("no MAC (result 1) for the target")).on_target(t))?;
+        let (target, data) = match bundle.block(t) {
+            Some(b) => (BlockHeader { block_type: b.block_type, number: t, flags: b.flags.0 }, b.data.as_ref()),
+            None => (BlockHeader { block_type: 0, number: 0, flags: 0 }, primary.as_ref()),
+        };
+        let ippt = Ippt { scope: params.scope, primary, target, security: block.header, target_data: data };
+        let prefix = ippt.prefix();
+        let ok = keys.iter().any(|k| macs_equal(&crypto.hmac(params.variant, k.bytes(), &[&prefix, data]), expected));
+        if !ok {
+            return Err(at(failed("the MAC does not verify")).on_target(t));
+        }
+    }
+    Ok(())
+}
+
+/// Verifies BIB `number` and removes it (the acceptor role). If it was the only one over
+/// the primary block and that has no CRC, the primary gets a CRC-32C back (RFC 9171 4.3.1).
+pub fn accept_bib(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u8]]) -> Result<Bundle, SecurityError> {
+    let security = Security::of(bundle)?;
+    verify_bib(crypto, bundle, &security, number, keys)?;
+    let mut editor = bundle.edit();
+    editor.remove_block(number);
+    let covered_primary = security.bib_over(0).is_some_and(|b| b.number() == number);
+    if covered_primary && bundle.primary().crc_type == CrcType::None {
+        let mut primary = bundle.primary().clone();
+        primary.crc_type = CrcType::Crc32c;
+        editor.set_primary(&primary);
+    }
+    editor.build().map_err(|_| failed("the bundle does not re-encode").in_block(number))
+}
+
+/// The plaintexts of BCB `number`'s targets, in its target order (the check a BCB verifier
+/// makes, and the first half of accepting it).
+pub fn decrypt_targets(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    security: &Security,
+    number: u64,
+    keys: &[&[u8]],
+) -> Result<Vec<(u64, Vec<u8>)>, SecurityError> {
+    let (block, asb) = readable(security, number, false)?;
+    let at = |e: SecurityError| e.in_block(number);
+    if asb.context_id != CONTEXT_BCB_AES_GCM {
+        return Err(at(SecurityError::new(Failure::Unknown, "a confidentiality context this node does not implement")));
+    }
+    no_fragment_payload(bundle, asb, number)?;
+    let params = bcb_aes_gcm::Parameters::of(asb).map_err(|e| at(failed(e.0)))?;
+    let keys = keys_to_try(keys, params.wrapped_key.as_deref()).map_err(at)?;
+    let primary = bundle.primary_raw();
+    let mut out = Vec::with_capacity(asb.targets.len());
+    for (&t, results) in asb.targets.iter().zip(&asb.results) {
+        let fail = |m| Err(at(failed(m)).on_target(t));
+        let Some(tag) = results.iter().find(|r| r.id == bcb_aes_gcm::RESULT_TAG).and_then(|r| r.as_bytes()) else {
+            return fail("no tag (result 1) for the target");
+        };
+        let Some(target) = bundle.block(t) else {
+            return Err(at(SecurityError::new(Failure::Conflicting, "the target is not in the bundle")).on_target(t));
+        };
+        let header = BlockHeader { block_type: target.block_type, number: t, flags: target.flags.0 };
+        let aad = Aad { scope: params.scope, primary, target: header, security: block.header }.to_vec();
+        let plain = keys.iter().find_map(|k| {
+            let mut data = target.data.to_vec();
+            crypto.open(params.variant, k.bytes(), &params.iv, &aad, &mut data, tag).ok().map(|()| data)
+        });
+        match plain {
+            Some(p) => out.push((t, p)),
+            None => return fail("the tag does not authenticate the target under any key for this source"),
+        }
+    }
+    Ok(out)
+}
+
+/// Decrypts every target of BCB `number` and removes it (the acceptor role). A BIB it
+/// encrypted must share a target with it (RFC 9172 3.8), and the bundle that results must
+/// keep the rules.
+pub fn accept_bcb(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u8]]) -> Result<Bundle, SecurityError> {
+    let security = Security::of(bundle)?;
+    let plaintexts = decrypt_targets(crypto, bundle, &security, number, keys)?;
+    let targets: Vec<u64> = plaintexts.iter().map(|(t, _)| *t).collect();
+    let mut editor = bundle.edit();
+    for (t, plain) in plaintexts {
+        let Some(target) = bundle.block(t) else { continue };
+        if target.block_type == block_type::BIB {
+            let bib = Asb::decode(&plain, ParseMode::Strict).map_err(|e| failed(e.message).in_block(t))?;
+            if !bib.targets.iter().any(|x| targets.contains(x)) {
+                return Err(SecurityError::new(
+                    Failure::Conflicting,
+                    "a BCB encrypts a BIB only together with one of its targets",
+                )
+                .in_block(number)
+                .on_target(t));
+            }
+        }
+        editor.set_block_data(t, Bytes::from(plain), target.crc_type);
+    }
+    editor.remove_block(number);
+    let out = editor.build().map_err(|_| failed("the bundle does not re-encode").in_block(number))?;
+    Security::of(&out)?;
+    Ok(out)
+}
