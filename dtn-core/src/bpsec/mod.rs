@@ -21,7 +21,7 @@ pub use crypto::{Crypto, RustCrypto};
 pub use error::{Failure, SecurityError};
 pub use rules::{Security, SecurityBlock};
 pub use source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, sign};
-pub use verifier::{accept_bcb, accept_bib, decrypt_targets, verify_bib};
+pub use verifier::{accept_bcb, accept_bcbs, accept_bib, decrypt_targets, verify_bib};
 
 pub use crate::bundle::block_type::{BCB as BLOCK_TYPE_BCB, BIB as BLOCK_TYPE_BIB};
 

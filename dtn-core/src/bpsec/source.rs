@@ -99,7 +99,7 @@ fn key_of<'a>(key: &KeyMaterial<'a>) -> Result<(&'a [u8], Option<Vec<u8>>), Secu
         KeyMaterial::Wrapped { kek, session } => {
             let wrapped = wrap_key(kek, session).ok_or(SecurityError::new(
                 Failure::Failed,
-                "the key cannot be wrapped (a KEK of 16 or 32 bytes, a key of 16, 24 or 32)",
+                "the key cannot be wrapped (a KEK of 16, 24 or 32 bytes, a key of 16 bytes or more in 8-byte steps)",
             ))?;
             Ok((session, Some(wrapped)))
         }

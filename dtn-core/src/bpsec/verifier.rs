@@ -156,16 +156,23 @@ pub fn decrypt_targets(
     let mut out = Vec::with_capacity(asb.targets.len());
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         let fail = |m| Err(at(failed(m)).on_target(t));
-        let Some(tag) = results.iter().find(|r| r.id == bcb_aes_gcm::RESULT_TAG).and_then(|r| r.as_bytes()) else {
-            return fail("no tag (result 1) for the target");
-        };
         let Some(target) = bundle.block(t) else {
             return Err(at(SecurityError::new(Failure::Conflicting, "the target is not in the bundle")).on_target(t));
         };
+        // The tag is result 1; without one it ends the ciphertext (as hardy sends it).
+        let (ciphertext, tag) =
+            match results.iter().find(|r| r.id == bcb_aes_gcm::RESULT_TAG).and_then(|r| r.as_bytes()) {
+                Some(tag) => (target.data.as_ref(), tag),
+                None if !results.is_empty() => return fail("a result this context does not define"),
+                None => match target.data.len().checked_sub(bcb_aes_gcm::TAG_LEN) {
+                    Some(n) => target.data.split_at(n),
+                    None => return fail("no tag: neither result 1 nor at the end of the ciphertext"),
+                },
+            };
         let header = BlockHeader { block_type: target.block_type, number: t, flags: target.flags.0 };
         let aad = Aad { scope: params.scope, primary, target: header, security: block.header }.to_vec();
         let plain = keys.iter().find_map(|k| {
-            let mut data = target.data.to_vec();
+            let mut data = ciphertext.to_vec();
             crypto.open(params.variant, k.bytes(), &params.iv, &aad, &mut data, tag).ok().map(|()| data)
         });
         match plain {
@@ -176,22 +183,34 @@ pub fn decrypt_targets(
     Ok(out)
 }
 
-/// Decrypts every target of BCB `number` and removes it (the acceptor role). A BIB it
-/// encrypted must share a target with it (RFC 9172 3.8), and the bundle that results must
-/// keep the rules.
+/// Decrypts every target of BCB `number` and removes it (the acceptor role); see
+/// [`accept_bcbs`].
 pub fn accept_bcb(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u8]]) -> Result<Bundle, SecurityError> {
+    accept_bcbs(crypto, bundle, &[(number, keys)])
+}
+
+/// Decrypts every target of each BCB listed (with its candidate keys) and removes them, in
+/// one step. A BIB they encrypt must share a target with them: RFC 9172 3.8 asks that of
+/// the one BCB; hardy puts the BIB and its target in a BCB each, which keeps the point
+/// when both are accepted together. The bundle that results must keep the rules.
+pub fn accept_bcbs(crypto: &dyn Crypto, bundle: &Bundle, bcbs: &[(u64, &[&[u8]])]) -> Result<Bundle, SecurityError> {
     let security = Security::of(bundle)?;
-    let plaintexts = decrypt_targets(crypto, bundle, &security, number, keys)?;
-    let targets: Vec<u64> = plaintexts.iter().map(|(t, _)| *t).collect();
+    let mut plaintexts = Vec::new();
+    for &(number, keys) in bcbs {
+        for (t, plain) in decrypt_targets(crypto, bundle, &security, number, keys)? {
+            plaintexts.push((number, t, plain));
+        }
+    }
+    let opened: Vec<u64> = plaintexts.iter().map(|(_, t, _)| *t).collect();
     let mut editor = bundle.edit();
-    for (t, plain) in plaintexts {
+    for (number, t, plain) in plaintexts {
         let Some(target) = bundle.block(t) else { continue };
         if target.block_type == block_type::BIB {
             let bib = Asb::decode(&plain, ParseMode::Strict).map_err(|e| failed(e.message).in_block(t))?;
-            if !bib.targets.iter().any(|x| targets.contains(x)) {
+            if !bib.targets.iter().any(|x| opened.contains(x)) {
                 return Err(SecurityError::new(
                     Failure::Conflicting,
-                    "a BCB encrypts a BIB only together with one of its targets",
+                    "an encrypted BIB shares a target with the BCBs that encrypt it",
                 )
                 .in_block(number)
                 .on_target(t));
@@ -199,8 +218,10 @@ pub fn accept_bcb(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u
         }
         editor.set_block_data(t, Bytes::from(plain), target.crc_type);
     }
-    editor.remove_block(number);
-    let out = editor.build().map_err(|_| failed("the bundle does not re-encode").in_block(number))?;
+    for &(number, _) in bcbs {
+        editor.remove_block(number);
+    }
+    let out = editor.build().map_err(|_| failed("the bundle does not re-encode"))?;
     Security::of(&out)?;
     Ok(out)
 }
