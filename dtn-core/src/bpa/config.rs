@@ -57,6 +57,12 @@ pub struct NodeConfig {
     /// digests are never stored, so a new one each start is fine. 0 by default
     /// (deterministic, for tests and simulations).
     pub digest_key: u128,
+    /// BPSec: what this node signs, encrypts, verifies and accepts (`None`: nothing; security
+    /// blocks are forwarded untouched).
+    pub security: Option<crate::bpsec::Policy>,
+    /// Entropy for the security source's IVs and per-bundle keys: a host sets 32 fresh random
+    /// bytes at start-up (the gateway does); 0 by default (deterministic, for simulations).
+    pub security_seed: [u8; 32],
 }
 
 /// Bounds on what peers and sources may make a node hold, so that one of them cannot fill
@@ -113,6 +119,8 @@ impl NodeConfig {
             receipts_per_source: super::receipts::DEFAULT_RECEIPTS_PER_SOURCE,
             storage: StoragePolicy::default(),
             digest_key: 0,
+            security: None,
+            security_seed: [0; 32],
         }
     }
 

@@ -204,7 +204,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             return Ok(());
         }
         let reception = match inner {
-            Ok(inner) => self.receive_bundle(inner, previous_hop, bpdu.transmission_id != 0)?,
+            Ok(inner) => match self.secure_inbound(inner)? {
+                Some(inner) => self.receive_bundle(inner, previous_hop, bpdu.transmission_id != 0)?,
+                // Deleted by the policy (and said so): custody of it ends here.
+                None => Reception::Deleted,
+            },
             Err(error) => {
                 self.actions.push_back(super::Action::Rejected { link, error });
                 if let Some(c) = custodian.filter(|_| bpdu.transmission_id != 0) {

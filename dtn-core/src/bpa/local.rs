@@ -209,7 +209,16 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             self.fragment_of.remove(id);
         }
         match r.finish() {
-            Ok(whole) => self.deliver(&ids, &whole),
+            // The payload's operations are checked on the whole bundle (RFC 9172 5).
+            Ok(whole) => match self.secure_inbound(whole)? {
+                Some(whole) => self.deliver(&ids, &whole),
+                None => {
+                    for id in ids {
+                        self.forget(id)?;
+                    }
+                    Ok(())
+                }
+            },
             Err(_) => {
                 for id in ids {
                     self.delete(id, ReasonCode::BlockUnintelligible)?;

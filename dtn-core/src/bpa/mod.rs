@@ -18,6 +18,7 @@ mod quota;
 mod receipts;
 mod receive;
 mod report;
+mod security;
 mod slab;
 
 use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -208,6 +209,15 @@ pub enum BpaError {
     /// A registration for an endpoint of another node.
     #[error("endpoint {0} is not on this node")]
     NotLocal(Eid),
+    /// A security-source rule could not be applied to a bundle created here (a key missing
+    /// from the key ring: the host checks its policy at start-up).
+    #[error("security rule {rule}: {error}")]
+    Security {
+        /// The rule.
+        rule: alloc::string::String,
+        /// What failed.
+        error: crate::bpsec::SecurityError,
+    },
 }
 
 /// Identifies a bundle across nodes: source, creation timestamp, fragment extent.
@@ -314,11 +324,16 @@ pub struct Bpa<S, R> {
     /// Custody dispositions to signal after the next commit.
     pub(crate) signals: crate::custody::SignalBatch,
     pub(crate) now: DtnTime,
+    /// The security source's randomness, seeded from the config.
+    pub(crate) drbg: crate::bpsec::Drbg,
+    /// Security failures by class (reason codes 12–16), since start.
+    pub(crate) security_failures: [u64; 5],
 }
 
 impl<S: BundleStore, R: Router> Bpa<S, R> {
     /// A fresh agent (an empty store).
     pub fn new(config: NodeConfig, store: S, router: R) -> Self {
+        let drbg = crate::bpsec::Drbg::new(config.security_seed);
         Bpa {
             config,
             store,
@@ -355,6 +370,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             custody_keys: BTreeMap::new(),
             signals: crate::custody::SignalBatch::default(),
             now: DtnTime(0),
+            drbg,
+            security_failures: [0; 5],
         }
     }
 

@@ -76,6 +76,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(());
             }
         };
+        // Security first: nothing acts on a bundle the policy has not cleared.
+        let Some(bundle) = self.secure_inbound(bundle)? else { return Ok(()) };
         let for_me = bundle.destination() == &self.config.admin_endpoint();
         if for_me && bundle.is_admin_record() && self.custody_record(link, &bundle)? {
             return Ok(());
@@ -142,8 +144,12 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(Reception::Deleted);
             }
             let mut editor = bundle.edit();
-            let discard: alloc::vec::Vec<u64> =
-                unprocessable.iter().filter(|b| b.discard_block).map(|b| b.number).collect();
+            let encrypted = bundle.encrypted_blocks();
+            let discard: alloc::vec::Vec<u64> = unprocessable
+                .iter()
+                .filter(|b| b.discard_block && encrypted.binary_search(&b.number).is_err())
+                .map(|b| b.number)
+                .collect();
             let changed = editor.remove_blocks(&discard) > 0;
             if changed {
                 match editor.build() {

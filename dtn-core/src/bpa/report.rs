@@ -68,6 +68,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         if self.now.is_unknown() {
             builder = builder.bundle_age_ms(0);
         }
-        Ok(builder.build()?)
+        let bundle = builder.build()?;
+        self.secure_outbound(bundle)
     }
 }

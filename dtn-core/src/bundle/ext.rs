@@ -118,7 +118,7 @@ pub(crate) fn bib_targets_primary(data: &[u8]) -> bool {
 }
 
 /// Whether a security block's data (an abstract security block) lists a target `pick` takes.
-pub(crate) fn asb_targets_any(data: &[u8], pick: impl Fn(u64) -> bool) -> bool {
+pub(crate) fn asb_targets_any(data: &[u8], mut pick: impl FnMut(u64) -> bool) -> bool {
     let mut r = Reader::with_strictness(data, false);
     let Ok(Some(n)) = r.array() else { return false };
     // Stop at the first unreadable target: a claimed count of billions in 7 bytes must not

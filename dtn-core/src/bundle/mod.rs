@@ -142,6 +142,19 @@ impl Bundle {
         self.relaxations
     }
 
+    /// The blocks BCBs list as targets, sorted (their data is ciphertext, and a forwarder
+    /// must not remove them: RFC 9172 3.8). Linear in the BCBs' data.
+    pub fn encrypted_blocks(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        for b in self.blocks.iter().filter(|b| b.block_type == block_type::BCB) {
+            ext::asb_targets_any(&b.data, |t| {
+                out.push(t);
+                false
+            });
+        }
+        out.sort_unstable();
+        out
+    }
     /// The bytes this bundle was parsed from (or built into).
     pub fn raw(&self) -> &Bytes {
         &self.raw

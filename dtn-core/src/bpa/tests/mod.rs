@@ -893,6 +893,7 @@ mod hostile;
 mod liveness;
 mod loops;
 mod quota;
+mod security;
 
 /// A submission retried with the same reference (its answer was lost) is the same ADU.
 mod resubmission {

@@ -1,0 +1,57 @@
+//! BPSec in the agent: the node's policy applied to the bundles it creates (security
+//! source) and to those it receives — from links, inside BIBE PDUs, and reassembled — before
+//! anything acts on them, so an unsigned or forged custody signal releases nothing.
+
+use super::{Action, Bpa, BpaError};
+use crate::bpsec::{Failure, Inbound, RustCrypto};
+use crate::bundle::Bundle;
+use crate::routing::Router;
+use crate::store::BundleStore;
+
+impl<S: BundleStore, R: Router> Bpa<S, R> {
+    /// Security failures since start, by class: missing, unknown, unexpected, failed,
+    /// conflicting (reason codes 12 to 16).
+    pub fn security_failures(&self) -> [(Failure, u64); 5] {
+        let mut out = [(Failure::Missing, 0); 5];
+        for (slot, (failure, count)) in out.iter_mut().zip(Failure::ALL.iter().zip(self.security_failures)) {
+            *slot = (*failure, count);
+        }
+        out
+    }
+
+    /// The source rules' operations on a bundle created here.
+    pub(crate) fn secure_outbound(&mut self, bundle: Bundle) -> Result<Bundle, BpaError> {
+        let Some(policy) = &self.config.security else { return Ok(bundle) };
+        let node = self.config.admin_endpoint();
+        policy
+            .outbound(&RustCrypto, &mut self.drbg, &node, bundle)
+            .map_err(|(rule, error)| BpaError::Security { rule, error })
+    }
+
+    /// The verifier and acceptor rules on a bundle that arrived; `None` when it was dropped
+    /// (deleted as the rule says, with a report if it says so).
+    pub(crate) fn secure_inbound(&mut self, bundle: Bundle) -> Result<Option<Bundle>, BpaError> {
+        let Some(policy) = self.config.security.as_ref().filter(|p| p.has_inbound()) else { return Ok(Some(bundle)) };
+        let counts = &mut self.security_failures;
+        let verdict = policy.inbound(&RustCrypto, bundle.clone(), &mut |e| {
+            if let Some(slot) = Failure::ALL.iter().position(|f| *f == e.failure).and_then(|i| counts.get_mut(i)) {
+                *slot += 1;
+            }
+        });
+        match verdict {
+            Inbound::Pass(bundle) => Ok(Some(*bundle)),
+            Inbound::Drop { error, report: true, .. } => {
+                self.discard(&bundle, error.reason())?;
+                Ok(None)
+            }
+            Inbound::Drop { error, report: false, .. } => {
+                self.actions.push_back(Action::Deleted {
+                    source: bundle.source().clone(),
+                    creation: bundle.creation(),
+                    reason: error.reason(),
+                });
+                Ok(None)
+            }
+        }
+    }
+}
