@@ -76,9 +76,19 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 return Ok(());
             }
         };
-        // Security first: nothing acts on a bundle the policy has not cleared.
+        // Security first: nothing acts on a bundle the policy has not cleared; one passing
+        // through gets what this node adds as a security source.
         let Some(bundle) = self.secure_inbound(bundle)? else { return Ok(()) };
         let for_me = bundle.destination() == &self.config.admin_endpoint();
+        let transit = self.config.node_of(bundle.destination()) != Some(self.config.node);
+        let bundle = if transit {
+            match self.secure_transit(bundle)? {
+                Some(b) => b,
+                None => return Ok(()),
+            }
+        } else {
+            bundle
+        };
         if for_me && bundle.is_admin_record() && self.custody_record(link, &bundle)? {
             return Ok(());
         }

@@ -3,7 +3,7 @@
 //! anything acts on them, so an unsigned or forged custody signal releases nothing.
 
 use super::{Action, Bpa, BpaError};
-use crate::bpsec::{Failure, Inbound, RustCrypto};
+use crate::bpsec::{Failure, Inbound, RustCrypto, SecurityError};
 use crate::bundle::Bundle;
 use crate::routing::Router;
 use crate::store::BundleStore;
@@ -28,16 +28,25 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             .map_err(|(rule, error)| BpaError::Security { rule, error })
     }
 
+    /// The security-source rules on a bundle this node forwards; `None` when it was dropped.
+    pub(crate) fn secure_transit(&mut self, bundle: Bundle) -> Result<Option<Bundle>, BpaError> {
+        let Some(policy) = self.config.security.as_ref().filter(|p| p.has_source()) else { return Ok(Some(bundle)) };
+        let node = self.config.admin_endpoint();
+        let counts = &mut self.security_failures;
+        let verdict = policy.transit(&RustCrypto, &mut self.drbg, &node, bundle.clone(), &mut |e| count(counts, e));
+        self.verdict(bundle, verdict)
+    }
+
     /// The verifier and acceptor rules on a bundle that arrived; `None` when it was dropped
     /// (deleted as the rule says, with a report if it says so).
     pub(crate) fn secure_inbound(&mut self, bundle: Bundle) -> Result<Option<Bundle>, BpaError> {
         let Some(policy) = self.config.security.as_ref().filter(|p| p.has_inbound()) else { return Ok(Some(bundle)) };
         let counts = &mut self.security_failures;
-        let verdict = policy.inbound(&RustCrypto, bundle.clone(), &mut |e| {
-            if let Some(slot) = Failure::ALL.iter().position(|f| *f == e.failure).and_then(|i| counts.get_mut(i)) {
-                *slot += 1;
-            }
-        });
+        let verdict = policy.inbound(&RustCrypto, bundle.clone(), &mut |e| count(counts, e));
+        self.verdict(bundle, verdict)
+    }
+
+    fn verdict(&mut self, bundle: Bundle, verdict: Inbound) -> Result<Option<Bundle>, BpaError> {
         match verdict {
             Inbound::Pass(bundle) => Ok(Some(*bundle)),
             Inbound::Drop { error, report: true, .. } => {
@@ -53,5 +62,11 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 Ok(None)
             }
         }
+    }
+}
+
+fn count(counts: &mut [u64; 5], e: &SecurityError) {
+    if let Some(slot) = Failure::ALL.iter().position(|f| *f == e.failure).and_then(|i| counts.get_mut(i)) {
+        *slot += 1;
     }
 }

@@ -224,6 +224,47 @@ impl Policy {
         Ok(bundle)
     }
 
+    /// The security-source rules on a bundle this node forwards (a waypoint as security
+    /// source, RFC 9172 3.1: a ground gateway encrypting what ground applications send before
+    /// it crosses the relays). A rule that cannot be applied (a fragment arrived) acts as its
+    /// `on_failure` says; "strip" forwards the bundle as it came.
+    pub fn transit(
+        &self,
+        crypto: &dyn Crypto,
+        drbg: &mut Drbg,
+        node: &Eid,
+        bundle: Bundle,
+        failed: &mut dyn FnMut(&SecurityError),
+    ) -> Inbound {
+        let mut bundle = bundle;
+        for service in [Service::Integrity, Service::Confidentiality] {
+            for rule in self.rules.iter().filter(|r| r.role == Role::Source && r.service == service) {
+                if !rule.matches(&bundle) {
+                    continue;
+                }
+                match self.add(crypto, drbg, node, rule, &bundle) {
+                    Ok(next) => bundle = next,
+                    Err(error) => {
+                        failed(&error);
+                        match rule.on_failure {
+                            OnFailure::DropWithReport => {
+                                return Inbound::Drop { error, report: true, rule: rule.name.clone() };
+                            }
+                            OnFailure::Drop => return Inbound::Drop { error, report: false, rule: rule.name.clone() },
+                            OnFailure::Strip => {}
+                        }
+                    }
+                }
+            }
+        }
+        Inbound::Pass(alloc::boxed::Box::new(bundle))
+    }
+
+    /// Whether any security-source rule exists.
+    pub fn has_source(&self) -> bool {
+        self.rules.iter().any(|r| r.role == Role::Source)
+    }
+
     fn add(
         &self,
         crypto: &dyn Crypto,

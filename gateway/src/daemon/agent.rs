@@ -524,6 +524,7 @@ impl<S: BundleStore> Agent<S> {
             store_bytes: store.used_bytes(),
             store_budget: store.capacity_bytes(),
             links_up: self.links.len() as u64,
+            security_failures: self.bpa.security_failures().map(|(f, n)| (f.name(), n)).to_vec(),
         };
         let config = self.bpa.config();
         let contacts = match self.bpa.router().cgr() {

@@ -145,6 +145,8 @@ pub struct Config {
     pub quic_idle_s: u64,
     /// LTP, when configured.
     pub ltp: Option<super::ltp_config::LtpSettings>,
+    /// BPSec policy and keys (`[bpsec]`), when configured.
+    pub bpsec: Option<dtn_core::bpsec::Policy>,
     /// Where ground applications connect (QUIC, `dtn-app/1`) and how.
     pub app: Option<AppSettings>,
     /// Neighbours.
@@ -534,6 +536,10 @@ impl Config {
                 None => None,
                 Some(l) => Some(l.check(&spanned_err)?),
             },
+            bpsec: match &raw.bpsec {
+                None => None,
+                Some(b) => Some(b.check(&base, &spanned_err)?),
+            },
             app,
             peers,
             routes,
@@ -595,6 +601,7 @@ struct Raw {
     mtcp: Option<RawMtcp>,
     quic: Option<RawQuic>,
     ltp: Option<super::ltp_config::RawLtp>,
+    bpsec: Option<super::bpsec_config::RawBpsec>,
     app: Option<RawApp>,
     #[serde(default)]
     peer: Vec<RawPeer>,

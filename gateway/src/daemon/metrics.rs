@@ -72,6 +72,9 @@ pub struct Gauges {
     pub store_budget: u64,
     /// Links up.
     pub links_up: u64,
+    /// BPSec failures since start, by class (missing, unknown, unexpected, failed,
+    /// conflicting: reason codes 12 to 16).
+    pub security_failures: Vec<(&'static str, u64)>,
 }
 
 /// The Prometheus text exposition of `counters` and `gauges`, names prefixed `dtn_`.
@@ -92,6 +95,11 @@ pub fn render(counters: &Counters, gauges: &Gauges, node: u64) -> String {
         let _ = writeln!(out, "# TYPE dtn_{name} gauge");
         let _ = writeln!(out, "dtn_{name}{{node=\"{node}\"}} {value}");
     }
+    let _ = writeln!(out, "# HELP dtn_security_failures_total BPSec operations that failed, by RFC 9172 reason.");
+    let _ = writeln!(out, "# TYPE dtn_security_failures_total counter");
+    for (reason, value) in &gauges.security_failures {
+        let _ = writeln!(out, "dtn_security_failures_total{{node=\"{node}\",reason=\"{reason}\"}} {value}");
+    }
     out
 }
 
@@ -103,10 +111,12 @@ mod tests {
     fn renders_counters_and_gauges() {
         let c = Counters::default();
         Counters::add(&c.bundles_received, 3);
-        let text = render(&c, &Gauges { links_up: 2, ..Gauges::default() }, 7);
+        let gauges = Gauges { links_up: 2, security_failures: vec![("failed", 4)], ..Gauges::default() };
+        let text = render(&c, &gauges, 7);
         assert!(text.contains("# TYPE dtn_bundles_received_total counter"));
         assert!(text.contains("dtn_bundles_received_total{node=\"7\"} 3"));
         assert!(text.contains("dtn_links_up{node=\"7\"} 2"));
+        assert!(text.contains("dtn_security_failures_total{node=\"7\",reason=\"failed\"} 4"));
         assert!(text.contains("# HELP dtn_deliveries_total ADUs delivered to local endpoints."));
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod bpsec_config;
 pub mod config;
 mod deliver;
 pub mod links;
@@ -161,6 +162,14 @@ fn secret_key() -> Result<u128, String> {
     Ok(u128::from_le_bytes(key))
 }
 
+/// Fresh entropy for the security source's IVs and per-bundle keys.
+fn security_seed() -> Result<[u8; 32], String> {
+    use ring::rand::SecureRandom;
+    let mut seed = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut seed).map_err(|_| "no system randomness for BPSec".to_string())?;
+    Ok(seed)
+}
+
 pub async fn start(config: Config) -> Result<Running, String> {
     let config = Arc::new(config);
     let plan = load_plan(&config)?.map(Arc::new);
@@ -176,6 +185,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
     node.storage = config.storage_policy.clone();
     node.dtn_nodes = config.dtn_names.iter().cloned().collect();
     node.digest_key = secret_key()?;
+    node.security = config.bpsec.clone();
+    node.security_seed = security_seed()?;
     let router = GatewayRouter::new(&config.routes, plan.clone().map(CgrRouter::new));
     let counters = Arc::new(Counters::default());
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
