@@ -166,6 +166,13 @@ fn key_files_others_can_read_and_bad_rules_are_refused_with_their_place() {
     }
     let (ok, err) = check(format!("{head}{keys_line}"));
     assert!(ok, "{err}");
+    // `dtn bpsec key` writes one the config takes, for the owner alone.
+    let made = dir.path("made.jwk");
+    assert!(dtn().args(["bpsec", "key", "--out"]).arg(&made).output().unwrap().status.success());
+    assert_eq!(std::fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o600);
+    let (ok, err) = check(format!("{head}[bpsec]\nkeys = [{{ id = \"made\", file = \"made.jwk\" }}]\n"));
+    assert!(ok, "{err}");
+    assert!(!dtn().args(["bpsec", "key", "--out"]).arg(&made).output().unwrap().status.success(), "overwrote a key");
     // A key file the group can read is refused, and the message holds no key material.
     std::fs::set_permissions(dir.path("mac.jwk"), std::fs::Permissions::from_mode(0o640)).unwrap();
     let (ok, err) = check(format!("{head}{keys_line}"));

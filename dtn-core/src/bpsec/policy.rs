@@ -173,6 +173,16 @@ pub enum Inbound {
 }
 
 impl Rule {
+    /// The drop a failure means under this rule, or `None` when the rule strips and goes on.
+    fn drop_for(&self, error: SecurityError) -> Option<Inbound> {
+        let report = match self.on_failure {
+            OnFailure::DropWithReport => true,
+            OnFailure::Drop => false,
+            OnFailure::Strip => return None,
+        };
+        Some(Inbound::Drop { error, report, rule: self.name.clone() })
+    }
+
     fn matches(&self, bundle: &Bundle) -> bool {
         let kind = match self.bundles {
             BundleKind::Any => true,
@@ -246,12 +256,8 @@ impl Policy {
                     Ok(next) => bundle = next,
                     Err(error) => {
                         failed(&error);
-                        match rule.on_failure {
-                            OnFailure::DropWithReport => {
-                                return Inbound::Drop { error, report: true, rule: rule.name.clone() };
-                            }
-                            OnFailure::Drop => return Inbound::Drop { error, report: false, rule: rule.name.clone() },
-                            OnFailure::Strip => {}
+                        if let Some(drop) = rule.drop_for(error) {
+                            return drop;
                         }
                     }
                 }
@@ -346,12 +352,9 @@ impl Policy {
                     Ok(next) => bundle = next,
                     Err(error) => {
                         failed(&error);
-                        match rule.on_failure {
-                            OnFailure::DropWithReport => {
-                                return Inbound::Drop { error, report: true, rule: rule.name.clone() };
-                            }
-                            OnFailure::Drop => return Inbound::Drop { error, report: false, rule: rule.name.clone() },
-                            OnFailure::Strip => bundle = strip(&bundle, &error),
+                        match rule.drop_for(error) {
+                            Some(drop) => return drop,
+                            None => bundle = strip(&bundle, &error),
                         }
                     }
                 }

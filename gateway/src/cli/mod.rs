@@ -2,6 +2,7 @@
 
 mod app_cmd;
 mod bench_cmd;
+mod bpsec_cmd;
 mod bundle_decode;
 mod bundle_encode;
 mod cert_cmd;
@@ -50,6 +51,15 @@ enum Command {
     /// A certificate authority for the mission's nodes (TLS for TCPCLv4 and QUIC).
     #[command(subcommand)]
     Cert(CertCommand),
+    /// BPSec key material.
+    #[command(subcommand)]
+    Bpsec(BpsecCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BpsecCommand {
+    /// Write a fresh symmetric key as a JWK file (mode 0600) for `[bpsec] keys`.
+    Key(bpsec_cmd::KeyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,5 +117,6 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Status(args) => app_cmd::status(&args),
         Command::Cert(CertCommand::Ca(args)) => cert_cmd::ca(&args),
         Command::Cert(CertCommand::Issue(args)) => cert_cmd::issue(&args),
+        Command::Bpsec(BpsecCommand::Key(args)) => bpsec_cmd::key(&args),
     }
 }
