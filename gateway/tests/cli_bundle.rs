@@ -117,3 +117,52 @@ fn encode_refuses_forbidden_flags() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("must-not-fragment"), "{}", text(&out.stderr));
 }
+
+/// `dtn bundle sign | encrypt | decrypt | verify` as an operator chains them, with keys from
+/// `dtn bpsec key`; `decode` shows the security blocks; a wrong key fails with its reason.
+#[test]
+fn signs_encrypts_decrypts_and_verifies_with_key_files() {
+    let dir = std::env::temp_dir().join(format!("dtn-cli-bpsec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |n: &str| dir.join(n).display().to_string();
+    for (name, bytes) in [("mac.jwk", "32"), ("kek.jwk", "16")] {
+        let out = dtn(&["bpsec", "key", "--out", &path(name), "--bytes", bytes], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let run = |args: &[&str], input: &[u8]| {
+        let out = dtn(args, Some(input));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out.stdout
+    };
+    let plain =
+        run(&["bundle", "encode", "--source", "ipn:2.1", "--dest", "ipn:1.2", "--payload", "slew to 41.2"], b"");
+    let signed = run(&["bundle", "sign", "--key", &path("mac.jwk"), "--target", "0", "--target", "1"], &plain);
+    let sealed = run(&["bundle", "encrypt", "--key", &path("kek.jwk"), "--wrap", "--aes", "128"], &signed);
+    let shown = text(&run(&["bundle", "decode", "--json"], &sealed));
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let blocks = v["blocks"].as_array().unwrap();
+    let bcb = blocks.iter().find(|b| b["type"] == 12).unwrap();
+    assert_eq!(bcb["value"]["context_name"], "BCB-AES-GCM", "{shown}");
+    assert_eq!(bcb["value"]["targets"].as_array().unwrap().len(), 2, "the BIB goes with the payload: {shown}");
+    assert_eq!(blocks.iter().find(|b| b["type"] == 11).unwrap()["value"]["encrypted"], true, "{shown}");
+    assert!(!shown.contains("slew to"), "plaintext in {shown}");
+    assert!(v["security"].as_str().unwrap().contains("keep RFC 9172's rules"), "{shown}");
+
+    let opened = run(&["bundle", "decrypt", "--key", &path("kek.jwk")], &sealed);
+    let accepted = run(&["bundle", "verify", "--key", &path("mac.jwk"), "--strip"], &opened);
+    let shown = text(&run(&["bundle", "decode"], &accepted));
+    assert!(shown.contains("slew to 41.2") && !shown.contains("bib"), "{shown}");
+
+    // The wrong key: exit status 1 and the reason.
+    let out = dtn(&["bundle", "verify", "--key", &path("kek.jwk")], Some(&signed));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("reason 15") && text(&out.stderr).contains("MAC does not verify"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dtn(&["bundle", "decrypt", "--key", &path("mac.jwk")], Some(&sealed));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

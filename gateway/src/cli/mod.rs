@@ -5,6 +5,7 @@ mod bench_cmd;
 mod bpsec_cmd;
 mod bundle_decode;
 mod bundle_encode;
+mod bundle_security;
 mod cert_cmd;
 mod client_config;
 mod gateway_cmd;
@@ -98,6 +99,14 @@ enum BundleCommand {
     Decode(bundle_decode::DecodeArgs),
     /// Build a bundle from flags and a payload.
     Encode(Box<bundle_encode::EncodeArgs>),
+    /// Add a BIB (BIB-HMAC-SHA2) with a key from a JWK file.
+    Sign(Box<bundle_security::SignArgs>),
+    /// Check the BIBs with candidate keys (non-zero exit and the reason when one fails).
+    Verify(Box<bundle_security::OpenArgs>),
+    /// Add a BCB (BCB-AES-GCM) with a key from a JWK file.
+    Encrypt(Box<bundle_security::EncryptArgs>),
+    /// Decrypt and remove the BCBs with candidate keys.
+    Decrypt(Box<bundle_security::OpenArgs>),
 }
 
 /// Runs a parsed command line.
@@ -105,6 +114,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Bundle(BundleCommand::Decode(args)) => bundle_decode::run(&args),
         Command::Bundle(BundleCommand::Encode(args)) => bundle_encode::run(&args),
+        Command::Bundle(BundleCommand::Sign(args)) => bundle_security::sign_cmd(&args),
+        Command::Bundle(BundleCommand::Verify(args)) => bundle_security::verify_cmd(&args),
+        Command::Bundle(BundleCommand::Encrypt(args)) => bundle_security::encrypt_cmd(&args),
+        Command::Bundle(BundleCommand::Decrypt(args)) => bundle_security::decrypt_cmd(&args),
         Command::Route(args) => route_cmd::run(&args),
         Command::Plan(PlanCommand::Check(args)) => plan_cmd::run(&args),
         Command::Gateway(GatewayCommand::Run(args)) => gateway_cmd::run(&args),

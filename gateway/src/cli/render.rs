@@ -26,11 +26,46 @@ fn block_value(bundle: &Bundle, block: &CanonicalBlock) -> Value {
             let hc = bundle.hop_count();
             json!({ "hop_limit": hc.map(|h| h.limit), "hop_count": hc.map(|h| h.count) })
         }
+        block_type::BIB | block_type::BCB => security_value(bundle, block),
+        block_type::PAYLOAD if bundle.encrypted_blocks().contains(&1) => {
+            json!({ "ciphertext_hex": short_hex(&block.data) })
+        }
         block_type::PAYLOAD => match std::str::from_utf8(&block.data) {
             Ok(text) if !bundle.is_admin_record() && block.data.len() <= 4096 => json!({ "text": text }),
             _ => json!({ "hex": encode_hex(&block.data[..block.data.len().min(4096)]) }),
         },
         _ => json!({ "hex": encode_hex(&block.data[..block.data.len().min(4096)]) }),
+    }
+}
+
+fn short_hex(data: &[u8]) -> String {
+    encode_hex(&data[..data.len().min(4096)])
+}
+
+fn items(items: &[dtn_core::bpsec::SecurityItem]) -> Vec<Value> {
+    items.iter().map(|i| json!({ "id": i.id, "value_hex": encode_hex(&i.value) })).collect()
+}
+
+/// A BIB or BCB: its targets, context, security source, parameters and results — or, for a
+/// BIB a BCB encrypts, that it is ciphertext.
+fn security_value(bundle: &Bundle, block: &CanonicalBlock) -> Value {
+    if bundle.encrypted_blocks().contains(&block.number) {
+        return json!({ "encrypted": true, "ciphertext_hex": short_hex(&block.data) });
+    }
+    match dtn_core::bpsec::Asb::decode(&block.data, ParseMode::Strict) {
+        Ok(asb) => json!({
+            "targets": asb.targets,
+            "context": asb.context_id,
+            "context_name": match asb.context_id {
+                dtn_core::bpsec::CONTEXT_BIB_HMAC_SHA2 => "BIB-HMAC-SHA2",
+                dtn_core::bpsec::CONTEXT_BCB_AES_GCM => "BCB-AES-GCM",
+                _ => "unknown",
+            },
+            "security_source": asb.source.to_string(),
+            "parameters": asb.parameters.as_deref().map(items),
+            "results": asb.results.iter().map(|r| items(r)).collect::<Vec<_>>(),
+        }),
+        Err(e) => json!({ "error": e.to_string() }),
     }
 }
 
@@ -113,7 +148,19 @@ pub fn json(bundle: &Bundle, mode: ParseMode) -> Value {
     if bundle.is_admin_record() {
         out["admin_record"] = admin_json(bundle);
     }
+    if let Some(rules) = security_rules(bundle) {
+        out["security"] = json!(rules);
+    }
     out
+}
+
+/// Whether the security blocks keep RFC 9172's rules (`None`: the bundle has none).
+fn security_rules(bundle: &Bundle) -> Option<String> {
+    let has = bundle.blocks().iter().any(|b| [block_type::BIB, block_type::BCB].contains(&b.block_type));
+    has.then(|| match dtn_core::bpsec::Security::of(bundle) {
+        Ok(_) => "the security blocks keep RFC 9172's rules".to_string(),
+        Err(e) => e.to_string(),
+    })
 }
 
 /// The bundle as indented text.
@@ -173,6 +220,9 @@ pub fn text(bundle: &Bundle, mode: ParseMode) -> String {
     }
     if bundle.is_admin_record() {
         let _ = writeln!(s, "  admin record: {}", admin_json(bundle));
+    }
+    if let Some(rules) = security_rules(bundle) {
+        let _ = writeln!(s, "  security:    {rules}");
     }
     s
 }
