@@ -2,6 +2,7 @@
 //! crash-safe store, and the daemon that ties them to one agent.
 
 pub mod app;
+pub mod bpsec_ring;
 pub mod budget;
 pub mod daemon;
 pub mod loadgen;

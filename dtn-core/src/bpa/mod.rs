@@ -328,6 +328,8 @@ pub struct Bpa<S, R> {
     pub(crate) drbg: crate::bpsec::Drbg,
     /// Security failures by class (reason codes 12–16), since start.
     pub(crate) security_failures: [u64; 5],
+    /// The primitives BPSec runs on (RustCrypto unless the host gives others).
+    pub(crate) crypto: alloc::boxed::Box<dyn crate::bpsec::Crypto + Send + Sync>,
 }
 
 impl<S: BundleStore, R: Router> Bpa<S, R> {
@@ -372,6 +374,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             now: DtnTime(0),
             drbg,
             security_failures: [0; 5],
+            crypto: alloc::boxed::Box::new(crate::bpsec::RustCrypto),
         }
     }
 

@@ -3,7 +3,7 @@
 //! anything acts on them, so an unsigned or forged custody signal releases nothing.
 
 use super::{Action, Bpa, BpaError};
-use crate::bpsec::{Failure, Inbound, RustCrypto, SecurityError};
+use crate::bpsec::{Failure, Inbound, SecurityError};
 use crate::bundle::Bundle;
 use crate::routing::Router;
 use crate::store::BundleStore;
@@ -19,12 +19,18 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         out
     }
 
+    /// Runs BPSec on these primitives from now on (a host with a faster library than the
+    /// built-in RustCrypto gives it here: the gateway gives `ring`).
+    pub fn set_crypto(&mut self, crypto: alloc::boxed::Box<dyn crate::bpsec::Crypto + Send + Sync>) {
+        self.crypto = crypto;
+    }
+
     /// The source rules' operations on a bundle created here.
     pub(crate) fn secure_outbound(&mut self, bundle: Bundle) -> Result<Bundle, BpaError> {
         let Some(policy) = &self.config.security else { return Ok(bundle) };
         let node = self.config.admin_endpoint();
         policy
-            .outbound(&RustCrypto, &mut self.drbg, &node, bundle)
+            .outbound(self.crypto.as_ref(), &mut self.drbg, &node, bundle)
             .map_err(|(rule, error)| BpaError::Security { rule, error })
     }
 
@@ -33,7 +39,8 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         let Some(policy) = self.config.security.as_ref().filter(|p| p.has_source()) else { return Ok(Some(bundle)) };
         let node = self.config.admin_endpoint();
         let counts = &mut self.security_failures;
-        let verdict = policy.transit(&RustCrypto, &mut self.drbg, &node, bundle.clone(), &mut |e| count(counts, e));
+        let verdict =
+            policy.transit(self.crypto.as_ref(), &mut self.drbg, &node, bundle.clone(), &mut |e| count(counts, e));
         self.verdict(bundle, verdict)
     }
 
@@ -42,7 +49,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
     pub(crate) fn secure_inbound(&mut self, bundle: Bundle) -> Result<Option<Bundle>, BpaError> {
         let Some(policy) = self.config.security.as_ref().filter(|p| p.has_inbound()) else { return Ok(Some(bundle)) };
         let counts = &mut self.security_failures;
-        let verdict = policy.inbound(&RustCrypto, bundle.clone(), &mut |e| count(counts, e));
+        let verdict = policy.inbound(self.crypto.as_ref(), bundle.clone(), &mut |e| count(counts, e));
         self.verdict(bundle, verdict)
     }
 

@@ -8,7 +8,7 @@ use super::bcb_aes_gcm::{self, AesVariant, GcmError, TAG_LEN};
 use super::hmac_sha2::{self, ShaVariant};
 
 /// HMAC-SHA2 and AES-GCM.
-pub trait Crypto {
+pub trait Crypto: core::fmt::Debug {
     /// The HMAC of the concatenation of `parts`.
     fn hmac(&self, variant: ShaVariant, key: &[u8], parts: &[&[u8]]) -> Vec<u8>;
     /// Encrypts `data` in place and returns the tag.

@@ -354,7 +354,10 @@ fn spawn_agent<S: BundleStore + Send + 'static>(
     counters: &Arc<Counters>,
     rx: mpsc::Receiver<Command>,
 ) -> Result<JoinHandle<Result<(), dtn_core::bpa::BpaError>>, String> {
-    let bpa = Bpa::recover(node, store, router, DtnTime::now()).map_err(|e| format!("recovering the store: {e}"))?;
+    let mut bpa =
+        Bpa::recover(node, store, router, DtnTime::now()).map_err(|e| format!("recovering the store: {e}"))?;
+    // BPSec on ring's assembly (see `bpsec_ring`): the flight build's RustCrypto is slower here.
+    bpa.set_crypto(Box::new(crate::bpsec_ring::RingCrypto));
     let held = bpa.bundles().count();
     if held > 0 {
         tracing::info!(bundles = held, "recovered bundles from the store");

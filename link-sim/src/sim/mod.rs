@@ -10,6 +10,7 @@ pub mod ltp;
 pub mod plot;
 mod run;
 pub mod scenario;
+pub mod security;
 mod world;
 mod world_ltp;
 

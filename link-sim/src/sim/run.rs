@@ -123,8 +123,15 @@ fn run_over(
         .collect();
     let ltp = (link.cla == super::scenario::LinkCla::Ltp)
         .then(|| super::ltp::LtpSettings { mtu: link.ltp_mtu.clamp(dtn_core::cla::ltp::SpanConfig::MIN_MTU, 1 << 20) });
-    let config =
-        SimConfig { seed, custody: scenario.run.custody, impairments, late_passes, ltp, ..SimConfig::default() };
+    let config = SimConfig {
+        seed,
+        custody: scenario.run.custody,
+        bpsec: scenario.run.bpsec,
+        impairments,
+        late_passes,
+        ltp,
+        ..SimConfig::default()
+    };
     let mut world = World::new(windows, config);
     for m in &scenario.missed_pass {
         world.miss_pass(m.from, m.to, m.pass);

@@ -8,6 +8,7 @@
 //! seed = 1
 //! duration_s = 86400
 //! custody = true
+//! bpsec = true            # BIB on every admin record, BCB on every payload (sim::security)
 //! size_scale = 1          # divide bundle sizes and link rates by this (same timing)
 //!
 //! [link]
@@ -94,6 +95,8 @@ pub struct RunSection {
     pub duration_s: f64,
     /// Custody transfer on every link.
     pub custody: bool,
+    /// BPSec on every node (`sim::security`): admin records signed, payloads encrypted.
+    pub bpsec: bool,
     /// Bundle sizes and link rates are both divided by this factor. Transmission times, and
     /// the ratio of every bundle to every contact's volume, stay what they are at full size,
     /// so routing, booking and fragmentation decide as they would; only the per-bundle header
@@ -104,7 +107,7 @@ pub struct RunSection {
 
 impl Default for RunSection {
     fn default() -> Self {
-        RunSection { seed: 1, duration_s: 86_400.0, custody: false, size_scale: 1 }
+        RunSection { seed: 1, duration_s: 86_400.0, custody: false, bpsec: false, size_scale: 1 }
     }
 }
 

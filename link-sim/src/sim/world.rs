@@ -20,6 +20,8 @@ pub struct SimConfig {
     pub epoch: DtnTime,
     /// Hand bundles to the next hop with custody (BIBE) on every link.
     pub custody: bool,
+    /// BPSec on every node (see [`super::security`]).
+    pub bpsec: bool,
     /// Channel impairments applied to every link.
     pub impairments: Impairments,
     /// Store budget per node, bytes.
@@ -53,6 +55,7 @@ impl Default for SimConfig {
             seed: 1,
             epoch: DtnTime(757_382_400_000),
             custody: false,
+            bpsec: false,
             impairments: Impairments::default(),
             store_bytes: 1 << 34,
             late_passes: Vec::new(),
@@ -212,6 +215,10 @@ impl World {
             if config.custody {
                 let peers = windows.keys().filter(|(f, _)| *f == node).map(|(_, t)| *t);
                 node_config.custody = Some(CustodyConfig::with_peers(peers));
+            }
+            if config.bpsec {
+                node_config.security = Some(super::security::policy(node));
+                node_config.security_seed = super::security::seed(config.seed, node);
             }
             let agent =
                 Bpa::new(node_config.clone(), MemoryStore::new(config.store_bytes), CgrRouter::new(plan.clone()));
