@@ -259,28 +259,54 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result
     strip_crcs(bundle, &mut editor, &targets);
     let header = security_block(&editor, op.placement, block_type::BCB, BlockFlags::REPLICATE)?;
     let primary = editor.primary_raw().clone();
-    let mut results = Vec::with_capacity(targets.len());
+    let mut aads = Vec::with_capacity(targets.len());
     for &t in &targets {
         let Some(block) = editor.blocks().iter().find(|b| b.number == t) else {
             return Err(conflict("the target is not in the bundle").on_target(t));
         };
         let target = BlockHeader { block_type: block.block_type, number: t, flags: block.flags.0 };
-        let aad = Aad { scope: op.scope, primary: &primary, target, security: header }.to_vec();
-        let mut data = block.data.to_vec();
-        let tag = crypto
-            .seal(op.variant, key, op.iv, &aad, &mut data)
-            .map_err(|_| SecurityError::new(Failure::Failed, "AES-GCM refused the key or IV").on_target(t))?;
-        editor.set_block_data(t, Bytes::from(data), CrcType::None);
-        results.push(alloc::vec![SecurityItem::bytes(bcb_aes_gcm::RESULT_TAG, &tag)]);
+        aads.push(Aad { scope: op.scope, primary: &primary, target, security: header }.to_vec());
     }
+    // The BCB goes in with zero tags; the targets are encrypted in the output buffer itself
+    // and the tags written over the zeros (no CRC covers either: both were removed).
     let parameters = bcb_aes_gcm::Parameters { iv: op.iv.to_vec(), variant: op.variant, wrapped_key, scope: op.scope };
+    let zero = [0u8; bcb_aes_gcm::TAG_LEN];
     let asb = Asb {
-        targets,
+        targets: targets.clone(),
         context_id: CONTEXT_BCB_AES_GCM,
         context_flags: 1,
         source: op.source.clone(),
         parameters: Some(parameters.to_items()),
-        results,
+        results: targets.iter().map(|_| alloc::vec![SecurityItem::bytes(bcb_aes_gcm::RESULT_TAG, &zero)]).collect(),
     };
-    insert(&mut editor, op.placement, header, &asb)
+    let block = CanonicalBlock::new(
+        header.block_type,
+        header.number,
+        BlockFlags(header.flags),
+        CrcType::None,
+        Bytes::from(asb.to_vec()),
+    );
+    if !editor.insert_block(op.placement.index, block) {
+        return Err(conflict("the security block's number is taken"));
+    }
+    let mut out = Vec::new();
+    let mut ranges: Vec<(u64, core::ops::Range<usize>)> = Vec::with_capacity(targets.len() + 1);
+    editor.encode_locating(&mut out, |n, range| {
+        if n == header.number || targets.contains(&n) {
+            ranges.push((n, range));
+        }
+    });
+    let range_of = |n: u64| ranges.iter().find(|(m, _)| *m == n).map(|(_, r)| r.clone());
+    let bcb = range_of(header.number).ok_or(SecurityError::new(Failure::Failed, "the BCB was not encoded"))?;
+    // Each result is [[1, h'<16 bytes>']]: 0x81 0x82 0x01 0x50 and the tag; they end the block.
+    const RESULT_LEN: usize = 4 + bcb_aes_gcm::TAG_LEN;
+    for (i, (&t, aad)) in targets.iter().zip(&aads).enumerate() {
+        let failed = || SecurityError::new(Failure::Failed, "AES-GCM refused the key or IV").on_target(t);
+        let data = range_of(t).and_then(|r| out.get_mut(r)).ok_or_else(failed)?;
+        let tag = crypto.seal(op.variant, key, op.iv, aad, data).map_err(|_| failed())?;
+        let at = bcb.end - (targets.len() - i) * RESULT_LEN + 4;
+        out.get_mut(at..at + bcb_aes_gcm::TAG_LEN).ok_or_else(failed)?.copy_from_slice(&tag);
+    }
+    Bundle::parse_own(Bytes::from(out), crate::parse_mode::ParseMode::Relaxed)
+        .map_err(|_| SecurityError::new(Failure::Failed, "the secured bundle does not re-encode"))
 }

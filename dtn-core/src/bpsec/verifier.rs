@@ -135,15 +135,41 @@ pub fn accept_bib(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u
     editor.build().map_err(|_| failed("the bundle does not re-encode").in_block(number))
 }
 
-/// The plaintexts of BCB `number`'s targets, in its target order (the check a BCB verifier
-/// makes, and the first half of accepting it).
-pub fn decrypt_targets(
-    crypto: &dyn Crypto,
+/// What opening one target of a BCB takes.
+struct Opening<'k> {
+    target: u64,
+    aad: Vec<u8>,
+    tag: Vec<u8>,
+    /// The tag ends the target's data (hardy) instead of being result 1.
+    appended: bool,
+    variant: bcb_aes_gcm::AesVariant,
+    iv: Vec<u8>,
+    keys: alloc::rc::Rc<Vec<KeyRef<'k>>>,
+}
+
+impl Opening<'_> {
+    /// Decrypts `data` (the ciphertext, tag excluded) in place under the first key that
+    /// authenticates it; `original` restores it between tries.
+    fn open(&self, crypto: &dyn Crypto, data: &mut [u8], original: &[u8]) -> bool {
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                data.copy_from_slice(original);
+            }
+            if crypto.open(self.variant, k.bytes(), &self.iv, &self.aad, data, &self.tag).is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Checks BCB `number` and says, per target, how to open it.
+fn plan<'k>(
     bundle: &Bundle,
     security: &Security,
     number: u64,
-    keys: &[&[u8]],
-) -> Result<Vec<(u64, Vec<u8>)>, SecurityError> {
+    keys: &[&'k [u8]],
+) -> Result<Vec<Opening<'k>>, SecurityError> {
     let (block, asb) = readable(security, number, false)?;
     let at = |e: SecurityError| e.in_block(number);
     if asb.context_id != CONTEXT_BCB_AES_GCM {
@@ -151,7 +177,7 @@ pub fn decrypt_targets(
     }
     no_fragment_payload(bundle, asb, number)?;
     let params = bcb_aes_gcm::Parameters::of(asb).map_err(|e| at(failed(e.0)))?;
-    let keys = keys_to_try(keys, params.wrapped_key.as_deref()).map_err(at)?;
+    let keys = alloc::rc::Rc::new(keys_to_try(keys, params.wrapped_key.as_deref()).map_err(at)?);
     let primary = bundle.primary_raw();
     let mut out = Vec::with_capacity(asb.targets.len());
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
@@ -160,25 +186,53 @@ pub fn decrypt_targets(
             return Err(at(SecurityError::new(Failure::Conflicting, "the target is not in the bundle")).on_target(t));
         };
         // The tag is result 1; without one it ends the ciphertext (as hardy sends it).
-        let (ciphertext, tag) =
-            match results.iter().find(|r| r.id == bcb_aes_gcm::RESULT_TAG).and_then(|r| r.as_bytes()) {
-                Some(tag) => (target.data.as_ref(), tag),
-                None if !results.is_empty() => return fail("a result this context does not define"),
-                None => match target.data.len().checked_sub(bcb_aes_gcm::TAG_LEN) {
-                    Some(n) => target.data.split_at(n),
-                    None => return fail("no tag: neither result 1 nor at the end of the ciphertext"),
-                },
-            };
+        let (tag, appended) = match results.iter().find(|r| r.id == bcb_aes_gcm::RESULT_TAG).and_then(|r| r.as_bytes())
+        {
+            Some(tag) => (tag.to_vec(), false),
+            None if !results.is_empty() => return fail("a result this context does not define"),
+            None => match target.data.len().checked_sub(bcb_aes_gcm::TAG_LEN) {
+                Some(n) => (target.data.get(n..).unwrap_or_default().to_vec(), true),
+                None => return fail("no tag: neither result 1 nor at the end of the ciphertext"),
+            },
+        };
         let header = BlockHeader { block_type: target.block_type, number: t, flags: target.flags.0 };
         let aad = Aad { scope: params.scope, primary, target: header, security: block.header }.to_vec();
-        let plain = keys.iter().find_map(|k| {
-            let mut data = ciphertext.to_vec();
-            crypto.open(params.variant, k.bytes(), &params.iv, &aad, &mut data, tag).ok().map(|()| data)
+        out.push(Opening {
+            target: t,
+            aad,
+            tag,
+            appended,
+            variant: params.variant,
+            iv: params.iv.clone(),
+            keys: keys.clone(),
         });
-        match plain {
-            Some(p) => out.push((t, p)),
-            None => return fail("the tag does not authenticate the target under any key for this source"),
+    }
+    Ok(out)
+}
+
+fn unauthenticated(number: u64, t: u64) -> SecurityError {
+    failed("the tag does not authenticate the target under any key for this source").in_block(number).on_target(t)
+}
+
+/// The plaintexts of BCB `number`'s targets, in its target order (the check a BCB verifier
+/// makes).
+pub fn decrypt_targets(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    security: &Security,
+    number: u64,
+    keys: &[&[u8]],
+) -> Result<Vec<(u64, Vec<u8>)>, SecurityError> {
+    let mut out = Vec::new();
+    for o in plan(bundle, security, number, keys)? {
+        let data = bundle.block(o.target).map(|b| b.data.as_ref()).unwrap_or_default();
+        let ciphertext =
+            if o.appended { data.get(..data.len() - bcb_aes_gcm::TAG_LEN).unwrap_or_default() } else { data };
+        let mut plain = ciphertext.to_vec();
+        if !o.open(crypto, &mut plain, ciphertext) {
+            return Err(unauthenticated(number, o.target));
         }
+        out.push((o.target, plain));
     }
     Ok(out)
 }
@@ -195,33 +249,66 @@ pub fn accept_bcb(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u
 /// when both are accepted together. The bundle that results must keep the rules.
 pub fn accept_bcbs(crypto: &dyn Crypto, bundle: &Bundle, bcbs: &[(u64, &[&[u8]])]) -> Result<Bundle, SecurityError> {
     let security = Security::of(bundle)?;
-    let mut plaintexts = Vec::new();
+    let mut openings = Vec::new();
     for &(number, keys) in bcbs {
-        for (t, plain) in decrypt_targets(crypto, bundle, &security, number, keys)? {
-            plaintexts.push((number, t, plain));
+        openings.extend(plan(bundle, &security, number, keys)?.into_iter().map(|o| (number, o)));
+    }
+    let opened: Vec<u64> = openings.iter().map(|(_, o)| o.target).collect();
+    let mut editor = bundle.edit();
+    for &(number, _) in bcbs {
+        editor.remove_block(number);
+    }
+    // A tag appended to the ciphertext changes the block's length, and a CRC (a relay may
+    // have added one) must be computed again: those targets are decrypted apart. The others
+    // are decrypted in the output buffer itself.
+    let apart = |o: &Opening<'_>| o.appended || bundle.block(o.target).is_some_and(|b| b.crc_type != CrcType::None);
+    for (number, o) in openings.iter().filter(|(_, o)| apart(o)) {
+        let data = bundle.block(o.target).map(|b| b.data.as_ref()).unwrap_or_default();
+        let end = if o.appended { data.len() - bcb_aes_gcm::TAG_LEN } else { data.len() };
+        let ciphertext = data.get(..end).unwrap_or_default();
+        let mut plain = ciphertext.to_vec();
+        if !o.open(crypto, &mut plain, ciphertext) {
+            return Err(unauthenticated(*number, o.target));
+        }
+        let crc = bundle.block(o.target).map_or(CrcType::None, |b| b.crc_type);
+        editor.set_block_data(o.target, Bytes::from(plain), crc);
+    }
+    let mut out = Vec::new();
+    let mut ranges: Vec<(u64, core::ops::Range<usize>)> = Vec::new();
+    editor.encode_locating(&mut out, |n, r| {
+        if opened.contains(&n) {
+            ranges.push((n, r));
+        }
+    });
+    let range_of = |n: u64| ranges.iter().find(|(m, _)| *m == n).map(|(_, r)| r.clone()).unwrap_or(0..0);
+    for (number, o) in openings.iter().filter(|(_, o)| !apart(o)) {
+        let original = bundle.block(o.target).map(|b| b.data.as_ref()).unwrap_or_default();
+        let data = out.get_mut(range_of(o.target)).unwrap_or_default();
+        if data.len() != original.len() || !o.open(crypto, data, original) {
+            return Err(unauthenticated(*number, o.target));
         }
     }
-    let opened: Vec<u64> = plaintexts.iter().map(|(_, t, _)| *t).collect();
-    let mut editor = bundle.edit();
-    for (number, t, plain) in plaintexts {
-        let Some(target) = bundle.block(t) else { continue };
-        if target.block_type == block_type::BIB {
-            let bib = Asb::decode(&plain, ParseMode::Strict).map_err(|e| failed(e.message).in_block(t))?;
+    for (number, o) in &openings {
+        if bundle.block(o.target).is_some_and(|b| b.block_type == block_type::BIB) {
+            let plain = out.get(range_of(o.target)).unwrap_or_default();
+            let plain = if apart(o) { editor_data(&editor, o.target) } else { plain.to_vec() };
+            let bib = Asb::decode(&plain, ParseMode::Strict).map_err(|e| failed(e.message).in_block(o.target))?;
             if !bib.targets.iter().any(|x| opened.contains(x)) {
                 return Err(SecurityError::new(
                     Failure::Conflicting,
                     "an encrypted BIB shares a target with the BCBs that encrypt it",
                 )
-                .in_block(number)
-                .on_target(t));
+                .in_block(*number)
+                .on_target(o.target));
             }
         }
-        editor.set_block_data(t, Bytes::from(plain), target.crc_type);
     }
-    for &(number, _) in bcbs {
-        editor.remove_block(number);
-    }
-    let out = editor.build().map_err(|_| failed("the bundle does not re-encode"))?;
+    let out =
+        Bundle::parse_own(Bytes::from(out), ParseMode::Relaxed).map_err(|_| failed("the bundle does not re-encode"))?;
     Security::of(&out)?;
     Ok(out)
+}
+
+fn editor_data(editor: &crate::bundle::BundleEditor, number: u64) -> Vec<u8> {
+    editor.blocks().iter().find(|b| b.number == number).map(|b| b.data.to_vec()).unwrap_or_default()
 }

@@ -176,17 +176,30 @@ impl BundleEditor {
     /// Appends the edited bundle to `out` in one pass: received bytes for unchanged blocks,
     /// fresh encodings for changed ones (no intermediate buffers).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
+        self.encode_locating(out, |_, _| {});
+    }
+
+    /// [`Self::encode_into`], telling `at` where each block's data lands in `out` (so a caller
+    /// can work on it in place: BPSec encrypts the output buffer itself, no second copy).
+    pub fn encode_locating(&self, out: &mut Vec<u8>, mut at: impl FnMut(u64, core::ops::Range<usize>)) {
         out.reserve(
             self.primary_raw.len() + self.blocks.iter().map(|b| b.raw.len().max(b.data.len() + 16)).sum::<usize>() + 2,
         );
         out.extend_from_slice(&START);
         out.extend_from_slice(&self.primary_raw);
         for block in &self.blocks {
-            if block.raw.is_empty() {
+            let start = out.len();
+            let data_start = if block.raw.is_empty() {
                 block.encode(out);
+                // After the data: the CRC as a byte string (head and value), if any.
+                let crc = if block.crc_type == CrcType::None { 0 } else { 1 + block.crc_type.value_len() };
+                out.len() - crc - block.data.len()
             } else {
                 out.extend_from_slice(&block.raw);
-            }
+                let within = (block.data.as_ptr() as usize).saturating_sub(block.raw.as_ptr() as usize);
+                start + within
+            };
+            at(block.number, data_start..data_start + block.data.len());
         }
         out.extend_from_slice(&STOP);
     }
