@@ -169,6 +169,17 @@ impl Asb {
         self.parameters.as_ref()?.iter().find(|p| p.id == id)
     }
 
+    /// Parameter `id` as a byte string, if given (`message` if it is something else).
+    pub(crate) fn bytes_parameter(&self, id: u64, message: &'static str) -> Result<Option<&[u8]>, &'static str> {
+        self.parameter(id).map(|p| p.as_bytes().ok_or(message)).transpose()
+    }
+
+    /// Parameter `id` as an unsigned integer, `default` if absent (`message` if it is
+    /// something else).
+    pub(crate) fn uint_parameter(&self, id: u64, default: u64, message: &'static str) -> Result<u64, &'static str> {
+        self.parameter(id).map_or(Ok(default), |p| p.as_uint().ok_or(message))
+    }
+
     /// The results for `target`.
     pub fn results_for(&self, target: u64) -> Option<&[SecurityItem]> {
         let i = self.targets.iter().position(|&t| t == target)?;

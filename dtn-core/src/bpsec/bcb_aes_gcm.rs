@@ -16,7 +16,6 @@ use aes_gcm::aes::{Aes128, Aes256};
 
 use super::asb::{Asb, SecurityItem};
 use super::hmac_sha2::BlockHeader;
-use crate::cbor::writer;
 
 /// Parameter 1: the IV.
 pub const PARAM_IV: u64 = 1;
@@ -96,16 +95,7 @@ impl Aad<'_> {
     /// The AAD (RFC 9173 4.7.2).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.primary.len() + 32);
-        writer::uint(&mut out, self.scope);
-        if self.scope & SCOPE_PRIMARY != 0 {
-            out.extend_from_slice(self.primary);
-        }
-        if self.scope & SCOPE_TARGET_HEADER != 0 {
-            self.target.encode(&mut out);
-        }
-        if self.scope & SCOPE_SECURITY_HEADER != 0 {
-            self.security.encode(&mut out);
-        }
+        super::hmac_sha2::encode_scoped(&mut out, self.scope, Some((self.primary, &self.target)), &self.security);
         out
     }
 }
@@ -246,14 +236,13 @@ impl Parameters {
                 p.as_uint().and_then(AesVariant::from_code).ok_or(ParameterError("the AES variant is 1 or 3"))?
             }
         };
-        let wrapped_key = match asb.parameter(PARAM_WRAPPED_KEY) {
-            None => None,
-            Some(p) => Some(p.as_bytes().ok_or(ParameterError("the wrapped key is a byte string"))?.to_vec()),
-        };
-        let scope = match asb.parameter(PARAM_SCOPE) {
-            None => SCOPE_DEFAULT,
-            Some(p) => p.as_uint().ok_or(ParameterError("the AAD scope flags are an unsigned integer"))?,
-        };
+        let wrapped_key = asb
+            .bytes_parameter(PARAM_WRAPPED_KEY, "the wrapped key is a byte string")
+            .map_err(ParameterError)?
+            .map(<[u8]>::to_vec);
+        let scope = asb
+            .uint_parameter(PARAM_SCOPE, SCOPE_DEFAULT, "the AAD scope flags are an unsigned integer")
+            .map_err(ParameterError)?;
         Ok(Parameters { iv: iv.to_vec(), variant, wrapped_key, scope })
     }
 

@@ -94,6 +94,30 @@ impl BlockHeader {
     }
 }
 
+/// What both contexts put before their data (RFC 9173 3.7, 4.7.2): the scope flags, then as
+/// they ask the primary block and the target's header (`target`: both; `None` when the
+/// target is the primary block itself, which is then the data) and the security block's
+/// header.
+pub(crate) fn encode_scoped(
+    out: &mut Vec<u8>,
+    scope: u64,
+    target: Option<(&[u8], &BlockHeader)>,
+    security: &BlockHeader,
+) {
+    writer::uint(out, scope);
+    if let Some((primary, header)) = target {
+        if scope & SCOPE_PRIMARY != 0 {
+            out.extend_from_slice(primary);
+        }
+        if scope & SCOPE_TARGET_HEADER != 0 {
+            header.encode(out);
+        }
+    }
+    if scope & SCOPE_SECURITY_HEADER != 0 {
+        security.encode(out);
+    }
+}
+
 /// What one target's IPPT is made of.
 #[derive(Debug, Clone, Copy)]
 pub struct Ippt<'a> {
@@ -130,16 +154,8 @@ impl Ippt<'_> {
     }
 
     fn encode_prefix(&self, out: &mut Vec<u8>) {
-        writer::uint(out, self.scope);
-        if self.scope & SCOPE_PRIMARY != 0 && !self.targets_primary() {
-            out.extend_from_slice(self.primary);
-        }
-        if self.scope & SCOPE_TARGET_HEADER != 0 && !self.targets_primary() {
-            self.target.encode(out);
-        }
-        if self.scope & SCOPE_SECURITY_HEADER != 0 {
-            self.security.encode(out);
-        }
+        let target = (!self.targets_primary()).then_some((self.primary, &self.target));
+        encode_scoped(out, self.scope, target, &self.security);
         writer::head(out, crate::cbor::Major::Bytes, self.target_data.len() as u64);
     }
 
@@ -216,14 +232,13 @@ impl Parameters {
                 p.as_uint().and_then(ShaVariant::from_code).ok_or(ParameterError("the SHA variant is 5, 6 or 7"))?
             }
         };
-        let wrapped_key = match asb.parameter(PARAM_WRAPPED_KEY) {
-            None => None,
-            Some(p) => Some(p.as_bytes().ok_or(ParameterError("the wrapped key is a byte string"))?.to_vec()),
-        };
-        let scope = match asb.parameter(PARAM_SCOPE) {
-            None => SCOPE_DEFAULT,
-            Some(p) => p.as_uint().ok_or(ParameterError("the scope flags are an unsigned integer"))?,
-        };
+        let wrapped_key = asb
+            .bytes_parameter(PARAM_WRAPPED_KEY, "the wrapped key is a byte string")
+            .map_err(ParameterError)?
+            .map(<[u8]>::to_vec);
+        let scope = asb
+            .uint_parameter(PARAM_SCOPE, SCOPE_DEFAULT, "the scope flags are an unsigned integer")
+            .map_err(ParameterError)?;
         Ok(Parameters { variant, wrapped_key, scope })
     }
 

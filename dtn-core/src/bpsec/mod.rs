@@ -12,6 +12,7 @@ pub mod crypto;
 mod error;
 pub mod hmac_sha2;
 pub mod key_wrap;
+pub mod numbers;
 pub mod policy;
 pub mod random;
 pub mod rules;
@@ -25,7 +26,7 @@ pub use policy::{BundleKind, Context, Inbound, KeyRing, OnFailure, Policy, Role,
 pub use random::Drbg;
 pub use rules::{Security, SecurityBlock};
 pub use source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, sign};
-pub use verifier::{accept_bcb, accept_bcbs, accept_bib, decrypt_targets, verify_bib};
+pub use verifier::{accept_bcb, accept_bcbs, accept_bib, accept_bibs, decrypt_targets, verify_bib};
 
 pub use crate::bundle::block_type::{BCB as BLOCK_TYPE_BCB, BIB as BLOCK_TYPE_BIB};
 

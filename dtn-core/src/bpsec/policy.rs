@@ -23,7 +23,7 @@ use super::hmac_sha2::ShaVariant;
 use super::random::Drbg;
 use super::rules::Security;
 use super::source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, sign};
-use super::verifier::{accept_bcbs, accept_bib, decrypt_targets, verify_bib};
+use super::verifier::{accept_bcbs_with, accept_bibs_with, decrypt_targets, verify_bib};
 use crate::bundle::Bundle;
 use crate::eid::{Eid, EidPattern};
 
@@ -397,14 +397,14 @@ impl Policy {
                 .in_block(block.number())
                 .on_target(t));
             }
-            if !blocks.contains(&block.number()) {
-                blocks.push(block.number());
-            }
+            blocks.push(block.number());
         }
+        blocks.sort_unstable();
+        blocks.dedup();
         match (rule.service, rule.role) {
             (Service::Confidentiality, Role::Acceptor) => {
                 let with_keys: Vec<(u64, &[&[u8]])> = blocks.iter().map(|&n| (n, keys.as_slice())).collect();
-                accept_bcbs(crypto, bundle, &with_keys)
+                accept_bcbs_with(crypto, bundle, &security, &with_keys)
             }
             (Service::Confidentiality, _) => {
                 for &n in &blocks {
@@ -412,13 +412,7 @@ impl Policy {
                 }
                 Ok(bundle.clone())
             }
-            (Service::Integrity, Role::Acceptor) => {
-                let mut out = bundle.clone();
-                for &n in &blocks {
-                    out = accept_bib(crypto, &out, n, &keys)?;
-                }
-                Ok(out)
-            }
+            (Service::Integrity, Role::Acceptor) => accept_bibs_with(crypto, bundle, &security, &blocks, &keys),
             (Service::Integrity, _) => {
                 for &n in &blocks {
                     verify_bib(crypto, bundle, &security, n, &keys)?;

@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 use super::asb::Asb;
 use super::error::{Failure, SecurityError};
 use super::hmac_sha2::BlockHeader;
+use super::numbers::Numbers;
 use crate::bundle::{BlockFlags, Bundle, CanonicalBlock, block_type};
 use crate::parse_mode::ParseMode;
 
@@ -46,10 +47,19 @@ impl SecurityBlock {
     }
 }
 
-/// The security blocks of one bundle, checked against RFC 9172's rules.
+/// The security blocks of one bundle, checked against RFC 9172's rules, with the bundle's
+/// block numbers indexed: every lookup is a binary search, so a hostile bundle of many
+/// blocks and targets costs linear work.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Security {
     blocks: Vec<SecurityBlock>,
+    /// Security block number → index in `blocks`.
+    numbers: Numbers,
+    /// Target → index in `blocks` of the BIB over it, and of the BCB.
+    bibs: Numbers,
+    bcbs: Numbers,
+    /// Every canonical block number → its position in the bundle's blocks.
+    canonical: Numbers,
 }
 
 fn header(block: &CanonicalBlock) -> BlockHeader {
@@ -62,13 +72,12 @@ impl Security {
     pub fn of(bundle: &Bundle) -> Result<Security, SecurityError> {
         let blocks = bundle.blocks();
         // Block numbers sorted once: each target is a binary search, not a scan.
-        let mut types: Vec<(u64, u64)> = blocks.iter().map(|b| (b.number, b.block_type)).collect();
-        types.sort_unstable();
-        let type_of = |n: u64| types.binary_search_by_key(&n, |&(k, _)| k).ok().and_then(|i| types.get(i)).map(|t| t.1);
-        let exists = |n: u64| n == 0 || type_of(n).is_some();
+        let canonical = Numbers::of_blocks(blocks);
+        let type_of = |n: u64| canonical.block(blocks, n).map(|b| b.block_type);
+        let exists = |n: u64| n == 0 || canonical.contains(n);
         let mut out = Vec::new();
         // BCBs first: they are never encrypted, and say which blocks are.
-        let mut encrypted: Vec<u64> = Vec::new();
+        let mut encrypted: Vec<(u64, usize)> = Vec::new();
         for block in blocks.iter().filter(|b| b.block_type == block_type::BCB) {
             let asb = decode(block)?;
             let fail = |m| Err(SecurityError::new(Failure::Conflicting, m).in_block(block.number));
@@ -88,16 +97,16 @@ impl Security {
                     }
                     Some(_) => {}
                 }
-                encrypted.push(t);
+                encrypted.push((t, out.len()));
             }
             out.push(SecurityBlock { header: header(block), asb: Some(asb) });
         }
-        if let Some(t) = duplicate(&mut encrypted.clone()) {
+        if let Some(t) = duplicate(&mut encrypted) {
             return Err(SecurityError::new(Failure::Conflicting, "two BCBs target one block").on_target(t));
         }
-        encrypted.sort_unstable();
-        let is_encrypted = |n: u64| encrypted.binary_search(&n).is_ok();
-        let mut signed: Vec<u64> = Vec::new();
+        let bcbs = Numbers::new(encrypted);
+        let is_encrypted = |n: u64| bcbs.contains(n);
+        let mut signed: Vec<(u64, usize)> = Vec::new();
         for block in blocks.iter().filter(|b| b.block_type == block_type::BIB) {
             if is_encrypted(block.number) {
                 out.push(SecurityBlock { header: header(block), asb: None });
@@ -115,14 +124,15 @@ impl Security {
                 if is_encrypted(t) {
                     return fail("a BCB over a block a BIB protects also covers that BIB");
                 }
-                signed.push(t);
+                signed.push((t, out.len()));
             }
             out.push(SecurityBlock { header: header(block), asb: Some(asb) });
         }
         if let Some(t) = duplicate(&mut signed) {
             return Err(SecurityError::new(Failure::Conflicting, "two BIBs target one block").on_target(t));
         }
-        Ok(Security { blocks: out })
+        let numbers = Numbers::new(out.iter().enumerate().map(|(i, b)| (b.number(), i)));
+        Ok(Security { blocks: out, numbers, bibs: Numbers::new(signed), bcbs, canonical })
     }
 
     /// The security blocks, BCBs first.
@@ -137,17 +147,22 @@ impl Security {
 
     /// The security block with this number.
     pub fn block(&self, number: u64) -> Option<&SecurityBlock> {
-        self.blocks.iter().find(|b| b.number() == number)
+        self.numbers.get(number).and_then(|&i| self.blocks.get(i))
     }
 
     /// The (readable) BIB that protects `target`.
     pub fn bib_over(&self, target: u64) -> Option<&SecurityBlock> {
-        self.blocks.iter().find(|b| b.is_bib() && b.targets().contains(&target))
+        self.bibs.get(target).and_then(|&i| self.blocks.get(i))
     }
 
     /// The BCB that encrypts `target`.
     pub fn bcb_over(&self, target: u64) -> Option<&SecurityBlock> {
-        self.blocks.iter().find(|b| !b.is_bib() && b.targets().contains(&target))
+        self.bcbs.get(target).and_then(|&i| self.blocks.get(i))
+    }
+
+    /// The canonical block numbered `number` of `bundle`, the bundle this was read from.
+    pub fn canonical<'b>(&self, bundle: &'b Bundle, number: u64) -> Option<&'b CanonicalBlock> {
+        self.canonical.block(bundle.blocks(), number)
     }
 }
 
@@ -158,8 +173,8 @@ fn decode(block: &CanonicalBlock) -> Result<Asb, SecurityError> {
         .map_err(|e| SecurityError::new(Failure::Failed, e.message).in_block(block.number))
 }
 
-/// A value that occurs twice (sorts `values`).
-fn duplicate(values: &mut [u64]) -> Option<u64> {
-    values.sort_unstable();
-    values.windows(2).find(|w| w.first() == w.get(1)).and_then(|w| w.first().copied())
+/// A target that occurs twice (sorts `targets`).
+fn duplicate(targets: &mut [(u64, usize)]) -> Option<u64> {
+    targets.sort_unstable();
+    targets.windows(2).find(|w| w.first().map(|e| e.0) == w.get(1).map(|e| e.0)).and_then(|w| w.first()).map(|e| e.0)
 }

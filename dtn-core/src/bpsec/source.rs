@@ -22,6 +22,7 @@ use super::crypto::Crypto;
 use super::error::{Failure, SecurityError};
 use super::hmac_sha2::{self, BlockHeader, Ippt, ShaVariant};
 use super::key_wrap::wrap_key;
+use super::numbers::{self, Numbers};
 use super::rules::Security;
 use super::{CONTEXT_BCB_AES_GCM, CONTEXT_BIB_HMAC_SHA2};
 use crate::bundle::{BlockFlags, Bundle, BundleEditor, CanonicalBlock, block_type};
@@ -106,8 +107,9 @@ fn key_of<'a>(key: &KeyMaterial<'a>) -> Result<(&'a [u8], Option<Vec<u8>>), Secu
     }
 }
 
-/// Checks what both operations need and returns the targets' blocks' checked list.
-fn check_targets(bundle: &Bundle, targets: &[u64]) -> Result<Security, SecurityError> {
+/// Checks what both operations need; returns the bundle's security blocks and the targets
+/// as a set.
+fn check_targets(bundle: &Bundle, targets: &[u64]) -> Result<(Security, Numbers<()>), SecurityError> {
     if bundle.is_fragment() {
         return Err(conflict("a fragment is protected only as the whole bundle, before fragmentation"));
     }
@@ -119,11 +121,12 @@ fn check_targets(bundle: &Bundle, targets: &[u64]) -> Result<Security, SecurityE
     if sorted.windows(2).any(|w| w.first() == w.get(1)) {
         return Err(conflict("a block is targeted twice"));
     }
-    Security::of(bundle)
+    Ok((Security::of(bundle)?, numbers::set(sorted)))
 }
 
 /// Removes the CRC of every target (RFC 9173 3.8.1, 4.8.1).
-fn strip_crcs(bundle: &Bundle, editor: &mut BundleEditor, targets: &[u64]) {
+fn strip_crcs(bundle: &Bundle, security: &Security, editor: &mut BundleEditor, targets: &[u64]) {
+    let mut changes = Vec::new();
     for &t in targets {
         if t == 0 {
             if bundle.primary().crc_type != CrcType::None {
@@ -131,12 +134,13 @@ fn strip_crcs(bundle: &Bundle, editor: &mut BundleEditor, targets: &[u64]) {
                 primary.crc_type = CrcType::None;
                 editor.set_primary(&primary);
             }
-        } else if let Some(block) = bundle.block(t)
+        } else if let Some(block) = security.canonical(bundle, t)
             && block.crc_type != CrcType::None
         {
-            editor.set_block_data(t, block.data.clone(), CrcType::None);
+            changes.push((t, block.data.clone(), CrcType::None));
         }
     }
+    editor.set_blocks_data(changes);
 }
 
 fn security_block(
@@ -173,10 +177,10 @@ fn insert(
 
 /// Adds a BIB over `op.targets`; returns the new bundle.
 pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundle, SecurityError> {
-    let security = check_targets(bundle, op.targets)?;
+    let (security, _) = check_targets(bundle, op.targets)?;
     for &t in op.targets {
         let fail = |m| Err(conflict(m).on_target(t));
-        match bundle.block(t).map(|b| b.block_type) {
+        match security.canonical(bundle, t).map(|b| b.block_type) {
             None if t != 0 => return fail("the target is not in the bundle"),
             Some(block_type::BIB | block_type::BCB) => return fail("a BIB never targets a security block"),
             _ => {}
@@ -190,12 +194,13 @@ pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundl
     }
     let (key, wrapped_key) = key_of(&op.key)?;
     let mut editor = bundle.edit();
-    strip_crcs(bundle, &mut editor, op.targets);
+    strip_crcs(bundle, &security, &mut editor, op.targets);
     let header = security_block(&editor, op.placement, block_type::BIB, BlockFlags::default())?;
     let primary = editor.primary_raw().clone();
     let mut results = Vec::with_capacity(op.targets.len());
+    let index = Numbers::of_blocks(editor.blocks());
     for &t in op.targets {
-        let (target, data) = match editor.blocks().iter().find(|b| b.number == t) {
+        let (target, data) = match index.block(editor.blocks(), t) {
             Some(b) => (BlockHeader { block_type: b.block_type, number: t, flags: b.flags.0 }, b.data.as_ref()),
             None => (BlockHeader { block_type: 0, number: 0, flags: 0 }, primary.as_ref()),
         };
@@ -218,21 +223,22 @@ pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundl
 /// Adds a BCB over `op.targets` (and over any BIB that protects one of them); returns the
 /// new bundle.
 pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result<Bundle, SecurityError> {
-    let security = check_targets(bundle, op.targets)?;
+    let (security, wanted) = check_targets(bundle, op.targets)?;
     if !bcb_aes_gcm::IV_LEN.contains(&op.iv.len()) {
         return Err(SecurityError::new(Failure::Failed, "the IV is 8 to 16 bytes"));
     }
     let mut targets: Vec<u64> = Vec::with_capacity(op.targets.len() + 1);
+    let mut taken = alloc::collections::BTreeSet::new();
     for &t in op.targets {
         let fail = |m| Err(conflict(m).on_target(t));
         if t == 0 {
             return fail("a BCB never targets the primary block");
         }
-        match bundle.block(t).map(|b| b.block_type) {
+        match security.canonical(bundle, t).map(|b| b.block_type) {
             None => return fail("the target is not in the bundle"),
             Some(block_type::BCB) => return fail("a BCB never targets a BCB"),
             Some(block_type::BIB) => {
-                let shares = security.block(t).is_some_and(|b| b.targets().iter().any(|x| op.targets.contains(x)));
+                let shares = security.block(t).is_some_and(|b| b.targets().iter().any(|&x| wanted.contains(x)));
                 if !shares {
                     return fail("a BCB encrypts a BIB only together with one of its targets");
                 }
@@ -243,11 +249,11 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result
             return fail("the target is already encrypted");
         }
         if let Some(bib) = security.bib_over(t)
-            && !targets.contains(&bib.number())
+            && taken.insert(bib.number())
         {
             targets.push(bib.number());
         }
-        if !targets.contains(&t) {
+        if taken.insert(t) {
             targets.push(t);
         }
     }
@@ -256,12 +262,13 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result
         return Err(SecurityError::new(Failure::Failed, "the key's length is not the AES variant's"));
     }
     let mut editor = bundle.edit();
-    strip_crcs(bundle, &mut editor, &targets);
+    strip_crcs(bundle, &security, &mut editor, &targets);
     let header = security_block(&editor, op.placement, block_type::BCB, BlockFlags::REPLICATE)?;
     let primary = editor.primary_raw().clone();
     let mut aads = Vec::with_capacity(targets.len());
+    let index = Numbers::of_blocks(editor.blocks());
     for &t in &targets {
-        let Some(block) = editor.blocks().iter().find(|b| b.number == t) else {
+        let Some(block) = index.block(editor.blocks(), t) else {
             return Err(conflict("the target is not in the bundle").on_target(t));
         };
         let target = BlockHeader { block_type: block.block_type, number: t, flags: block.flags.0 };
@@ -292,11 +299,12 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result
     let mut out = Vec::new();
     let mut ranges: Vec<(u64, core::ops::Range<usize>)> = Vec::with_capacity(targets.len() + 1);
     editor.encode_locating(&mut out, |n, range| {
-        if n == header.number || targets.contains(&n) {
+        if n == header.number || taken.contains(&n) {
             ranges.push((n, range));
         }
     });
-    let range_of = |n: u64| ranges.iter().find(|(m, _)| *m == n).map(|(_, r)| r.clone());
+    let ranges = Numbers::new(ranges);
+    let range_of = |n: u64| ranges.get(n).cloned();
     let bcb = range_of(header.number).ok_or(SecurityError::new(Failure::Failed, "the BCB was not encoded"))?;
     // Each result is [[1, h'<16 bytes>']]: 0x81 0x82 0x01 0x50 and the tag; they end the block.
     const RESULT_LEN: usize = 4 + bcb_aes_gcm::TAG_LEN;

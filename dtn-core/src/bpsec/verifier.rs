@@ -18,6 +18,7 @@ use super::crypto::Crypto;
 use super::error::{Failure, SecurityError};
 use super::hmac_sha2::{self, BlockHeader, Ippt, macs_equal};
 use super::key_wrap::unwrap_key;
+use super::numbers::{self, Numbers};
 use super::rules::{Security, SecurityBlock};
 use super::{CONTEXT_BCB_AES_GCM, CONTEXT_BIB_HMAC_SHA2};
 use crate::bundle::{Bundle, block_type};
@@ -105,7 +106,7 @@ pub fn verify_bib(
             .find(|r| r.id == hmac_sha2::RESULT_MAC)
             .and_then(|r| r.as_bytes())
             .ok_or(at(failed("no MAC (result 1) for the target")).on_target(t))?;
-        let (target, data) = match bundle.block(t) {
+        let (target, data) = match security.canonical(bundle, t) {
             Some(b) => (BlockHeader { block_type: b.block_type, number: t, flags: b.flags.0 }, b.data.as_ref()),
             None => (BlockHeader { block_type: 0, number: 0, flags: 0 }, primary.as_ref()),
         };
@@ -119,20 +120,43 @@ pub fn verify_bib(
     Ok(())
 }
 
-/// Verifies BIB `number` and removes it (the acceptor role). If it was the only one over
-/// the primary block and that has no CRC, the primary gets a CRC-32C back (RFC 9171 4.3.1).
+/// Verifies BIB `number` and removes it (the acceptor role); see [`accept_bibs`].
 pub fn accept_bib(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u8]]) -> Result<Bundle, SecurityError> {
-    let security = Security::of(bundle)?;
-    verify_bib(crypto, bundle, &security, number, keys)?;
+    accept_bibs(crypto, bundle, &[number], keys)
+}
+
+/// Verifies each BIB listed and removes them all in one step (the acceptor role). If one
+/// was over the primary block and that has no CRC, the primary gets a CRC-32C back
+/// (RFC 9171 4.3.1).
+pub fn accept_bibs(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    numbers: &[u64],
+    keys: &[&[u8]],
+) -> Result<Bundle, SecurityError> {
+    accept_bibs_with(crypto, bundle, &Security::of(bundle)?, numbers, keys)
+}
+
+/// [`accept_bibs`] with the bundle's security blocks already read.
+pub(crate) fn accept_bibs_with(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    security: &Security,
+    numbers: &[u64],
+    keys: &[&[u8]],
+) -> Result<Bundle, SecurityError> {
+    for &number in numbers {
+        verify_bib(crypto, bundle, security, number, keys)?;
+    }
     let mut editor = bundle.edit();
-    editor.remove_block(number);
-    let covered_primary = security.bib_over(0).is_some_and(|b| b.number() == number);
+    editor.remove_blocks(numbers);
+    let covered_primary = security.bib_over(0).is_some_and(|b| numbers.contains(&b.number()));
     if covered_primary && bundle.primary().crc_type == CrcType::None {
         let mut primary = bundle.primary().clone();
         primary.crc_type = CrcType::Crc32c;
         editor.set_primary(&primary);
     }
-    editor.build().map_err(|_| failed("the bundle does not re-encode").in_block(number))
+    editor.build().map_err(|_| failed("the bundle does not re-encode"))
 }
 
 /// What opening one target of a BCB takes.
@@ -148,6 +172,15 @@ struct Opening<'k> {
 }
 
 impl Opening<'_> {
+    /// The ciphertext in the target's data (without a tag appended to it).
+    fn ciphertext<'d>(&self, data: &'d [u8]) -> &'d [u8] {
+        if self.appended {
+            data.get(..data.len().saturating_sub(bcb_aes_gcm::TAG_LEN)).unwrap_or_default()
+        } else {
+            data
+        }
+    }
+
     /// Decrypts `data` (the ciphertext, tag excluded) in place under the first key that
     /// authenticates it; `original` restores it between tries.
     fn open(&self, crypto: &dyn Crypto, data: &mut [u8], original: &[u8]) -> bool {
@@ -182,7 +215,7 @@ fn plan<'k>(
     let mut out = Vec::with_capacity(asb.targets.len());
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         let fail = |m| Err(at(failed(m)).on_target(t));
-        let Some(target) = bundle.block(t) else {
+        let Some(target) = security.canonical(bundle, t) else {
             return Err(at(SecurityError::new(Failure::Conflicting, "the target is not in the bundle")).on_target(t));
         };
         // The tag is result 1; without one it ends the ciphertext (as hardy sends it).
@@ -225,9 +258,8 @@ pub fn decrypt_targets(
 ) -> Result<Vec<(u64, Vec<u8>)>, SecurityError> {
     let mut out = Vec::new();
     for o in plan(bundle, security, number, keys)? {
-        let data = bundle.block(o.target).map(|b| b.data.as_ref()).unwrap_or_default();
-        let ciphertext =
-            if o.appended { data.get(..data.len() - bcb_aes_gcm::TAG_LEN).unwrap_or_default() } else { data };
+        let data = security.canonical(bundle, o.target).map(|b| b.data.as_ref()).unwrap_or_default();
+        let ciphertext = o.ciphertext(data);
         let mut plain = ciphertext.to_vec();
         if !o.open(crypto, &mut plain, ciphertext) {
             return Err(unauthenticated(number, o.target));
@@ -248,60 +280,55 @@ pub fn accept_bcb(crypto: &dyn Crypto, bundle: &Bundle, number: u64, keys: &[&[u
 /// the one BCB; hardy puts the BIB and its target in a BCB each, which keeps the point
 /// when both are accepted together. The bundle that results must keep the rules.
 pub fn accept_bcbs(crypto: &dyn Crypto, bundle: &Bundle, bcbs: &[(u64, &[&[u8]])]) -> Result<Bundle, SecurityError> {
-    let security = Security::of(bundle)?;
+    accept_bcbs_with(crypto, bundle, &Security::of(bundle)?, bcbs)
+}
+
+/// [`accept_bcbs`] with the bundle's security blocks already read.
+pub(crate) fn accept_bcbs_with(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    security: &Security,
+    bcbs: &[(u64, &[&[u8]])],
+) -> Result<Bundle, SecurityError> {
     let mut openings = Vec::new();
     for &(number, keys) in bcbs {
-        openings.extend(plan(bundle, &security, number, keys)?.into_iter().map(|o| (number, o)));
+        openings.extend(plan(bundle, security, number, keys)?.into_iter().map(|o| (number, o)));
     }
-    let opened: Vec<u64> = openings.iter().map(|(_, o)| o.target).collect();
+    let opened = numbers::set(openings.iter().map(|(_, o)| o.target));
     let mut editor = bundle.edit();
-    for &(number, _) in bcbs {
-        editor.remove_block(number);
-    }
+    editor.remove_blocks(&bcbs.iter().map(|b| b.0).collect::<Vec<u64>>());
+    // `plan` found every target in the bundle.
+    let targets: Vec<(u64, &Opening<'_>, &crate::bundle::CanonicalBlock)> =
+        openings.iter().filter_map(|(number, o)| Some((*number, o, security.canonical(bundle, o.target)?))).collect();
     // A tag appended to the ciphertext changes the block's length, and a CRC (a relay may
     // have added one) must be computed again: those targets are decrypted apart. The others
     // are decrypted in the output buffer itself.
-    let apart = |o: &Opening<'_>| o.appended || bundle.block(o.target).is_some_and(|b| b.crc_type != CrcType::None);
-    for (number, o) in openings.iter().filter(|(_, o)| apart(o)) {
-        let data = bundle.block(o.target).map(|b| b.data.as_ref()).unwrap_or_default();
-        let end = if o.appended { data.len() - bcb_aes_gcm::TAG_LEN } else { data.len() };
-        let ciphertext = data.get(..end).unwrap_or_default();
+    let apart = |o: &Opening<'_>, b: &crate::bundle::CanonicalBlock| o.appended || b.crc_type != CrcType::None;
+    let mut changes = Vec::new();
+    for &(number, o, block) in targets.iter().filter(|(_, o, b)| apart(o, b)) {
+        let ciphertext = o.ciphertext(&block.data);
         let mut plain = ciphertext.to_vec();
         if !o.open(crypto, &mut plain, ciphertext) {
-            return Err(unauthenticated(*number, o.target));
+            return Err(unauthenticated(number, o.target));
         }
-        let crc = bundle.block(o.target).map_or(CrcType::None, |b| b.crc_type);
-        editor.set_block_data(o.target, Bytes::from(plain), crc);
+        shares_a_target(block, &plain, &opened, number)?;
+        changes.push((o.target, Bytes::from(plain), block.crc_type));
     }
+    editor.set_blocks_data(changes);
     let mut out = Vec::new();
-    let mut ranges: Vec<(u64, core::ops::Range<usize>)> = Vec::new();
+    let mut ranges = Vec::new();
     editor.encode_locating(&mut out, |n, r| {
-        if opened.contains(&n) {
+        if opened.contains(n) {
             ranges.push((n, r));
         }
     });
-    let range_of = |n: u64| ranges.iter().find(|(m, _)| *m == n).map(|(_, r)| r.clone()).unwrap_or(0..0);
-    for (number, o) in openings.iter().filter(|(_, o)| !apart(o)) {
-        let original = bundle.block(o.target).map(|b| b.data.as_ref()).unwrap_or_default();
-        let data = out.get_mut(range_of(o.target)).unwrap_or_default();
-        if data.len() != original.len() || !o.open(crypto, data, original) {
-            return Err(unauthenticated(*number, o.target));
+    let ranges = Numbers::new(ranges);
+    for &(number, o, block) in targets.iter().filter(|(_, o, b)| !apart(o, b)) {
+        let data = ranges.get(o.target).and_then(|r| out.get_mut(r.clone())).unwrap_or_default();
+        if data.len() != block.data.len() || !o.open(crypto, data, &block.data) {
+            return Err(unauthenticated(number, o.target));
         }
-    }
-    for (number, o) in &openings {
-        if bundle.block(o.target).is_some_and(|b| b.block_type == block_type::BIB) {
-            let plain = out.get(range_of(o.target)).unwrap_or_default();
-            let plain = if apart(o) { editor_data(&editor, o.target) } else { plain.to_vec() };
-            let bib = Asb::decode(&plain, ParseMode::Strict).map_err(|e| failed(e.message).in_block(o.target))?;
-            if !bib.targets.iter().any(|x| opened.contains(x)) {
-                return Err(SecurityError::new(
-                    Failure::Conflicting,
-                    "an encrypted BIB shares a target with the BCBs that encrypt it",
-                )
-                .in_block(*number)
-                .on_target(o.target));
-            }
-        }
+        shares_a_target(block, data, &opened, number)?;
     }
     let out =
         Bundle::parse_own(Bytes::from(out), ParseMode::Relaxed).map_err(|_| failed("the bundle does not re-encode"))?;
@@ -309,6 +336,24 @@ pub fn accept_bcbs(crypto: &dyn Crypto, bundle: &Bundle, bcbs: &[(u64, &[&[u8]])
     Ok(out)
 }
 
-fn editor_data(editor: &crate::bundle::BundleEditor, number: u64) -> Vec<u8> {
-    editor.blocks().iter().find(|b| b.number == number).map(|b| b.data.to_vec()).unwrap_or_default()
+/// For a decrypted BIB: one of its targets is among those decrypted with it.
+fn shares_a_target(
+    block: &crate::bundle::CanonicalBlock,
+    plain: &[u8],
+    opened: &Numbers<()>,
+    bcb: u64,
+) -> Result<(), SecurityError> {
+    if block.block_type != block_type::BIB {
+        return Ok(());
+    }
+    let bib = Asb::decode(plain, ParseMode::Strict).map_err(|e| failed(e.message).in_block(block.number))?;
+    if !bib.targets.iter().any(|&x| opened.contains(x)) {
+        return Err(SecurityError::new(
+            Failure::Conflicting,
+            "an encrypted BIB shares a target with the BCBs that encrypt it",
+        )
+        .in_block(bcb)
+        .on_target(block.number));
+    }
+    Ok(())
 }

@@ -111,13 +111,25 @@ impl BundleEditor {
 
     /// Replaces a block's data and CRC type (the header stays); returns whether it is there.
     pub fn set_block_data(&mut self, number: u64, data: Bytes, crc_type: CrcType) -> bool {
-        let Some(block) = self.blocks.iter_mut().find(|b| b.number == number) else {
-            return false;
-        };
-        block.data = data;
-        block.crc_type = crc_type;
-        block.raw = Bytes::new();
-        true
+        self.set_blocks_data(alloc::vec![(number, data, crc_type)]) == 1
+    }
+
+    /// Replaces the data and CRC type of several blocks in one pass (linear in the blocks
+    /// up to a sort, however many change); returns how many were there. A number given
+    /// twice takes one of its values.
+    pub fn set_blocks_data(&mut self, mut changes: Vec<(u64, Bytes, CrcType)>) -> usize {
+        changes.sort_by_key(|c| c.0);
+        let mut done = 0;
+        for block in &mut self.blocks {
+            let Ok(i) = changes.binary_search_by_key(&block.number, |c| c.0) else { continue };
+            if let Some((_, data, crc_type)) = changes.get(i) {
+                block.data = data.clone();
+                block.crc_type = *crc_type;
+                block.raw = Bytes::new();
+                done += 1;
+            }
+        }
+        done
     }
 
     /// Replaces the primary block with this one, encoded canonically.

@@ -9,8 +9,8 @@ use clap::Args;
 use dtn_core::bpsec::bcb_aes_gcm::AesVariant;
 use dtn_core::bpsec::hmac_sha2::ShaVariant;
 use dtn_core::bpsec::{
-    Encrypt, KeyMaterial, Placement, RustCrypto, Security, SecurityError, Sign, accept_bcbs, accept_bib, encrypt, sign,
-    verify_bib,
+    Encrypt, KeyMaterial, Placement, RustCrypto, Security, SecurityError, Sign, accept_bcbs, accept_bibs, encrypt,
+    sign, verify_bib,
 };
 use dtn_core::bundle::Bundle;
 use dtn_core::eid::Eid;
@@ -208,7 +208,6 @@ pub fn verify_cmd(args: &OpenArgs) -> Result<(), String> {
     if bibs.is_empty() {
         return Err("no BIB to verify (missing security operation, reason 12)".into());
     }
-    let mut out = bundle.clone();
     for &n in &bibs {
         verify_bib(&RustCrypto, &bundle, &security, n, &keys).map_err(refused)?;
         let block = security.block(n).and_then(|b| b.asb.as_ref());
@@ -217,10 +216,8 @@ pub fn verify_cmd(args: &OpenArgs) -> Result<(), String> {
             block.map(|a| a.targets.clone()).unwrap_or_default(),
             block.map(|a| a.source.to_string()).unwrap_or_default()
         );
-        if args.strip {
-            out = accept_bib(&RustCrypto, &out, n, &keys).map_err(refused)?;
-        }
     }
+    let out = if args.strip { accept_bibs(&RustCrypto, &bundle, &bibs, &keys).map_err(refused)? } else { bundle };
     if args.strip || args.io.json || args.io.out.is_some() { write(&args.io, &out) } else { Ok(()) }
 }
 

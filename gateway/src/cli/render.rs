@@ -18,7 +18,8 @@ fn crc_name(crc: CrcType) -> &'static str {
     }
 }
 
-fn block_value(bundle: &Bundle, block: &CanonicalBlock) -> Value {
+/// A block's value; `encrypted` lists (sorted) the blocks a BCB targets.
+fn block_value(bundle: &Bundle, block: &CanonicalBlock, encrypted: &[u64]) -> Value {
     match block.block_type {
         block_type::PREVIOUS_NODE => json!({ "node": bundle.previous_node().map(ToString::to_string) }),
         block_type::BUNDLE_AGE => json!({ "age_ms": bundle.bundle_age_ms() }),
@@ -26,8 +27,8 @@ fn block_value(bundle: &Bundle, block: &CanonicalBlock) -> Value {
             let hc = bundle.hop_count();
             json!({ "hop_limit": hc.map(|h| h.limit), "hop_count": hc.map(|h| h.count) })
         }
-        block_type::BIB | block_type::BCB => security_value(bundle, block),
-        block_type::PAYLOAD if bundle.encrypted_blocks().contains(&1) => {
+        block_type::BIB | block_type::BCB => security_value(block, encrypted),
+        block_type::PAYLOAD if encrypted.binary_search(&1).is_ok() => {
             json!({ "ciphertext_hex": short_hex(&block.data) })
         }
         block_type::PAYLOAD => match std::str::from_utf8(&block.data) {
@@ -48,8 +49,8 @@ fn items(items: &[dtn_core::bpsec::SecurityItem]) -> Vec<Value> {
 
 /// A BIB or BCB: its targets, context, security source, parameters and results — or, for a
 /// BIB a BCB encrypts, that it is ciphertext.
-fn security_value(bundle: &Bundle, block: &CanonicalBlock) -> Value {
-    if bundle.encrypted_blocks().contains(&block.number) {
+fn security_value(block: &CanonicalBlock, encrypted: &[u64]) -> Value {
+    if encrypted.binary_search(&block.number).is_ok() {
         return json!({ "encrypted": true, "ciphertext_hex": short_hex(&block.data) });
     }
     match dtn_core::bpsec::Asb::decode(&block.data, ParseMode::Strict) {
@@ -109,6 +110,7 @@ fn admin_json(bundle: &Bundle) -> Value {
 /// The bundle as a JSON object.
 pub fn json(bundle: &Bundle, mode: ParseMode) -> Value {
     let p = bundle.primary();
+    let encrypted = bundle.encrypted_blocks();
     let blocks: Vec<Value> = bundle
         .blocks()
         .iter()
@@ -121,7 +123,7 @@ pub fn json(bundle: &Bundle, mode: ParseMode) -> Value {
                 "flag_names": b.flags.names().collect::<Vec<_>>(),
                 "crc_type": b.crc_type.code(),
                 "data_length": b.data.len(),
-                "value": block_value(bundle, b),
+                "value": block_value(bundle, b, &encrypted),
             })
         })
         .collect();
@@ -199,9 +201,10 @@ pub fn text(bundle: &Bundle, mode: ParseMode) -> String {
         let _ = writeln!(s, "  fragment:    offset {} of {} bytes", f.offset, f.total_adu_length);
     }
     let _ = writeln!(s, "  primary CRC: {}", crc_name(p.crc_type));
+    let encrypted = bundle.encrypted_blocks();
     for b in bundle.blocks() {
         let flags: Vec<_> = b.flags.names().collect();
-        let value = match block_value(bundle, b) {
+        let value = match block_value(bundle, b, &encrypted) {
             Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
             other => other.to_string(),
         };

@@ -165,3 +165,57 @@ fn a_payload_is_encrypted_at_the_source_and_opened_only_at_the_destination() {
         "{actions:?}"
     );
 }
+
+#[test]
+#[cfg(feature = "std")]
+fn a_bib_and_a_bcb_over_a_hundred_thousand_blocks_take_linear_time() {
+    use crate::bpsec::{Encrypt, RustCrypto, encrypt, sign};
+    let mut builder = bundle_to(Eid::ipn(2, 1)).payload(&b"many targets"[..]);
+    for i in 0..100_000u64 {
+        builder = builder.numbered_block(200, i + 2, BlockFlags::default(), crate::crc::CrcType::Crc32c, vec![1]);
+    }
+    let plain = builder.build().unwrap();
+    let targets: Vec<u64> = (1..=100_001).collect();
+    let started = std::time::Instant::now();
+    let session = [0x11u8; 32];
+    let op = Sign {
+        targets: &targets,
+        source: Eid::ipn(5, 0),
+        variant: ShaVariant::Sha256,
+        scope: 7,
+        key: KeyMaterial::Wrapped { kek: &PEER_KEY, session: &session },
+        placement: Placement::default(),
+    };
+    let signed = sign(&RustCrypto, &plain, &op).unwrap();
+    let op = Encrypt {
+        targets: &targets,
+        source: Eid::ipn(5, 0),
+        variant: AesVariant::A256,
+        scope: 7,
+        iv: &[3; 12],
+        key: KeyMaterial::Wrapped { kek: &PEER_KEY, session: &session },
+        placement: Placement::default(),
+    };
+    let secured = encrypt(&RustCrypto, &signed, &op).unwrap();
+    let made = started.elapsed();
+    let mut b = agent(2, &[]);
+    b.store = MemoryStore::new(64 << 20);
+    let mut rules = Vec::new();
+    for service in [Service::Confidentiality, Service::Integrity] {
+        let mut r = rule(Role::Acceptor, service, "ipn:5.*", "ipn:2.*", BundleKind::Data);
+        r.block_types = vec![1, 200];
+        rules.push(r);
+    }
+    b.config.security = Some(policy(rules));
+    let mut net = Net::new(vec![b]);
+    net.agents[0].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+    let started = std::time::Instant::now();
+    received(&mut net, 0, &secured);
+    let took = started.elapsed();
+    assert_eq!(net.delivered.len(), 1, "{:?}", net.other);
+    assert_eq!(net.delivered[0].1.payload.as_ref(), b"many targets");
+    assert_eq!(net.agents[0].security_failures().iter().map(|f| f.1).sum::<u64>(), 0);
+    // A lookup per target through the block list took targets × blocks = 10^10 steps.
+    assert!(made < std::time::Duration::from_secs(5), "signing and encrypting took {made:?}");
+    assert!(took < std::time::Duration::from_secs(5), "accepting took {took:?}");
+}
