@@ -91,6 +91,7 @@ fn run(agents: &mut [Agent], payload: &Bytes) -> u64 {
             flags: BundleFlags::default(),
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         };
         agents[0].handle(Event::Submit(s), NOW).unwrap();
     }

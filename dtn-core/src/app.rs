@@ -43,6 +43,9 @@ pub mod submitted {
     }
 }
 
+/// CBOR null.
+const NULL: u8 = 0xf6;
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -76,6 +79,9 @@ pub enum Message {
         flags: u64,
         /// The ADU's length in bytes, when several ADUs share the stream.
         length: Option<u64>,
+        /// BPSec the client asks the node's policy to give the ADU: 1 integrity (a BIB),
+        /// 2 confidentiality (a BCB); refused with reason 12 if no rule can.
+        protection: u64,
     },
     /// Gateway → client, on the submit stream: durably accepted (status 0) or refused (the
     /// RFC 9171 status-report reason code).
@@ -142,8 +148,15 @@ impl Message {
                 writer::text(&mut body, endpoint);
                 writer::uint(&mut body, *status);
             }
-            Message::Submit { reference, source, destination, lifetime_ms, priority, flags, length } => {
-                writer::array(&mut body, if length.is_some() { 8 } else { 7 });
+            Message::Submit { reference, source, destination, lifetime_ms, priority, flags, length, protection } => {
+                let fields = if *protection != 0 {
+                    9
+                } else if length.is_some() {
+                    8
+                } else {
+                    7
+                };
+                writer::array(&mut body, fields);
                 writer::uint(&mut body, 3);
                 writer::uint(&mut body, *reference);
                 writer::text(&mut body, source);
@@ -151,8 +164,14 @@ impl Message {
                 writer::uint(&mut body, *lifetime_ms);
                 writer::uint(&mut body, *priority);
                 writer::uint(&mut body, *flags);
-                if let Some(length) = length {
-                    writer::uint(&mut body, *length);
+                match length {
+                    Some(length) => writer::uint(&mut body, *length),
+                    // Nine fields: the length is there, as null when the ADU runs to the FIN.
+                    None if *protection != 0 => body.push(NULL),
+                    None => {}
+                }
+                if *protection != 0 {
+                    writer::uint(&mut body, *protection);
                 }
             }
             Message::Submitted { reference, status, creation } => {
@@ -209,7 +228,7 @@ impl Message {
         let want = match code {
             1 => 2,
             2 => 3,
-            3 if len == 8 => 8,
+            3 if len == 8 || len == 9 => len,
             3 => 7,
             4 | 5 => 5,
             6 | 7 => 1,
@@ -229,7 +248,16 @@ impl Message {
                 lifetime_ms: uint(&mut r, "a lifetime")?,
                 priority: uint(&mut r, "a priority")?,
                 flags: uint(&mut r, "flags")?,
-                length: if len == 8 { Some(uint(&mut r, "an ADU length")?) } else { None },
+                length: match len {
+                    8 => Some(uint(&mut r, "an ADU length")?),
+                    9 if r.peek() == Some(NULL) => {
+                        r.skip_bytes(1);
+                        None
+                    }
+                    9 => Some(uint(&mut r, "an ADU length or null")?),
+                    _ => None,
+                },
+                protection: if len == 9 { uint(&mut r, "protection flags")? } else { 0 },
             },
             4 => Message::Submitted {
                 reference: uint(&mut r, "a reference")?,
@@ -274,15 +302,16 @@ mod tests {
         prop_oneof![
             text.prop_map(|endpoint| Message::Register { endpoint }),
             (text, any::<u64>()).prop_map(|(endpoint, status)| Message::Registered { endpoint, status }),
-            (any::<u64>(), text, text, any::<u64>(), 0..3u64, any::<u64>(), any::<Option<u64>>()).prop_map(
-                |(reference, source, destination, lifetime_ms, priority, flags, length)| Message::Submit {
+            (any::<u64>(), text, text, any::<u64>(), 0..3u64, any::<u64>(), any::<Option<u64>>(), 0..4u64).prop_map(
+                |(reference, source, destination, lifetime_ms, priority, flags, length, protection)| Message::Submit {
                     reference,
                     source,
                     destination,
                     lifetime_ms,
                     priority,
                     flags,
-                    length
+                    length,
+                    protection
                 }
             ),
             (any::<u64>(), any::<u64>(), any::<(u64, u64)>())

@@ -668,3 +668,48 @@ fn a_custodian_with_a_full_disk_refuses_custody_loses_nothing_and_takes_it_once_
     assert!(released, "A still holds: {}", a.get("/queues"));
     drop(b);
 }
+
+#[test]
+fn an_application_asks_for_its_adu_to_be_encrypted_and_a_service_no_rule_gives_is_refused() {
+    // The gateway's policy encrypts ADUs to ipn:2.* only when their application asks; it
+    // has no integrity rule. The client is its own receiver: what it gets shows what the
+    // policy did (no acceptor at the source).
+    let dir = Scratch::new("app-bpsec");
+    gateway::daemon::bpsec_config::write_jwk(&dir.path("kek.jwk"), "kek", &[0x33; 16]).unwrap();
+    let policy = "[bpsec]\nkeys = [{ id = \"kek\", file = \"kek.jwk\" }]\n[[bpsec.rule]]\nrole = \"source\"\n\
+                  service = \"confidentiality\"\ndestination = \"ipn:2.*\"\nkeys = [\"kek\"]\nwrap = true\n\
+                  on_request = true\n";
+    issue(&dir.0, "ground", "ipn:2.0");
+    issue(&dir.0, "client", "ipn:2.5");
+    let ground = app_ground(&dir.0, "64 MiB", &format!("\n{policy}"));
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AppClient::connect(ground.app[0], &tls(&dir.0, "client", "ca")).await.unwrap();
+        client.register("ipn:2.5").await.unwrap();
+        let secret = Bytes::from_static(b"orbit maintenance window: 14:02Z");
+        let plain = Outgoing::new("ipn:2.5", "ipn:2.5");
+        let asked = |integrity, confidentiality| Outgoing {
+            protection: dtn_core::bpsec::Protection { integrity, confidentiality },
+            ..Outgoing::new("ipn:2.5", "ipn:2.5")
+        };
+        let next = || async {
+            tokio::time::timeout(Duration::from_secs(10), client.next_delivery(1 << 20)).await.unwrap().unwrap()
+        };
+        // Not asked: the on-request rule stays out of it.
+        assert_eq!(client.submit(&plain, secret.clone()).await.unwrap().status, 0);
+        let d = next().await;
+        assert_eq!(d.payload, secret);
+        d.acknowledge().await.unwrap();
+        // Asked: the payload leaves the gateway as ciphertext of the same length.
+        assert_eq!(client.submit(&asked(false, true), secret.clone()).await.unwrap().status, 0);
+        let d = next().await;
+        assert_eq!(d.payload.len(), secret.len());
+        assert_ne!(d.payload, secret, "asked for confidentiality, got plaintext");
+        d.acknowledge().await.unwrap();
+        // Integrity asked, and no rule of the policy signs: refused, reason 12, nothing stored.
+        let refused = client.submit(&asked(true, true), secret.clone()).await.unwrap();
+        assert_eq!(refused.status, 1 + 12, "{refused:?}");
+        let more = tokio::time::timeout(Duration::from_millis(500), client.next_delivery(1 << 20)).await;
+        assert!(more.is_err(), "a refused ADU was delivered");
+    });
+}

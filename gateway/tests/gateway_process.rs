@@ -674,6 +674,7 @@ fn start_up_reads_the_index_not_every_stored_byte() {
                 flags: Default::default(),
                 priority: Priority::Normal,
                 reference: None,
+                protection: Default::default(),
             };
             agent.handle(Event::Submit(adu), dtn_core::time::DtnTime::now()).unwrap();
         }

@@ -96,6 +96,7 @@ fn an_agent_resumes_its_queue_from_the_file() {
             flags: BundleFlags::default(),
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         };
         a.handle(Event::Submit(submit), t0).unwrap();
         let actions: Vec<Action> = core::iter::from_fn(|| a.poll_action()).collect();

@@ -37,6 +37,7 @@ fn unheld_after_a_lossy_day(custody: bool) -> (usize, usize) {
             flags: BundleFlags::default(),
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         };
         world.submit(1001, PlanTime::from_secs(60 * token as i64), submission);
     }

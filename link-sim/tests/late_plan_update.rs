@@ -43,6 +43,7 @@ fn arrival(late: Option<f64>, custody: bool) -> PlanTime {
         flags: BundleFlags::default(),
         priority: Priority::Normal,
         reference: None,
+        protection: Default::default(),
     };
     world.submit(1, PlanTime(0), submission);
     world.run_until(PlanTime::from_secs(2_000));

@@ -57,6 +57,7 @@ fn refused_by_a_full_buffer(retry_interval_ms: Option<u64>) -> World {
             flags: BundleFlags::default(),
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         };
         world.submit(1, PlanTime::from_secs(10), submission);
     }
@@ -106,6 +107,7 @@ fn a_bundle_whose_contact_comes_after_the_end_is_explained_as_waiting_for_it() {
         flags: BundleFlags::default(),
         priority: Priority::Normal,
         reference: None,
+        protection: Default::default(),
     };
     world.submit(1, PlanTime::from_secs(10), submission);
     world.run_until(PlanTime::from_secs(500));

@@ -51,6 +51,7 @@ fn run(from: NodeId, to: NodeId, t0: i64, size: usize, config: SimConfig) -> (Op
         flags: BundleFlags::default(),
         priority: Priority::Normal,
         reference: None,
+        protection: Default::default(),
     };
     world.submit(from, PlanTime::from_secs(t0), submission);
     world.run_until(PlanTime::from_secs(86_400));

@@ -120,6 +120,7 @@ impl Sim {
                 flags: BundleFlags::default(),
                 priority: Priority::Normal,
                 reference: Some(token),
+                protection: Default::default(),
             };
             self.agents[0].handle(Event::Submit(submission), self.now).unwrap();
         }

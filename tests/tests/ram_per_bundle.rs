@@ -57,6 +57,7 @@ fn agent_metadata_per_stored_bundle_is_at_most_200_bytes() {
             flags: BundleFlags::default(),
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         };
         agent.handle(Event::Submit(s), DtnTime(757_382_400_000)).unwrap();
         while agent.poll_action().is_some() {}

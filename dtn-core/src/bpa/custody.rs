@@ -71,6 +71,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             Bytes::from(record.encode_with(config.codes)),
             BundleFlags::ADMIN_RECORD,
             lifetime_ms.max(1),
+            crate::bpsec::Protection::NONE,
         );
         let Ok(outer) = outer else { return Ok(None) };
         let transmission = CustodyTransmission::of(self.config.digest_key, stored, transmission_id, peer, deadline);
@@ -328,6 +329,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
                 Bytes::from(record.encode_with(codes)),
                 BundleFlags::ADMIN_RECORD,
                 3_600_000,
+                crate::bpsec::Protection::NONE,
             );
             // Volatile: a signal lost in a crash is covered by the custodian's timer, and one
             // refusing custody for want of storage must not need storage itself.

@@ -37,10 +37,16 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             return Ok(());
         }
         let receipt_source = s.reference.map(|_| source.clone());
-        let bundle = match self.make_bundle(source, s.destination, s.payload, s.flags, s.lifetime_ms) {
+        let made = self.make_bundle(source, s.destination, s.payload, s.flags, s.lifetime_ms, s.protection);
+        let bundle = match made {
             Ok(bundle) => bundle,
-            Err(_) => {
-                self.actions.push_back(Action::Refused { token: s.token, reason: ReasonCode::BlockUnintelligible });
+            Err(e) => {
+                let reason = match e {
+                    // Refused with the security reason (12–16): what was asked cannot be given.
+                    BpaError::Security { error, .. } => error.reason(),
+                    _ => ReasonCode::BlockUnintelligible,
+                };
+                self.actions.push_back(Action::Refused { token: s.token, reason });
                 return Ok(());
             }
         };

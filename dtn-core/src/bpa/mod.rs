@@ -75,6 +75,9 @@ pub struct Submission {
     /// answered with this one's acceptance instead of making a second bundle, also after a
     /// restart (the latest [`NodeConfig::receipts_per_source`] per source are remembered).
     pub reference: Option<u64>,
+    /// BPSec services the application asks for this ADU: the node's policy must give them
+    /// (rules kept `on_request` apply), or the submission is refused with reason 12.
+    pub protection: crate::bpsec::Protection,
 }
 
 /// Something that happened, told to the agent.

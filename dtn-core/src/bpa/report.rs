@@ -34,6 +34,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             record.encode().into(),
             BundleFlags::ADMIN_RECORD,
             REPORT_LIFETIME_MS,
+            crate::bpsec::Protection::NONE,
         );
         if let Ok(bundle) = bundle {
             self.accept(bundle, None, Priority::Normal, None)?;
@@ -41,7 +42,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         Ok(())
     }
 
-    /// Builds a bundle created here now.
+    /// Builds a bundle created here now, with the BPSec its application asked for.
     pub(crate) fn make_bundle(
         &mut self,
         source: crate::eid::Eid,
@@ -49,6 +50,7 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         payload: bytes::Bytes,
         flags: BundleFlags,
         lifetime_ms: u64,
+        asked: crate::bpsec::Protection,
     ) -> Result<Bundle, BpaError> {
         self.sequence += 1;
         if self.sequence >= self.seq_reserved {
@@ -69,6 +71,6 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
             builder = builder.bundle_age_ms(0);
         }
         let bundle = builder.build()?;
-        self.secure_outbound(bundle)
+        self.secure_outbound(bundle, asked)
     }
 }

@@ -3,7 +3,7 @@
 //! anything acts on them, so an unsigned or forged custody signal releases nothing.
 
 use super::{Action, Bpa, BpaError};
-use crate::bpsec::{Failure, Inbound, SecurityError};
+use crate::bpsec::{Failure, Inbound, Protection, SecurityError};
 use crate::bundle::Bundle;
 use crate::routing::Router;
 use crate::store::BundleStore;
@@ -25,12 +25,20 @@ impl<S: BundleStore, R: Router> Bpa<S, R> {
         self.crypto = crypto;
     }
 
-    /// The source rules' operations on a bundle created here.
-    pub(crate) fn secure_outbound(&mut self, bundle: Bundle) -> Result<Bundle, BpaError> {
-        let Some(policy) = &self.config.security else { return Ok(bundle) };
+    /// The source rules' operations on a bundle created here, with what its application
+    /// asked for.
+    pub(crate) fn secure_outbound(&mut self, bundle: Bundle, asked: Protection) -> Result<Bundle, BpaError> {
+        let Some(policy) = &self.config.security else {
+            if asked == Protection::NONE {
+                return Ok(bundle);
+            }
+            let error =
+                SecurityError::new(Failure::Missing, "the application asked for BPSec: this node has no policy");
+            return Err(BpaError::Security { rule: "application request".into(), error });
+        };
         let node = self.config.admin_endpoint();
         policy
-            .outbound(self.crypto.as_ref(), &mut self.drbg, &node, bundle)
+            .outbound(self.crypto.as_ref(), &mut self.drbg, &node, bundle, asked)
             .map_err(|(rule, error)| BpaError::Security { rule, error })
     }
 

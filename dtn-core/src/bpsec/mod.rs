@@ -22,7 +22,7 @@ pub mod verifier;
 pub use asb::{Asb, AsbError, SecurityItem};
 pub use crypto::{Crypto, RustCrypto};
 pub use error::{Failure, SecurityError};
-pub use policy::{BundleKind, Context, Inbound, KeyRing, OnFailure, Policy, Role, Rule, Service};
+pub use policy::{BundleKind, Context, Inbound, KeyRing, OnFailure, Policy, Protection, Role, Rule, Service};
 pub use random::Drbg;
 pub use rules::{Security, SecurityBlock};
 pub use source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, sign};

@@ -58,6 +58,39 @@ pub enum BundleKind {
     Data,
 }
 
+/// The services an application asks for one ADU (the bridge's SUBMIT): the node's policy
+/// must give its payload a BIB, a BCB or both, or the submission is refused (reason 12).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Protection {
+    /// A BIB over the payload.
+    pub integrity: bool,
+    /// A BCB over the payload.
+    pub confidentiality: bool,
+}
+
+impl Protection {
+    /// None asked.
+    pub const NONE: Protection = Protection { integrity: false, confidentiality: false };
+
+    /// From the bridge's bits: 1 integrity, 2 confidentiality (`None` for any other bit).
+    pub fn from_bits(bits: u64) -> Option<Protection> {
+        (bits & !3 == 0).then_some(Protection { integrity: bits & 1 != 0, confidentiality: bits & 2 != 0 })
+    }
+
+    /// The bridge's bits.
+    pub fn bits(self) -> u64 {
+        u64::from(self.integrity) | (u64::from(self.confidentiality) << 1)
+    }
+
+    /// Whether `service` is asked for.
+    pub fn asks(self, service: Service) -> bool {
+        match service {
+            Service::Integrity => self.integrity,
+            Service::Confidentiality => self.confidentiality,
+        }
+    }
+}
+
 /// What a failed operation does to the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnFailure {
@@ -114,6 +147,9 @@ pub struct Rule {
     pub keys: Vec<String>,
     /// Source: send a fresh per-bundle key wrapped under the rule's key.
     pub wrap: bool,
+    /// Source: applied only to the ADUs whose application asks for the rule's service
+    /// ([`Protection`]); otherwise to every bundle the rule matches.
+    pub on_request: bool,
     /// What a failure does.
     pub on_failure: OnFailure,
 }
@@ -214,21 +250,33 @@ impl Policy {
     }
 
     /// Adds the security-source rules' operations to a bundle created here (by `node`):
-    /// integrity first, then confidentiality.
+    /// integrity first, then confidentiality. `asked` is what its application asked for:
+    /// it turns on the rules kept for request, and each service asked for must end up
+    /// covering the payload.
     pub fn outbound(
         &self,
         crypto: &dyn Crypto,
         drbg: &mut Drbg,
         node: &Eid,
         bundle: Bundle,
+        asked: Protection,
     ) -> Result<Bundle, (String, SecurityError)> {
         let mut bundle = bundle;
         for service in [Service::Integrity, Service::Confidentiality] {
             for rule in self.rules.iter().filter(|r| r.role == Role::Source && r.service == service) {
-                if !rule.matches(&bundle) {
+                if !rule.matches(&bundle) || (rule.on_request && !asked.asks(service)) {
                     continue;
                 }
                 bundle = self.add(crypto, drbg, node, rule, &bundle).map_err(|e| (rule.name.clone(), e))?;
+            }
+            if asked.asks(service) && !covers_payload(&bundle, service) {
+                let message = match service {
+                    Service::Integrity => "the application asked for integrity: no source rule signs this payload",
+                    Service::Confidentiality => {
+                        "the application asked for confidentiality: no source rule encrypts this payload"
+                    }
+                };
+                return Err(("application request".into(), SecurityError::new(Failure::Missing, message).on_target(1)));
             }
         }
         Ok(bundle)
@@ -249,7 +297,7 @@ impl Policy {
         let mut bundle = bundle;
         for service in [Service::Integrity, Service::Confidentiality] {
             for rule in self.rules.iter().filter(|r| r.role == Role::Source && r.service == service) {
-                if !rule.matches(&bundle) {
+                if !rule.matches(&bundle) || rule.on_request {
                     continue;
                 }
                 match self.add(crypto, drbg, node, rule, &bundle) {
@@ -421,6 +469,14 @@ impl Policy {
             }
         }
     }
+}
+
+/// Whether a BIB (integrity) or a BCB (confidentiality) covers the payload.
+fn covers_payload(bundle: &Bundle, service: Service) -> bool {
+    Security::of(bundle).is_ok_and(|s| match service {
+        Service::Integrity => s.bib_over(1).is_some(),
+        Service::Confidentiality => s.bcb_over(1).is_some(),
+    })
 }
 
 /// The bundle without the security block that failed (unchanged when none is named, or when

@@ -50,6 +50,8 @@ pub struct Outgoing {
     pub priority: u64,
     /// RFC 9171 bundle processing flags (report requests, must-not-fragment).
     pub flags: u64,
+    /// BPSec the gateway's policy must give the ADU (a BIB, a BCB over its payload).
+    pub protection: dtn_core::bpsec::Protection,
 }
 
 impl Outgoing {
@@ -63,6 +65,7 @@ impl Outgoing {
             lifetime_ms: 86_400_000,
             priority: 1,
             flags: 0,
+            protection: dtn_core::bpsec::Protection::NONE,
         }
     }
 }
@@ -78,6 +81,7 @@ impl Outgoing {
             priority: self.priority,
             flags: self.flags,
             length,
+            protection: self.protection.bits(),
         }
     }
 }

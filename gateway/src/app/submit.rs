@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use dtn_core::app::Message;
 use dtn_core::bpa::Submission;
+use dtn_core::bpsec::Protection;
 use dtn_core::bundle::BundleFlags;
 use dtn_core::eid::Eid;
 use quinn::{RecvStream, SendStream, VarInt};
@@ -86,9 +87,16 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
     let mut first = true;
     loop {
         let header = match read_header(&mut recv).await {
-            Ok(Some(Message::Submit { reference, source, destination, lifetime_ms, priority, flags, length })) => {
-                (reference, source, destination, lifetime_ms, priority, flags, length)
-            }
+            Ok(Some(Message::Submit {
+                reference,
+                source,
+                destination,
+                lifetime_ms,
+                priority,
+                flags,
+                length,
+                protection,
+            })) => (reference, source, destination, lifetime_ms, priority, flags, length, protection),
             Ok(None) if !first => break,
             _ => {
                 let _ = recv.stop(VarInt::from_u32(crate::quic::PROTOCOL_ERROR));
@@ -96,7 +104,7 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
             }
         };
         first = false;
-        let (reference, source, destination, lifetime_ms, priority, flags, length) = header;
+        let (reference, source, destination, lifetime_ms, priority, flags, length, protection) = header;
         let Some(permit) = client.admit().await else { break };
         let too_large = crate::quic::BUNDLE_TOO_LARGE;
         let mut held = Reservation::default();
@@ -122,11 +130,13 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
             }
         };
         let refusal = |code: u64| Message::Submitted { reference, status: 1 + code, creation: (0, 0) };
-        let answer = match (source.parse::<Eid>(), destination.parse::<Eid>()) {
-            (Ok(source), _) if !client.allowed.contains(&source) => {
+        let answer = match (source.parse::<Eid>(), destination.parse::<Eid>(), Protection::from_bits(protection)) {
+            (Ok(source), _, _) if !client.allowed.contains(&source) => {
                 Answer::Now(refusal(dtn_core::admin::ReasonCode::NoInformation.code()), permit)
             }
-            (Ok(source), Ok(destination)) => {
+            // A service this gateway does not know of cannot be given.
+            (_, _, None) => Answer::Now(refusal(dtn_core::admin::ReasonCode::MissingSecurityOperation.code()), permit),
+            (Ok(source), Ok(destination), Some(protection)) => {
                 let submission = Submission {
                     token: 0,
                     source: Some(source),
@@ -137,6 +147,7 @@ pub async fn stream(client: Arc<Client>, send: SendStream, mut recv: RecvStream)
                     // Unknown codes (above 255 too) are normal priority.
                     priority: dtn_core::bpa::priority_from(u8::try_from(priority).unwrap_or(u8::MAX)),
                     reference: (reference != 0).then_some(reference),
+                    protection,
                 };
                 let (reply, answer) = oneshot::channel();
                 // Nobody would tell the client it was stored: do not store it.

@@ -33,6 +33,13 @@ pub struct SendArgs {
     /// the gateway never stores it twice).
     #[arg(long, default_value_t = 60)]
     retry_for: u64,
+    /// Ask the gateway's BPSec policy to sign the ADU (a BIB over the payload); refused if
+    /// no source rule of its policy can.
+    #[arg(long)]
+    sign: bool,
+    /// Ask the gateway's BPSec policy to encrypt the ADU (a BCB over the payload).
+    #[arg(long)]
+    encrypt: bool,
     #[command(flatten)]
     connection: Connection,
 }
@@ -53,7 +60,11 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
     let runtime = runtime()?;
     let len = payload.len();
     let payload = Bytes::from(payload);
-    let adu = Outgoing { lifetime_ms: args.lifetime.saturating_mul(1000), ..Outgoing::new(&from, &args.to) };
+    let adu = Outgoing {
+        lifetime_ms: args.lifetime.saturating_mul(1000),
+        protection: dtn_core::bpsec::Protection { integrity: args.sign, confidentiality: args.encrypt },
+        ..Outgoing::new(&from, &args.to)
+    };
     let started = Instant::now();
     // A progress bar on a terminal; nothing in a pipe.
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -389,6 +389,7 @@ impl<S: BundleStore> Agent<S> {
                             flags: dtn_core::bundle::BundleFlags::default(),
                             priority: Priority::Normal,
                             reference: None,
+                            protection: Default::default(),
                         });
                     }
                 }

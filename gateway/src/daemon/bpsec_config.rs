@@ -23,6 +23,7 @@
 //! scope = 7                      # RFC 9173 scope flags (default 7)
 //! keys = ["node20-2026a", "node20-2026b"]   # a source signs with the first
 //! wrap = false                   # source: a fresh key per bundle, wrapped under the rule's key
+//! on_request = false             # source: only ADUs whose application asks (dtn send --sign/--encrypt)
 //! on_failure = "drop"            # drop-with-report | drop | strip
 //! ```
 
@@ -78,6 +79,8 @@ struct RawRule {
     keys: Spanned<Vec<String>>,
     #[serde(default)]
     wrap: bool,
+    #[serde(default)]
+    on_request: Option<Spanned<bool>>,
     #[serde(default = "drop_with_report")]
     on_failure: Spanned<String>,
 }
@@ -285,6 +288,16 @@ impl RawBpsec {
             }
             block_types.push(code);
         }
+        let on_request = match &r.on_request {
+            Some(s) if role != Role::Source => {
+                return Err(err(
+                    s.span(),
+                    "on_request is for source rules: an application asks what its bundles get".into(),
+                ));
+            }
+            Some(s) => *s.get_ref(),
+            None => false,
+        };
         let security_source = match &r.security_source {
             None => None,
             Some(s) => Some(pattern(s, "security_source", err)?),
@@ -301,6 +314,7 @@ impl RawBpsec {
             context,
             keys,
             wrap: r.wrap,
+            on_request,
             on_failure,
         })
     }

@@ -97,6 +97,7 @@ pub async fn run(spec: LoadSpec) -> Result<LoadReport, String> {
                 flags: BundleFlags::default(),
                 priority: Priority::Normal,
                 reference: None,
+                protection: Default::default(),
             }));
             submitted += 1;
         }

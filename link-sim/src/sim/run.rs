@@ -166,6 +166,7 @@ fn run_over(
                 flags: BundleFlags::default(),
                 priority: Priority::Normal,
                 reference: None,
+                protection: Default::default(),
             },
         );
     }

@@ -36,6 +36,7 @@ fn rule(name: &str, role: Role, service: Service, source: &str, destination: &st
         context,
         keys: vec![key.into()],
         wrap: service == Service::Confidentiality,
+        on_request: false,
         on_failure: OnFailure::Drop,
     }
 }

@@ -104,6 +104,7 @@ fn submit(token: u64, to: Eid, payload: &'static [u8]) -> Event {
         flags: BundleFlags::default(),
         priority: Priority::Normal,
         reference: None,
+        protection: Default::default(),
     })
 }
 
@@ -625,6 +626,7 @@ mod proactive_fragmentation {
             flags,
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         })
     }
 
@@ -812,6 +814,7 @@ mod review {
             flags: BundleFlags::default(),
             priority: Priority::Normal,
             reference: None,
+            protection: Default::default(),
         };
         a.handle(Event::Submit(big), T0).unwrap();
         a.handle(submit(2, Eid::ipn(2, 1), b"small-B"), T0).unwrap();

@@ -35,6 +35,7 @@ fn rule(role: Role, service: Service, source: &str, destination: &str, bundles: 
         },
         keys: vec!["k".to_string()],
         wrap: true,
+        on_request: false,
         on_failure: OnFailure::Drop,
     }
 }
@@ -218,4 +219,41 @@ fn a_bib_and_a_bcb_over_a_hundred_thousand_blocks_take_linear_time() {
     // A lookup per target through the block list took targets × blocks = 10^10 steps.
     assert!(made < std::time::Duration::from_secs(5), "signing and encrypting took {made:?}");
     assert!(took < std::time::Duration::from_secs(5), "accepting took {took:?}");
+}
+
+#[test]
+fn an_on_request_rule_acts_only_for_an_application_that_asks() {
+    let mut a = agent(1, &[(2, 2)]);
+    let mut on_request = rule(Role::Source, Service::Confidentiality, "*:**", "ipn:2.*", BundleKind::Data);
+    on_request.on_request = true;
+    a.config.security = Some(policy(vec![on_request]));
+    let wire = |a: &mut Agent| -> Bytes {
+        let actions: Vec<Action> = core::iter::from_fn(|| a.poll_action()).collect();
+        actions
+            .into_iter()
+            .find_map(|x| if let Action::Transmit { bytes, .. } = x { Some(bytes) } else { None })
+            .expect("a transmission")
+    };
+    a.handle(Event::LinkUp { link: LinkId(2), peer: 2 }, T0).unwrap();
+    let clear = |b: &Bytes| b.windows(6).any(|w| w == b"secret");
+    // Not asked, and in transit (nobody asked): plaintext.
+    a.handle(submit(1, Eid::ipn(2, 1), b"secret one"), T0).unwrap();
+    assert!(clear(&wire(&mut a)));
+    let transit = bundle_to(Eid::ipn(2, 1)).payload(&b"secret two"[..]).build().unwrap();
+    a.handle(Event::Received { link: LinkId(9), bytes: transit.to_bytes() }, T0).unwrap();
+    assert!(clear(&wire(&mut a)));
+    // Asked: ciphertext.
+    let Event::Submit(s) = submit(3, Eid::ipn(2, 1), b"secret three") else { unreachable!() };
+    let asked = crate::bpsec::Protection { integrity: false, confidentiality: true };
+    a.handle(Event::Submit(Submission { protection: asked, ..s }), T0).unwrap();
+    assert!(!clear(&wire(&mut a)));
+    // Integrity asked, which no rule gives: refused with reason 12.
+    let Event::Submit(s) = submit(4, Eid::ipn(2, 1), b"secret four") else { unreachable!() };
+    let asked = crate::bpsec::Protection { integrity: true, confidentiality: true };
+    a.handle(Event::Submit(Submission { protection: asked, ..s }), T0).unwrap();
+    let actions: Vec<Action> = core::iter::from_fn(|| a.poll_action()).collect();
+    assert!(
+        actions.iter().any(|x| matches!(x, Action::Refused { token: 4, reason: ReasonCode::MissingSecurityOperation })),
+        "{actions:?}"
+    );
 }
