@@ -142,9 +142,15 @@ fn signs_encrypts_decrypts_and_verifies_with_key_files() {
     let shown = text(&run(&["bundle", "decode", "--json"], &sealed));
     let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
     let blocks = v["blocks"].as_array().unwrap();
-    let bcb = blocks.iter().find(|b| b["type"] == 12).unwrap();
-    assert_eq!(bcb["value"]["context_name"], "BCB-AES-GCM", "{shown}");
-    assert_eq!(bcb["value"]["targets"].as_array().unwrap().len(), 2, "the BIB goes with the payload: {shown}");
+    // The BIB and the payload in a BCB each, each under its own IV (one IV for two blocks
+    // under one key would reuse a GCM nonce).
+    let bcbs: Vec<&serde_json::Value> = blocks.iter().filter(|b| b["type"] == 12).collect();
+    assert_eq!(bcbs.len(), 2, "{shown}");
+    for bcb in &bcbs {
+        assert_eq!(bcb["value"]["context_name"], "BCB-AES-GCM", "{shown}");
+        assert_eq!(bcb["value"]["targets"].as_array().unwrap().len(), 1, "{shown}");
+    }
+    assert_ne!(bcbs[0]["value"]["parameters"][0], bcbs[1]["value"]["parameters"][0], "one IV twice: {shown}");
     assert_eq!(blocks.iter().find(|b| b["type"] == 11).unwrap()["value"]["encrypted"], true, "{shown}");
     assert!(!shown.contains("slew to"), "plaintext in {shown}");
     assert!(v["security"].as_str().unwrap().contains("keep RFC 9172's rules"), "{shown}");

@@ -8,6 +8,7 @@
 
 pub mod asb;
 pub mod bcb_aes_gcm;
+pub mod cose;
 pub mod crypto;
 mod error;
 pub mod hmac_sha2;
@@ -25,7 +26,7 @@ pub use error::{Failure, SecurityError};
 pub use policy::{BundleKind, Context, Inbound, KeyRing, OnFailure, Policy, Protection, Role, Rule, Service};
 pub use random::Drbg;
 pub use rules::{Security, SecurityBlock};
-pub use source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, sign};
+pub use source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, encrypt_apart, sign};
 pub use verifier::{accept_bcb, accept_bcbs, accept_bib, accept_bibs, decrypt_targets, verify_bib};
 
 pub use crate::bundle::block_type::{BCB as BLOCK_TYPE_BCB, BIB as BLOCK_TYPE_BIB};

@@ -22,7 +22,7 @@ use super::error::{Failure, SecurityError};
 use super::hmac_sha2::ShaVariant;
 use super::random::Drbg;
 use super::rules::Security;
-use super::source::{Encrypt, KeyMaterial, Placement, Sign, encrypt, sign};
+use super::source::{Encrypt, KeyMaterial, Placement, Sign, encrypt_apart, sign};
 use super::verifier::{accept_bcbs_with, accept_bibs_with, decrypt_targets, verify_bib};
 use crate::bundle::Bundle;
 use crate::eid::{Eid, EidPattern};
@@ -377,7 +377,8 @@ impl Policy {
                     key,
                     placement: Placement::default(),
                 };
-                encrypt(crypto, bundle, &op)
+                // A BCB per block, an IV each: never one GCM nonce for two blocks.
+                encrypt_apart(crypto, bundle, &op, &mut |iv| drbg.fill(iv))
             }
         }
     }
@@ -452,6 +453,28 @@ impl Policy {
         match (rule.service, rule.role) {
             (Service::Confidentiality, Role::Acceptor) => {
                 let with_keys: Vec<(u64, &[&[u8]])> = blocks.iter().map(|&n| (n, keys.as_slice())).collect();
+                // BIBs encrypted in BCBs of their own (ours, hardy's) are opened with their
+                // targets when the same keys open them: the integrity rules need them readable.
+                let over_bibs: Vec<(u64, &[&[u8]])> = security
+                    .blocks()
+                    .iter()
+                    .filter(|b| !b.is_bib() && blocks.binary_search(&b.number()).is_err())
+                    .filter(|b| {
+                        let is_bib = |t: &u64| {
+                            security
+                                .canonical(bundle, *t)
+                                .is_some_and(|c| c.block_type == crate::bundle::block_type::BIB)
+                        };
+                        !b.targets().is_empty() && b.targets().iter().all(is_bib)
+                    })
+                    .map(|b| (b.number(), keys.as_slice()))
+                    .collect();
+                if !over_bibs.is_empty() {
+                    let all: Vec<(u64, &[&[u8]])> = with_keys.iter().chain(&over_bibs).copied().collect();
+                    if let Ok(out) = accept_bcbs_with(crypto, bundle, &security, &all) {
+                        return Ok(out);
+                    }
+                }
                 accept_bcbs_with(crypto, bundle, &security, &with_keys)
             }
             (Service::Confidentiality, _) => {

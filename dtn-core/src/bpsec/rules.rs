@@ -3,9 +3,11 @@
 //!
 //! - every target is in the bundle, and no target has two operations of one service;
 //! - a BIB targets neither a BIB nor a BCB (no BIB over a BCB);
-//! - a BCB never targets the primary block or another BCB; one targeting the payload is
-//!   replicated in every fragment, and none may be discarded when unprocessable (a relay
-//!   that dropped it would leave ciphertext no one can open);
+//! - a BCB never targets the primary block or another BCB, and none may be discarded when
+//!   unprocessable (a relay that dropped it would leave ciphertext no one can open). One
+//!   over the payload goes into every fragment (RFC 9172 3.9): our fragmenter copies every
+//!   security block over the payload whatever its "replicate" flag says, so a BCB without
+//!   the flag (the COSE draft's examples send none) is accepted;
 //! - a BCB over a block a BIB protects also covers that BIB (an unencrypted BIB over
 //!   ciphertext conflicts); whether an encrypted BIB shares a target with its BCB is
 //!   checked when it is decrypted ([`super::verifier`]).
@@ -92,9 +94,6 @@ impl Security {
                 match type_of(t) {
                     None => return fail("the target is not in the bundle"),
                     Some(block_type::BCB) => return fail("a BCB never targets a BCB"),
-                    Some(block_type::PAYLOAD) if !block.flags.contains(BlockFlags::REPLICATE) => {
-                        return fail("a BCB over the payload is replicated in every fragment");
-                    }
                     Some(_) => {}
                 }
                 encrypted.push((t, out.len()));

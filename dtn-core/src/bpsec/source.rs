@@ -89,7 +89,7 @@ pub struct Encrypt<'a> {
     pub placement: Placement,
 }
 
-fn conflict(message: &'static str) -> SecurityError {
+pub(super) fn conflict(message: &'static str) -> SecurityError {
     SecurityError::new(Failure::Conflicting, message)
 }
 
@@ -109,7 +109,7 @@ fn key_of<'a>(key: &KeyMaterial<'a>) -> Result<(&'a [u8], Option<Vec<u8>>), Secu
 
 /// Checks what both operations need; returns the bundle's security blocks and the targets
 /// as a set.
-fn check_targets(bundle: &Bundle, targets: &[u64]) -> Result<(Security, Numbers<()>), SecurityError> {
+pub(super) fn check_targets(bundle: &Bundle, targets: &[u64]) -> Result<(Security, Numbers<()>), SecurityError> {
     if bundle.is_fragment() {
         return Err(conflict("a fragment is protected only as the whole bundle, before fragmentation"));
     }
@@ -143,7 +143,7 @@ fn strip_crcs(bundle: &Bundle, security: &Security, editor: &mut BundleEditor, t
     editor.set_blocks_data(changes);
 }
 
-fn security_block(
+pub(super) fn security_block(
     editor: &BundleEditor,
     placement: Placement,
     block_type: u64,
@@ -156,7 +156,7 @@ fn security_block(
     Ok(BlockHeader { block_type, number, flags: flags.0 })
 }
 
-fn insert(
+pub(super) fn insert(
     editor: &mut BundleEditor,
     placement: Placement,
     header: BlockHeader,
@@ -175,10 +175,11 @@ fn insert(
     editor.build().map_err(|_| SecurityError::new(Failure::Failed, "the secured bundle does not re-encode"))
 }
 
-/// Adds a BIB over `op.targets`; returns the new bundle.
-pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundle, SecurityError> {
-    let (security, _) = check_targets(bundle, op.targets)?;
-    for &t in op.targets {
+/// Checks what a new BIB over `targets` needs (any context); returns the bundle's security
+/// blocks.
+pub(super) fn check_bib_targets(bundle: &Bundle, targets: &[u64]) -> Result<Security, SecurityError> {
+    let (security, _) = check_targets(bundle, targets)?;
+    for &t in targets {
         let fail = |m| Err(conflict(m).on_target(t));
         match security.canonical(bundle, t).map(|b| b.block_type) {
             None if t != 0 => return fail("the target is not in the bundle"),
@@ -192,6 +193,12 @@ pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundl
             return fail("the target is encrypted: sign before encrypting");
         }
     }
+    Ok(security)
+}
+
+/// Adds a BIB over `op.targets`; returns the new bundle.
+pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundle, SecurityError> {
+    let security = check_bib_targets(bundle, op.targets)?;
     let (key, wrapped_key) = key_of(&op.key)?;
     let mut editor = bundle.edit();
     strip_crcs(bundle, &security, &mut editor, op.targets);
@@ -221,8 +228,51 @@ pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundl
 }
 
 /// Adds a BCB over `op.targets` (and over any BIB that protects one of them); returns the
-/// new bundle.
+/// new bundle. Every target is sealed under the one IV the BCB carries (RFC 9173 4.3.1 has a
+/// single IV parameter): with more than one target, use [`encrypt_apart`] unless the key is
+/// used for nothing else.
 pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result<Bundle, SecurityError> {
+    encrypt_with(crypto, bundle, op, true)
+}
+
+/// Encrypts each of `op.targets` in a BCB of its own, each with a fresh IV from `iv` (of
+/// `op.iv`'s length): one IV for several blocks under one key would reuse a GCM nonce. A BIB
+/// over a target goes first, in its own BCB (as hardy does; the acceptor takes them
+/// together).
+pub fn encrypt_apart(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    op: &Encrypt<'_>,
+    iv: &mut dyn FnMut(&mut [u8]),
+) -> Result<Bundle, SecurityError> {
+    let (security, _) = check_targets(bundle, op.targets)?;
+    let mut order: Vec<u64> = Vec::with_capacity(op.targets.len() + 1);
+    let mut taken = alloc::collections::BTreeSet::new();
+    for &t in op.targets {
+        if let Some(bib) = security.bib_over(t)
+            && taken.insert(bib.number())
+        {
+            order.push(bib.number());
+        }
+    }
+    order.extend(op.targets.iter().copied().filter(|t| taken.insert(*t)));
+    let mut out = bundle.clone();
+    let mut fresh = alloc::vec![0u8; op.iv.len()];
+    for (i, t) in order.iter().enumerate() {
+        iv(&mut fresh);
+        let placement = if i == 0 { op.placement } else { Placement { number: None, ..op.placement } };
+        let one = Encrypt { targets: core::slice::from_ref(t), iv: &fresh, placement, ..op.clone() };
+        out = encrypt_with(crypto, &out, &one, false)?;
+    }
+    Ok(out)
+}
+
+fn encrypt_with(
+    crypto: &dyn Crypto,
+    bundle: &Bundle,
+    op: &Encrypt<'_>,
+    with_bibs: bool,
+) -> Result<Bundle, SecurityError> {
     let (security, wanted) = check_targets(bundle, op.targets)?;
     if !bcb_aes_gcm::IV_LEN.contains(&op.iv.len()) {
         return Err(SecurityError::new(Failure::Failed, "the IV is 8 to 16 bytes"));
@@ -237,7 +287,7 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result
         match security.canonical(bundle, t).map(|b| b.block_type) {
             None => return fail("the target is not in the bundle"),
             Some(block_type::BCB) => return fail("a BCB never targets a BCB"),
-            Some(block_type::BIB) => {
+            Some(block_type::BIB) if with_bibs => {
                 let shares = security.block(t).is_some_and(|b| b.targets().iter().any(|&x| wanted.contains(x)));
                 if !shares {
                     return fail("a BCB encrypts a BIB only together with one of its targets");
@@ -248,10 +298,13 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &Encrypt<'_>) -> Result
         if security.bcb_over(t).is_some() {
             return fail("the target is already encrypted");
         }
-        if let Some(bib) = security.bib_over(t)
-            && taken.insert(bib.number())
-        {
-            targets.push(bib.number());
+        if let Some(bib) = security.bib_over(t) {
+            if !with_bibs {
+                return fail("the target's BIB is encrypted first, in a BCB of its own");
+            }
+            if taken.insert(bib.number()) {
+                targets.push(bib.number());
+            }
         }
         if taken.insert(t) {
             targets.push(t);

@@ -84,18 +84,17 @@ fn with_block(kind: u64, number: u64, flags: BlockFlags, targets: Vec<u64>) -> B
 fn each_rule_of_rfc_9172_broken_is_a_conflict() {
     let conflict = |b: &Bundle| code(Security::of(b).unwrap_err());
     let replicate = BlockFlags::REPLICATE;
-    // A BCB on the primary block, on a BCB, on a missing block; over the payload without
-    // "replicate"; one a relay may discard.
+    // A BCB on the primary block, on a BCB, on a missing block; one a relay may discard.
     assert_eq!(conflict(&with_block(block_type::BCB, 3, replicate, vec![0])), 16);
     assert_eq!(conflict(&with_block(block_type::BCB, 3, replicate, vec![3])), 16);
     assert_eq!(conflict(&with_block(block_type::BCB, 3, replicate, vec![9])), 16);
-    assert_eq!(conflict(&with_block(block_type::BCB, 3, BlockFlags::default(), vec![1])), 16);
     assert_eq!(conflict(&with_block(block_type::BCB, 3, BlockFlags(0x11), vec![1])), 16);
     // A BIB over itself (a security block), over a missing block.
     assert_eq!(conflict(&with_block(block_type::BIB, 3, BlockFlags::default(), vec![3])), 16);
     assert_eq!(conflict(&with_block(block_type::BIB, 3, BlockFlags::default(), vec![7])), 16);
     // The well-formed ones pass.
     Security::of(&with_block(block_type::BCB, 3, replicate, vec![2, 1])).unwrap();
+    Security::of(&with_block(block_type::BCB, 3, BlockFlags::default(), vec![1])).unwrap();
     Security::of(&with_block(block_type::BIB, 3, BlockFlags::default(), vec![0, 2, 1])).unwrap();
 
     // A BIB over a BCB, two BIBs on a target, an unencrypted BIB over ciphertext.
@@ -206,4 +205,44 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn apart_every_block_has_its_own_bcb_and_iv_and_the_acceptor_opens_them_together() {
+    let bundle = BundleBuilder::new(Eid::ipn(2, 1), Eid::ipn(1, 2))
+        .creation(crate::time::CreationTimestamp::new(crate::time::DtnTime(1), 1))
+        .block(200, BlockFlags::default(), vec![1, 2, 3])
+        .payload(b"weights".to_vec())
+        .build()
+        .unwrap();
+    let signed = sign(&RustCrypto, &bundle, &sign_op(&[1, 2])).unwrap();
+    let mut counter = 0u8;
+    let mut fresh = |iv: &mut [u8]| {
+        counter += 1;
+        iv.fill(counter);
+    };
+    let sealed = encrypt_apart(&RustCrypto, &signed, &encrypt_op(&[1, 2]), &mut fresh).unwrap();
+    let security = Security::of(&sealed).unwrap();
+    let bcbs: Vec<&SecurityBlock> = security.blocks().iter().filter(|b| !b.is_bib()).collect();
+    // The BIB, the payload and block 2: three BCBs of one target, three IVs.
+    assert_eq!(bcbs.len(), 3);
+    let mut ivs: Vec<Vec<u8>> = bcbs
+        .iter()
+        .map(|b| {
+            assert_eq!(b.targets().len(), 1);
+            bcb_aes_gcm::Parameters::of(b.asb.as_ref().unwrap()).unwrap().iv
+        })
+        .collect();
+    ivs.dedup();
+    assert_eq!(ivs.len(), 3, "an IV used twice under one key");
+    let bib = security.blocks().iter().find(|b| b.is_bib()).unwrap().number();
+    let mut targets: Vec<u64> = bcbs.iter().map(|b| b.targets()[0]).collect();
+    targets.sort_unstable();
+    assert_eq!(targets, [1, 2, bib]);
+    let keys: &[&[u8]] = &[&CEK];
+    let all: Vec<(u64, &[&[u8]])> = bcbs.iter().map(|b| (b.number(), keys)).collect();
+    let opened = accept_bcbs(&RustCrypto, &sealed, &all).unwrap();
+    let bib = Security::of(&opened).unwrap().bib_over(1).unwrap().number();
+    let clear = accept_bib(&RustCrypto, &opened, bib, &[&MAC_KEY]).unwrap();
+    assert_eq!(clear.payload().as_ref(), b"weights");
 }

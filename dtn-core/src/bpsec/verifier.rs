@@ -93,6 +93,10 @@ pub fn verify_bib(
 ) -> Result<(), SecurityError> {
     let (block, asb) = readable(security, number, true)?;
     let at = |e: SecurityError| e.in_block(number);
+    if asb.context_id == super::cose::CONTEXT_COSE {
+        no_fragment_payload(bundle, asb, number)?;
+        return super::cose::verify_bib(crypto, bundle, security, block.header, asb, keys);
+    }
     if asb.context_id != CONTEXT_BIB_HMAC_SHA2 {
         return Err(at(SecurityError::new(Failure::Unknown, "an integrity context this node does not implement")));
     }
@@ -205,6 +209,20 @@ fn plan<'k>(
 ) -> Result<Vec<Opening<'k>>, SecurityError> {
     let (block, asb) = readable(security, number, false)?;
     let at = |e: SecurityError| e.in_block(number);
+    if asb.context_id == super::cose::CONTEXT_COSE {
+        no_fragment_payload(bundle, asb, number)?;
+        let plan = super::cose::open_plan(bundle, security, block.header, asb, keys)?;
+        return Ok(plan
+            .into_iter()
+            .filter_map(|p| {
+                // `open_plan` checked the target is there and holds at least a tag.
+                let data = &security.canonical(bundle, p.target)?.data;
+                let tag = data.get(data.len().checked_sub(bcb_aes_gcm::TAG_LEN)?..)?.to_vec();
+                let keys = alloc::rc::Rc::new(p.keys.into_iter().map(KeyRef::Owned).collect());
+                Some(Opening { target: p.target, aad: p.aad, tag, appended: true, variant: p.variant, iv: p.iv, keys })
+            })
+            .collect());
+    }
     if asb.context_id != CONTEXT_BCB_AES_GCM {
         return Err(at(SecurityError::new(Failure::Unknown, "a confidentiality context this node does not implement")));
     }

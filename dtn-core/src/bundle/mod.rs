@@ -12,7 +12,7 @@ mod block;
 mod builder;
 mod editor;
 mod error;
-mod ext;
+pub(crate) mod ext;
 pub mod flags;
 mod parse;
 mod primary;

@@ -149,7 +149,12 @@ fn encode_fragment(bundle: &Bundle, range: Range<usize>, carries_all_blocks: boo
     // block (RFC 9171 4.2.7), whatever that block's replicate flag says.
     let clockless = bundle.creation().time.is_unknown();
     for block in blocks.get(..blocks.len().saturating_sub(1)).unwrap_or(&[]) {
-        let needed = clockless && block.block_type == crate::bundle::block_type::BUNDLE_AGE;
+        // A BIB or BCB over the payload goes into every fragment (RFC 9172 3.9), flag or no
+        // flag: without it no fragment's payload could be opened or checked after reassembly.
+        let security_over_payload =
+            matches!(block.block_type, crate::bundle::block_type::BIB | crate::bundle::block_type::BCB)
+                && crate::bundle::ext::asb_targets_any(&block.data, |t| t == 1);
+        let needed = security_over_payload || (clockless && block.block_type == crate::bundle::block_type::BUNDLE_AGE);
         if carries_all_blocks || needed || block.flags.contains(BlockFlags::REPLICATE) {
             out.extend_from_slice(block.raw());
         }

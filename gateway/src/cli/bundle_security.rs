@@ -9,8 +9,8 @@ use clap::Args;
 use dtn_core::bpsec::bcb_aes_gcm::AesVariant;
 use dtn_core::bpsec::hmac_sha2::ShaVariant;
 use dtn_core::bpsec::{
-    Encrypt, KeyMaterial, Placement, RustCrypto, Security, SecurityError, Sign, accept_bcbs, accept_bibs, encrypt,
-    sign, verify_bib,
+    Encrypt, KeyMaterial, Placement, RustCrypto, Security, SecurityError, Sign, accept_bcbs, accept_bibs,
+    encrypt_apart, sign, verify_bib,
 };
 use dtn_core::bundle::Bundle;
 use dtn_core::eid::Eid;
@@ -186,7 +186,17 @@ pub fn encrypt_cmd(args: &EncryptArgs) -> Result<(), String> {
         key: if args.wrap { KeyMaterial::Wrapped { kek: &key, session } } else { KeyMaterial::Direct(&key) },
         placement: Placement::default(),
     };
-    write(&args.io, &encrypt(&RustCrypto, &bundle, &op).map_err(refused)?)
+    // A BCB and a fresh IV per block: one IV over two blocks under one key reuses a nonce.
+    let mut failed = false;
+    let mut fresh = |iv: &mut [u8]| {
+        use ring::rand::SecureRandom;
+        failed |= ring::rand::SystemRandom::new().fill(iv).is_err();
+    };
+    let sealed = encrypt_apart(&RustCrypto, &bundle, &op, &mut fresh).map_err(refused)?;
+    if failed {
+        return Err("no system randomness".into());
+    }
+    write(&args.io, &sealed)
 }
 
 fn keys(args: &OpenArgs) -> Result<Vec<Vec<u8>>, String> {
