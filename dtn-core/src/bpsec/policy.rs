@@ -119,6 +119,9 @@ pub enum Context {
         /// The AAD scope flags.
         scope: u64,
     },
+    /// The COSE context with this algorithm (its keys are COSE_Key encodings; the default
+    /// AAD scope).
+    Cose(super::cose::Alg),
 }
 
 /// One rule.
@@ -380,6 +383,7 @@ impl Policy {
                 // A BCB per block, an IV each: never one GCM nonce for two blocks.
                 encrypt_apart(crypto, bundle, &op, &mut |iv| drbg.fill(iv))
             }
+            Context::Cose(alg) => add_cose(crypto, rule.service, alg, key, node, bundle, targets, iv),
         }
     }
 
@@ -490,6 +494,43 @@ impl Policy {
                 }
                 Ok(bundle.clone())
             }
+        }
+    }
+}
+
+/// A COSE source operation (the key ring holds the rule's key as a COSE_Key).
+#[allow(clippy::too_many_arguments)]
+fn add_cose(
+    crypto: &dyn Crypto,
+    service: Service,
+    alg: super::cose::Alg,
+    key: &[u8],
+    node: &Eid,
+    bundle: &Bundle,
+    targets: Vec<u64>,
+    iv: [u8; 12],
+) -> Result<Bundle, SecurityError> {
+    let key = super::cose::CoseKey::decode(key)
+        .map_err(|_| SecurityError::new(Failure::Unknown, "the rule's key is not a COSE_Key"))?;
+    let source = node.clone();
+    let placement = Placement::default();
+    match service {
+        Service::Integrity => {
+            let targets: Vec<u64> = targets.into_iter().filter(|&t| t != 0).collect();
+            let op = super::cose::CoseSign {
+                targets: &targets,
+                source,
+                alg,
+                key: &key,
+                scope: None,
+                additional_protected: &[],
+                placement,
+            };
+            if targets.is_empty() { Ok(bundle.clone()) } else { super::cose::sign(crypto, bundle, &op) }
+        }
+        Service::Confidentiality => {
+            let op = super::cose::CoseEncrypt { targets: &targets, source, alg, key: &key, iv, scope: None, placement };
+            super::cose::encrypt(crypto, bundle, &op)
         }
     }
 }

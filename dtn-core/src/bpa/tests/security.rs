@@ -257,3 +257,39 @@ fn an_on_request_rule_acts_only_for_an_application_that_asks() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_flight_node_holding_only_the_grounds_public_key_accepts_its_commands_and_no_others() {
+    use crate::bpsec::cose::{Alg, CoseKey, GenerateKind, generate};
+    let pair = |seed: u8| CoseKey {
+        kid: Some(b"ground-2026".to_vec()),
+        alg: None,
+        kind: generate(GenerateKind::Ed25519, &[seed; 32]).unwrap(),
+    };
+    let ground_key = pair(1);
+    let run = |verifier_key: &CoseKey| {
+        let mut a = agent(1, &[(2, 2)]);
+        let mut sign = rule(Role::Source, Service::Integrity, "ipn:1.*", "ipn:2.*", BundleKind::Data);
+        sign.context = Context::Cose(Alg::Ed25519);
+        let mut signing = Policy { rules: vec![sign], ..Policy::default() };
+        signing.keys.insert("k", ground_key.encode());
+        a.config.security = Some(signing);
+        let mut b = agent(2, &[(1, 1)]);
+        let mut accept = rule(Role::Acceptor, Service::Integrity, "ipn:1.*", "ipn:2.*", BundleKind::Data);
+        accept.context = Context::Cose(Alg::Ed25519);
+        accept.security_source = Some(pattern("ipn:1.0"));
+        let mut checking = Policy { rules: vec![accept], ..Policy::default() };
+        // The public half only: nothing on the flight node can sign.
+        checking.keys.insert("k", verifier_key.public().encode());
+        b.config.security = Some(checking);
+        let mut net = Net::new(vec![a, b]);
+        net.connect(0, 1, T0);
+        net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+        net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"slew to 41.2"), T0).unwrap();
+        net.run(T0);
+        let failed = net.agents[1].security_failures()[3].1;
+        (net.delivered.len(), failed)
+    };
+    assert_eq!(run(&ground_key), (1, 0), "the ground's command is accepted");
+    assert_eq!(run(&pair(2)), (0, 1), "a command signed by another key is dropped and counted");
+}
