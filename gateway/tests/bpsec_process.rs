@@ -164,6 +164,29 @@ fn key_files_others_can_read_and_bad_rules_are_refused_with_their_place() {
         let (ok, err) = check(format!("{head}{text}"));
         assert!(!ok && err.contains(place) && err.contains(words), "expected {place} and {words:?} in {err:?}");
     }
+    // COSE: a key pair signs, its public half (readable by all) verifies; a source holding
+    // only the public half, or a JWK in a COSE rule, is refused.
+    let made = dtn()
+        .args(["bpsec", "key", "--cose", "ed25519", "--out"])
+        .arg(dir.path("g.cose"))
+        .arg("--public")
+        .arg(dir.path("g.pub"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let cose_keys = "[bpsec]\nkeys = [{ id = \"g\", file = \"g.cose\" }, { id = \"p\", file = \"g.pub\" }, \
+                     { id = \"mac\", file = \"mac.jwk\" }]\n";
+    let rule = |role: &str, key: &str| {
+        format!(
+            "[[bpsec.rule]]\nrole = \"{role}\"\nservice = \"integrity\"\ncontext = \"cose-ed25519\"\nkeys = [\"{key}\"]\n"
+        )
+    };
+    let (ok, err) = check(format!("{head}{cose_keys}{}{}", rule("source", "g"), rule("acceptor", "p")));
+    assert!(ok, "{err}");
+    let (ok, err) = check(format!("{head}{cose_keys}{}", rule("source", "p")));
+    assert!(!ok && err.contains("needs the private key"), "{err}");
+    let (ok, err) = check(format!("{head}{cose_keys}{}", rule("acceptor", "mac")));
+    assert!(!ok && err.contains("COSE contexts take COSE_Key files"), "{err}");
     let (ok, err) = check(format!("{head}{keys_line}"));
     assert!(ok, "{err}");
     // `dtn bpsec key` writes one the config takes, for the owner alone.

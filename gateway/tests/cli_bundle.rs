@@ -172,3 +172,55 @@ fn signs_encrypts_decrypts_and_verifies_with_key_files() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The COSE context from the tools: an Ed25519 key pair (the public half for the verifier),
+/// a symmetric AES-GCM key; the public key verifies, another one fails with reason 15.
+#[test]
+fn cose_keys_sign_with_the_private_half_and_verify_with_the_public_one() {
+    let dir = std::env::temp_dir().join(format!("dtn-cli-cose-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |n: &str| dir.join(n).display().to_string();
+    let run = |args: &[&str], input: &[u8]| {
+        let out = dtn(args, Some(input));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out.stdout
+    };
+    for (alg, name, public) in
+        [("ed25519", "ground", Some("ground.pub")), ("ed25519", "other", Some("other.pub")), ("a256gcm", "cek", None)]
+    {
+        let mut args = vec!["bpsec", "key", "--cose", alg, "--out"];
+        let out = path(name);
+        args.push(&out);
+        let public_path = public.map(path);
+        if let Some(p) = &public_path {
+            args.extend(["--public", p.as_str()]);
+        }
+        run(&args, b"");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(path("ground")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(path("ground.pub")).unwrap().permissions().mode() & 0o777, 0o644);
+    let plain =
+        run(&["bundle", "encode", "--source", "ipn:2.1", "--dest", "ipn:4.7", "--payload", "open valve 3"], b"");
+    let signed = run(&["bundle", "sign", "--key", &path("ground")], &plain);
+    let sealed = run(&["bundle", "encrypt", "--key", &path("cek")], &signed);
+    let shown = text(&run(&["bundle", "decode", "--json"], &sealed));
+    assert!(shown.contains("\"context_name\":\"COSE\"") && !shown.contains("open valve"), "{shown}");
+    let opened = run(&["bundle", "decrypt", "--key", &path("cek")], &sealed);
+    // The public half verifies (a public key file may be world-readable).
+    let verified = dtn(&["bundle", "verify", "--key", &path("ground.pub"), "--strip"], Some(&opened));
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(text(&run(&["bundle", "decode"], &verified.stdout)).contains("open valve 3"));
+    // Another key pair's public half does not; nor can a public key sign.
+    let out = dtn(&["bundle", "verify", "--key", &path("other.pub")], Some(&opened));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("reason 15") && text(&out.stderr).contains("signature"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dtn(&["bundle", "sign", "--key", &path("ground.pub")], Some(&plain));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use clap::Args;
 use dtn_core::bpsec::bcb_aes_gcm::AesVariant;
+use dtn_core::bpsec::cose;
 use dtn_core::bpsec::hmac_sha2::ShaVariant;
 use dtn_core::bpsec::{
     Encrypt, KeyMaterial, Placement, RustCrypto, Security, SecurityError, Sign, accept_bcbs, accept_bibs,
@@ -15,7 +16,7 @@ use dtn_core::bpsec::{
 use dtn_core::bundle::Bundle;
 use dtn_core::eid::Eid;
 use dtn_core::parse_mode::ParseMode;
-use gateway::daemon::bpsec_config::read_jwk;
+use gateway::daemon::bpsec_config::{KeyFile, read_key_file};
 
 use super::{input, render};
 
@@ -39,12 +40,14 @@ pub struct Io {
     json: bool,
 }
 
-/// Adds a BIB (BIB-HMAC-SHA2).
+/// Adds a BIB (BIB-HMAC-SHA2, or the COSE context with a COSE_Key).
 #[derive(Debug, Args)]
 pub struct SignArgs {
     #[command(flatten)]
     io: Io,
-    /// The key (a JWK file, readable by its owner alone).
+    /// The key, readable by its owner alone: a JWK file (BIB-HMAC-SHA2), or a COSE_Key
+    /// (the COSE context: HMAC, ESP256, ESP384 or Ed25519 as the key says; `--sha`,
+    /// `--scope` and `--wrap` are the RFC 9173 context's).
     #[arg(long)]
     key: PathBuf,
     /// Block numbers to protect (0: the primary block); default the payload.
@@ -64,12 +67,13 @@ pub struct SignArgs {
     wrap: bool,
 }
 
-/// Adds a BCB (BCB-AES-GCM).
+/// Adds a BCB (BCB-AES-GCM, or the COSE context with a COSE_Key).
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
     #[command(flatten)]
     io: Io,
-    /// The key (a JWK file): the content key, or with `--wrap` the key-encryption key.
+    /// The key: a JWK file (the content key, or with `--wrap` the key-encryption key), or a
+    /// symmetric COSE_Key (COSE_Encrypt0 with AES-GCM).
     #[arg(long)]
     key: PathBuf,
     /// Block numbers to encrypt; default the payload (a BIB over one goes along).
@@ -94,7 +98,7 @@ pub struct EncryptArgs {
 pub struct OpenArgs {
     #[command(flatten)]
     io: Io,
-    /// Candidate keys (JWK files); each is tried.
+    /// Candidate keys (JWK or COSE_Key files; COSE public keys verify); each is tried.
     #[arg(long = "key", required = true)]
     keys: Vec<PathBuf>,
     /// Only this security block (default: every BIB for verify, every BCB for decrypt).
@@ -146,7 +150,22 @@ fn security_source(given: &Option<Eid>, bundle: &Bundle) -> Eid {
 /// `dtn bundle sign`.
 pub fn sign_cmd(args: &SignArgs) -> Result<(), String> {
     let bundle = read(&args.io)?;
-    let key = read_jwk(&args.key)?;
+    let key = match read_key_file(&args.key)? {
+        KeyFile::Jwk(key) => key,
+        KeyFile::Cose(key) => {
+            let alg = cose_alg(&key, true)?;
+            let op = cose::CoseSign {
+                targets: &args.targets,
+                source: security_source(&args.security_source, &bundle),
+                alg,
+                key: &key,
+                scope: None,
+                additional_protected: &[],
+                placement: Placement::default(),
+            };
+            return write(&args.io, &cose::sign(&RustCrypto, &bundle, &op).map_err(refused)?);
+        }
+    };
     let variant = match args.sha {
         256 => ShaVariant::Sha256,
         384 => ShaVariant::Sha384,
@@ -168,7 +187,22 @@ pub fn sign_cmd(args: &SignArgs) -> Result<(), String> {
 /// `dtn bundle encrypt`.
 pub fn encrypt_cmd(args: &EncryptArgs) -> Result<(), String> {
     let bundle = read(&args.io)?;
-    let key = read_jwk(&args.key)?;
+    let key = match read_key_file(&args.key)? {
+        KeyFile::Jwk(key) => key,
+        KeyFile::Cose(key) => {
+            // Each target gets its own nonce within the message (the op counts from this IV).
+            let op = cose::CoseEncrypt {
+                targets: &args.targets,
+                source: security_source(&args.security_source, &bundle),
+                alg: cose_alg(&key, false)?,
+                key: &key,
+                iv: random()?,
+                scope: None,
+                placement: Placement::default(),
+            };
+            return write(&args.io, &cose::encrypt(&RustCrypto, &bundle, &op).map_err(refused)?);
+        }
+    };
     let variant = match args.aes {
         128 => AesVariant::A128,
         256 => AesVariant::A256,
@@ -200,7 +234,29 @@ pub fn encrypt_cmd(args: &EncryptArgs) -> Result<(), String> {
 }
 
 fn keys(args: &OpenArgs) -> Result<Vec<Vec<u8>>, String> {
-    args.keys.iter().map(|k| read_jwk(k)).collect()
+    args.keys.iter().map(|k| read_key_file(k).map(|f| f.ring_bytes())).collect()
+}
+
+/// The COSE algorithm a key is for: its own `alg`, or the one its kind and length imply.
+fn cose_alg(key: &cose::CoseKey, integrity: bool) -> Result<cose::Alg, String> {
+    use cose::{Alg, KeyKind};
+    let alg = match (key.alg.and_then(Alg::from_code), &key.kind) {
+        (Some(alg), _) => alg,
+        (None, KeyKind::Ed25519 { .. }) => Alg::Ed25519,
+        (None, KeyKind::Ec2 { curve, .. }) => Alg::Ecdsa(*curve),
+        (None, KeyKind::Symmetric { k, .. }) => match (integrity, k.len()) {
+            (true, 32) => Alg::Hmac(ShaVariant::Sha256),
+            (true, 48) => Alg::Hmac(ShaVariant::Sha384),
+            (true, 64) => Alg::Hmac(ShaVariant::Sha512),
+            (false, 16) => Alg::Gcm(AesVariant::A128),
+            (false, 32) => Alg::Gcm(AesVariant::A256),
+            (_, n) => return Err(format!("a symmetric COSE_Key of {n} bytes fits no algorithm here")),
+        },
+    };
+    if alg.is_integrity() != integrity {
+        return Err(format!("the key is for {alg:?}, not for {}", if integrity { "signing" } else { "encryption" }));
+    }
+    Ok(alg)
 }
 
 /// `dtn bundle verify`: exits non-zero with the reason when a BIB does not verify.

@@ -60,6 +60,7 @@ fn security_value(block: &CanonicalBlock, encrypted: &[u64]) -> Value {
             "context_name": match asb.context_id {
                 dtn_core::bpsec::CONTEXT_BIB_HMAC_SHA2 => "BIB-HMAC-SHA2",
                 dtn_core::bpsec::CONTEXT_BCB_AES_GCM => "BCB-AES-GCM",
+                dtn_core::bpsec::cose::CONTEXT_COSE => "COSE",
                 _ => "unknown",
             },
             "security_source": asb.source.to_string(),

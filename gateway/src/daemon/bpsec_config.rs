@@ -19,7 +19,9 @@
 //! destination = "ipn:10.0"
 //! blocks = ["payload"]           # primary, payload, previous-node, bundle-age, hop-count, or numbers
 //! security_source = "ipn:20.0"   # verifier/acceptor: whose operations count
-//! context = "hmac-sha384"        # hmac-sha256 | hmac-sha384 | hmac-sha512 | aes128-gcm | aes256-gcm
+//! context = "hmac-sha384"        # hmac-sha256 | hmac-sha384 | hmac-sha512 | aes128-gcm | aes256-gcm,
+//!                                # or COSE: cose-hmac256|384|512, cose-esp256, cose-esp384,
+//!                                # cose-ed25519, cose-a128gcm, cose-a256gcm (COSE_Key files)
 //! scope = 7                      # RFC 9173 scope flags (default 7)
 //! keys = ["node20-2026a", "node20-2026b"]   # a source signs with the first
 //! wrap = false                   # source: a fresh key per bundle, wrapped under the rule's key
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use dtn_core::bpsec::bcb_aes_gcm::AesVariant;
+use dtn_core::bpsec::cose::{Alg, CoseKey, Curve, KeyKind};
 use dtn_core::bpsec::hmac_sha2::ShaVariant;
 use dtn_core::bpsec::{BundleKind, Context, OnFailure, Policy, Role, Rule, Service};
 use dtn_core::bundle::block_type;
@@ -135,9 +138,49 @@ fn block_code(v: &Spanned<toml::Value>, err: Err<'_>) -> Result<u64, ConfigError
     }
 }
 
-/// Reads a JWK file with a symmetric key, refusing one others can read. The message never
-/// holds key material.
-pub fn read_jwk(path: &Path) -> Result<Vec<u8>, String> {
+/// A key file's key: a JWK's bytes (the RFC 9173 contexts) or a COSE_Key (the COSE
+/// context).
+#[derive(Debug, Clone)]
+pub enum KeyFile {
+    /// A symmetric JWK's key.
+    Jwk(Vec<u8>),
+    /// A COSE_Key (binary CBOR: a map, or a key set of one).
+    Cose(CoseKey),
+}
+
+impl KeyFile {
+    /// What the policy's key ring holds: the key, or the COSE_Key's encoding.
+    pub fn ring_bytes(&self) -> Vec<u8> {
+        match self {
+            KeyFile::Jwk(k) => k.clone(),
+            KeyFile::Cose(k) => k.encode(),
+        }
+    }
+}
+
+fn secret(key: &CoseKey) -> bool {
+    match &key.kind {
+        KeyKind::Symmetric { .. } => true,
+        KeyKind::Ec2 { d, .. } | KeyKind::Ed25519 { d, .. } => d.is_some(),
+    }
+}
+
+/// Reads a key file — a JWK (JSON text) or a COSE_Key (binary) — refusing a secret one
+/// others can read (a COSE public key may be world-readable). The message never holds key
+/// material.
+pub fn read_key_file(path: &Path) -> Result<KeyFile, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return read_jwk(path).map(KeyFile::Jwk);
+    }
+    let key = CoseKey::decode(&bytes).map_err(|e| format!("key file {}: neither a JWK nor a {e}", path.display()))?;
+    if secret(&key) {
+        private_mode(path)?;
+    }
+    Ok(KeyFile::Cose(key))
+}
+
+fn private_mode(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
@@ -147,6 +190,22 @@ pub fn read_jwk(path: &Path) -> Result<Vec<u8>, String> {
             path.display()
         ));
     }
+    Ok(())
+}
+
+/// Writes a COSE_Key file: mode 0600 when it holds a secret, 0644 for a public key.
+pub fn write_cose_key(path: &Path, key: &CoseKey) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mode = if secret(key) { 0o600 } else { 0o644 };
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path)?;
+    f.write_all(&key.encode())
+}
+
+/// Reads a JWK file with a symmetric key, refusing one others can read. The message never
+/// holds key material.
+pub fn read_jwk(path: &Path) -> Result<Vec<u8>, String> {
+    private_mode(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
     let jwk: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("key file {}: not JSON ({e})", path.display()))?;
@@ -180,22 +239,33 @@ impl RawBpsec {
     /// Checks the section and reads its key files (relative to `base`).
     pub(super) fn check(&self, base: &Path, err: Err<'_>) -> Result<Policy, ConfigError> {
         let mut policy = Policy::default();
+        let mut cose = std::collections::BTreeMap::new();
         for k in &self.keys {
             if policy.keys.get(k.id.get_ref()).is_some() {
                 return Err(err(k.id.span(), format!("key {:?} is listed twice", k.id.get_ref())));
             }
             let file = k.file.get_ref();
             let path = if Path::new(file).is_absolute() { PathBuf::from(file) } else { base.join(file) };
-            let key = read_jwk(&path).map_err(|m| err(k.file.span(), m))?;
-            policy.keys.insert(k.id.get_ref().clone(), key);
+            let key = read_key_file(&path).map_err(|m| err(k.file.span(), m))?;
+            policy.keys.insert(k.id.get_ref().clone(), key.ring_bytes());
+            if let KeyFile::Cose(key) = key {
+                cose.insert(k.id.get_ref().clone(), key);
+            }
         }
         for (i, r) in self.rule.iter().enumerate() {
-            policy.rules.push(self.rule(i, r, &policy, err)?);
+            policy.rules.push(self.rule(i, r, &policy, &cose, err)?);
         }
         Ok(policy)
     }
 
-    fn rule(&self, i: usize, r: &RawRule, policy: &Policy, err: Err<'_>) -> Result<Rule, ConfigError> {
+    fn rule(
+        &self,
+        i: usize,
+        r: &RawRule,
+        policy: &Policy,
+        cose: &std::collections::BTreeMap<String, CoseKey>,
+        err: Err<'_>,
+    ) -> Result<Rule, ConfigError> {
         let role = choice(
             &r.role,
             "role",
@@ -235,11 +305,20 @@ impl RawBpsec {
                 ("hmac-sha512", Context::HmacSha2 { variant: ShaVariant::Sha512, scope }),
                 ("aes128-gcm", Context::AesGcm { variant: AesVariant::A128, scope }),
                 ("aes256-gcm", Context::AesGcm { variant: AesVariant::A256, scope }),
+                ("cose-hmac256", Context::Cose(Alg::Hmac(ShaVariant::Sha256))),
+                ("cose-hmac384", Context::Cose(Alg::Hmac(ShaVariant::Sha384))),
+                ("cose-hmac512", Context::Cose(Alg::Hmac(ShaVariant::Sha512))),
+                ("cose-esp256", Context::Cose(Alg::Ecdsa(Curve::P256))),
+                ("cose-esp384", Context::Cose(Alg::Ecdsa(Curve::P384))),
+                ("cose-ed25519", Context::Cose(Alg::Ed25519)),
+                ("cose-a128gcm", Context::Cose(Alg::Gcm(AesVariant::A128))),
+                ("cose-a256gcm", Context::Cose(Alg::Gcm(AesVariant::A256))),
             ],
             err,
         )?;
         let fits = matches!((service, context), (Service::Integrity, Context::HmacSha2 { .. }))
-            || matches!((service, context), (Service::Confidentiality, Context::AesGcm { .. }));
+            || matches!((service, context), (Service::Confidentiality, Context::AesGcm { .. }))
+            || matches!(context, Context::Cose(alg) if alg.is_integrity() == (service == Service::Integrity));
         if !fits {
             return Err(err(
                 context_name.span(),
@@ -254,6 +333,31 @@ impl RawBpsec {
             let Some(key) = policy.keys.get(id) else {
                 return Err(err(r.keys.span(), format!("key {id:?} is not in [bpsec] keys")));
             };
+            match (context, cose.get(id)) {
+                (Context::Cose(alg), Some(k)) => {
+                    if !k.fits(alg, role == Role::Source) {
+                        let need = if role == Role::Source { " (a source needs the private key)" } else { "" };
+                        return Err(err(
+                            r.keys.span(),
+                            format!("key {id:?} does not fit {}{need}", context_name.get_ref()),
+                        ));
+                    }
+                    if r.wrap {
+                        return Err(err(r.keys.span(), "wrap is for the RFC 9173 contexts".into()));
+                    }
+                    continue;
+                }
+                (Context::Cose(_), None) => {
+                    return Err(err(r.keys.span(), format!("key {id:?} is a JWK: COSE contexts take COSE_Key files")));
+                }
+                (_, Some(_)) => {
+                    return Err(err(
+                        r.keys.span(),
+                        format!("key {id:?} is a COSE_Key: {} takes JWK files", context_name.get_ref()),
+                    ));
+                }
+                (_, None) => {}
+            }
             let len = key.len();
             let kek_sized = [16, 24, 32].contains(&len);
             match context {
