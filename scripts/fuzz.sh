@@ -13,11 +13,11 @@ shift
 declare -A DICT=(
   [bundle_decode]=cbor [admin_record_decode]=cbor [app_message_decode]=app [app_client_stream]=app
   [eid_parse]=cbor [contact_plan_parse]=plan [hdtn_plan_parse]=json [node_config_parse]=toml
-  [tcpcl_session]=tcpcl [mtcp_decode]=cbor [ltp_segment]=ltp [bpsec_decode]=cbor
+  [tcpcl_session]=tcpcl [mtcp_decode]=cbor [ltp_segment]=ltp [bpsec_decode]=cbor [cose_decode]=cbor
 )
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(bundle_decode eid_parse contact_plan_parse hdtn_plan_parse admin_record_decode \
-  tcpcl_session mtcp_decode ltp_segment bpsec_decode app_message_decode app_client_stream node_config_parse)
+  tcpcl_session mtcp_decode ltp_segment bpsec_decode cose_decode app_message_decode app_client_stream node_config_parse)
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"

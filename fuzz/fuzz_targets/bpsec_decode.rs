@@ -5,10 +5,17 @@
 #![no_main]
 
 use bytes::Bytes;
+use dtn_core::bpsec::cose::{CoseKey, KeyKind};
 use dtn_core::bpsec::{Asb, BLOCK_TYPE_BCB, BLOCK_TYPE_BIB, RustCrypto, Security, accept_bcb, accept_bib, verify_bib};
 use dtn_core::bundle::Bundle;
 use dtn_core::parse_mode::ParseMode;
 use libfuzzer_sys::fuzz_target;
+
+/// 32 bytes as an Ed25519 public key (a point that does not decode is refused, not a panic).
+const ED25519_PUBLIC: [u8; 32] = [
+    0x8a, 0x88, 0xe3, 0xdd, 0x74, 0x09, 0xf1, 0x95, 0xfd, 0x52, 0xdb, 0x2d, 0x3c, 0xba, 0x5d, 0x72, 0xca, 0x67, 0x09,
+    0xbf, 0x1d, 0x94, 0x12, 0x1b, 0xf3, 0x74, 0x88, 0x01, 0xb4, 0x0f, 0x6f, 0x5c,
+];
 
 fn check(data: &[u8]) {
     for mode in [ParseMode::Strict, ParseMode::Relaxed] {
@@ -27,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
         for block in bundle.blocks().iter().filter(|b| [BLOCK_TYPE_BIB, BLOCK_TYPE_BCB].contains(&b.block_type)) {
             check(&block.data);
         }
-        let keys: [&[u8]; 2] = [&[0x1a; 16], &[0x71; 32]];
+        // RFC 9173 keys, and COSE_Keys (an HMAC/AES key, an Ed25519 public key) for context 3.
+        let symmetric = CoseKey { kid: None, alg: None, kind: KeyKind::Symmetric { k: vec![0x71; 32], base_iv: None } };
+        let ed = CoseKey { kid: None, alg: None, kind: KeyKind::Ed25519 { x: ED25519_PUBLIC.to_vec(), d: None } };
+        let (symmetric, ed) = (symmetric.encode(), ed.encode());
+        let keys: [&[u8]; 4] = [&[0x1a; 16], &[0x71; 32], &symmetric, &ed];
         if let Ok(security) = Security::of(&bundle) {
             for block in security.blocks() {
                 let n = block.number();

@@ -37,7 +37,7 @@ pub struct Message {
 const NULL: u8 = 0xf6;
 
 /// Reads a header map into `into`; a label seen already (in this map or the other) fails.
-pub(crate) fn read_headers(input: &[u8], into: &mut Headers, seen: &mut Vec<i64>) -> Result<(), &'static str> {
+pub fn read_headers(input: &[u8], into: &mut Headers, seen: &mut Vec<i64>) -> Result<(), &'static str> {
     if input.is_empty() {
         return Ok(());
     }
