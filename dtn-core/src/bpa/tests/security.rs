@@ -293,3 +293,41 @@ fn a_flight_node_holding_only_the_grounds_public_key_accepts_its_commands_and_no
     assert_eq!(run(&ground_key), (1, 0), "the ground's command is accepted");
     assert_eq!(run(&pair(2)), (0, 1), "a command signed by another key is dropped and counted");
 }
+
+#[test]
+fn a_bundle_under_custody_keeps_its_security_blocks_inside_the_bibe_pdu() {
+    // Node 1 signs and encrypts what it sends to node 2 and holds custody of it; the PDU's
+    // inner bundle reaches node 2 with its BIB and BCBs, which node 2 requires and removes.
+    let mut a = agent(1, &[(2, 2)]);
+    a.config.custody = Some(CustodyConfig::with_peers([2]));
+    a.config.security = Some(policy(vec![
+        rule(Role::Source, Service::Integrity, "ipn:1.*", "ipn:2.*", BundleKind::Data),
+        rule(Role::Source, Service::Confidentiality, "ipn:1.*", "ipn:2.*", BundleKind::Data),
+    ]));
+    let mut b = agent(2, &[(1, 1)]);
+    b.config.security = Some(policy(vec![
+        rule(Role::Acceptor, Service::Integrity, "ipn:1.*", "ipn:2.*", BundleKind::Data),
+        rule(Role::Acceptor, Service::Confidentiality, "ipn:1.*", "ipn:2.*", BundleKind::Data),
+    ]));
+    let mut net = Net::new(vec![a, b]);
+    net.connect(0, 1, T0);
+    net.agents[1].handle(register(Eid::ipn(2, 1)), T0).unwrap();
+    net.agents[0].handle(submit(1, Eid::ipn(2, 1), b"archive shard 12"), T0).unwrap();
+    // What crosses the link is a BIBE PDU (an administrative record) with ciphertext inside.
+    let actions: Vec<Action> = core::iter::from_fn(|| net.agents[0].poll_action()).collect();
+    let Some(Action::Transmit { link, bundle, bytes }) =
+        actions.into_iter().find(|x| matches!(x, Action::Transmit { .. }))
+    else {
+        panic!("nothing sent")
+    };
+    let outer = crate::bundle::Bundle::parse(bytes.clone(), crate::parse_mode::ParseMode::Strict).unwrap();
+    assert!(outer.is_admin_record(), "custody sends a BIBE PDU");
+    assert!(!bytes.windows(7).any(|w| w == b"archive"), "plaintext inside the PDU");
+    net.agents[0].handle(Event::Transmitted { link, bundle, ok: true }, T0).unwrap();
+    net.agents[1].handle(Event::Received { link: LinkId(0), bytes }, T0).unwrap();
+    net.run(T0);
+    assert_eq!(net.delivered.len(), 1, "{:?}", net.other);
+    assert_eq!(net.delivered[0].1.payload.as_ref(), b"archive shard 12");
+    assert_eq!(net.agents[1].security_failures().iter().map(|f| f.1).sum::<u64>(), 0);
+    assert_eq!(held(&net, 0), 0, "custody released by node 2's signal");
+}
