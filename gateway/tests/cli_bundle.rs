@@ -207,6 +207,13 @@ fn cose_keys_sign_with_the_private_half_and_verify_with_the_public_one() {
     let sealed = run(&["bundle", "encrypt", "--key", &path("cek")], &signed);
     let shown = text(&run(&["bundle", "decode", "--json"], &sealed));
     assert!(shown.contains("\"context_name\":\"COSE\"") && !shown.contains("open valve"), "{shown}");
+    assert!(shown.contains("\"message\":\"COSE_Sign1\"") || shown.contains("\"encrypted\":true"), "{shown}");
+    assert!(shown.contains("\"message\":\"COSE_Encrypt0\"") && shown.contains("\"kid\":\"cek\""), "{shown}");
+    let signed_shown = text(&run(&["bundle", "decode", "--json"], &signed));
+    assert!(
+        signed_shown.contains("\"message\":\"COSE_Sign1\",") && signed_shown.contains("\"alg\":-19"),
+        "{signed_shown}"
+    );
     let opened = run(&["bundle", "decrypt", "--key", &path("cek")], &sealed);
     // The public half verifies (a public key file may be world-readable).
     let verified = dtn(&["bundle", "verify", "--key", &path("ground.pub"), "--strip"], Some(&opened));

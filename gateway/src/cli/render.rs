@@ -47,6 +47,34 @@ fn items(items: &[dtn_core::bpsec::SecurityItem]) -> Vec<Value> {
     items.iter().map(|i| json!({ "id": i.id, "value_hex": encode_hex(&i.value) })).collect()
 }
 
+/// A COSE context result: the message's kind, algorithm and key ID, then its bytes.
+fn cose_items(items: &[dtn_core::bpsec::SecurityItem]) -> Vec<Value> {
+    use dtn_core::bpsec::cose::{self, message::Message};
+    items
+        .iter()
+        .map(|i| {
+            let kind = match i.id {
+                cose::RESULT_ENCRYPT0 => "COSE_Encrypt0",
+                cose::RESULT_MAC0 => "COSE_Mac0",
+                cose::RESULT_SIGN1 => "COSE_Sign1",
+                _ => "unknown",
+            };
+            let message = i.as_bytes().map(|b| Message::decode(b, i.id != cose::RESULT_ENCRYPT0));
+            match message {
+                Some(Ok(m)) => json!({
+                    "id": i.id,
+                    "message": kind,
+                    "alg": m.headers.alg,
+                    "kid": m.headers.kid.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    "value_hex": encode_hex(&i.value),
+                }),
+                Some(Err(e)) => json!({ "id": i.id, "message": kind, "error": e, "value_hex": encode_hex(&i.value) }),
+                None => json!({ "id": i.id, "value_hex": encode_hex(&i.value) }),
+            }
+        })
+        .collect()
+}
+
 /// A BIB or BCB: its targets, context, security source, parameters and results — or, for a
 /// BIB a BCB encrypts, that it is ciphertext.
 fn security_value(block: &CanonicalBlock, encrypted: &[u64]) -> Value {
@@ -65,7 +93,11 @@ fn security_value(block: &CanonicalBlock, encrypted: &[u64]) -> Value {
             },
             "security_source": asb.source.to_string(),
             "parameters": asb.parameters.as_deref().map(items),
-            "results": asb.results.iter().map(|r| items(r)).collect::<Vec<_>>(),
+            "results": asb
+                .results
+                .iter()
+                .map(|r| if asb.context_id == dtn_core::bpsec::cose::CONTEXT_COSE { cose_items(r) } else { items(r) })
+                .collect::<Vec<_>>(),
         }),
         Err(e) => json!({ "error": e.to_string() }),
     }
