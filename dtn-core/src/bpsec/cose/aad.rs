@@ -109,36 +109,70 @@ pub struct AadInput<'a> {
     pub additional_protected: &'a [u8],
 }
 
-/// The external AAD; `block` gives a block's header and data by number (`None`: not in the
-/// bundle, and the AAD fails).
-pub fn external_aad<'b>(
-    input: &AadInput<'_>,
+/// The part of the external AAD every target of one security block shares: the security
+/// source, the scope map, and the primary and numbered blocks it names (which sort before
+/// -1 and -2). `block` gives a block's header and data by number (`None`: not in the bundle,
+/// and the AAD fails).
+pub fn common_part<'b>(
+    source: &Eid,
+    scope: &AadScope,
+    primary: &[u8],
     block: &dyn Fn(u64) -> Option<(BlockHeader, &'b [u8])>,
 ) -> Result<Vec<u8>, &'static str> {
-    let mut out = Vec::with_capacity(input.primary.len() + 64);
-    input.source.encode(&mut out);
-    input.scope.encode(&mut out);
-    let header = |out: &mut Vec<u8>, h: &BlockHeader| {
-        writer::uint(out, h.block_type);
-        writer::uint(out, h.number);
-        writer::uint(out, h.flags);
-    };
-    for &(key, flags) in input.scope.entries() {
+    let mut out = Vec::with_capacity(primary.len() + 64);
+    source.encode(&mut out);
+    scope.encode(&mut out);
+    for &(key, flags) in scope.entries() {
         match key {
-            0 => out.extend_from_slice(input.primary),
-            TARGET => header(&mut out, &input.target),
-            SECURITY => header(&mut out, &input.security),
-            n => {
+            0 => out.extend_from_slice(primary),
+            n if n > 0 => {
                 let (h, data) = block(n.unsigned_abs()).ok_or("the AAD scope names a block the bundle lacks")?;
                 if flags & AAD_METADATA != 0 {
-                    header(&mut out, &h);
+                    encode_header(&mut out, &h);
                 }
                 if flags & AAD_BTSD != 0 {
                     writer::bytes(&mut out, data);
                 }
             }
+            _ => {}
         }
     }
-    writer::bytes(&mut out, input.additional_protected);
     Ok(out)
+}
+
+fn encode_header(out: &mut Vec<u8>, h: &BlockHeader) {
+    writer::uint(out, h.block_type);
+    writer::uint(out, h.number);
+    writer::uint(out, h.flags);
+}
+
+/// The whole external AAD for one target: the common part, then the target's and the
+/// security block's metadata as the scope asks, then the additional protected header.
+pub fn with_target(
+    common: &[u8],
+    scope: &AadScope,
+    target: &BlockHeader,
+    security: &BlockHeader,
+    additional_protected: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(common.len() + 16 + additional_protected.len());
+    out.extend_from_slice(common);
+    for &(key, _) in scope.entries() {
+        match key {
+            TARGET => encode_header(&mut out, target),
+            SECURITY => encode_header(&mut out, security),
+            _ => {}
+        }
+    }
+    writer::bytes(&mut out, additional_protected);
+    out
+}
+
+/// The external AAD in one call (see [`common_part`] and [`with_target`]).
+pub fn external_aad<'b>(
+    input: &AadInput<'_>,
+    block: &dyn Fn(u64) -> Option<(BlockHeader, &'b [u8])>,
+) -> Result<Vec<u8>, &'static str> {
+    let common = common_part(input.source, input.scope, input.primary, block)?;
+    Ok(with_target(&common, input.scope, &input.target, &input.security, input.additional_protected))
 }

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::aad::{AadInput, AadScope, external_aad};
+use super::aad::{AadScope, common_part, with_target};
 use super::key::{CoseKey, KeyKind};
 use super::message::{Headers, Message, protected_alg, read_headers, structure_prefix};
 use super::{Alg, CONTEXT_COSE, PARAM_AAD_SCOPE, PARAM_ADDITIONAL_PROTECTED, PARAM_ADDITIONAL_UNPROTECTED};
@@ -69,6 +69,27 @@ pub struct CoseEncrypt<'a> {
     pub placement: Placement,
 }
 
+/// The AAD all targets of one security block share, made once. Refused when the targets
+/// times it exceed what this node hashes for one bundle: a scope over large blocks with
+/// many targets is work that grows with their product.
+fn shared_aad<'b>(
+    source: &Eid,
+    scope: &AadScope,
+    primary: &[u8],
+    targets: usize,
+    additional_protected: &[u8],
+    bundle: &Bundle,
+    lookup: &dyn Fn(u64) -> Option<(BlockHeader, &'b [u8])>,
+) -> Result<Vec<u8>, SecurityError> {
+    let common = common_part(source, scope, primary, lookup).map_err(failed)?;
+    let per_target = common.len() + additional_protected.len() + 32;
+    let limit = (64usize << 20).max(bundle.raw().len().saturating_mul(4));
+    if targets.saturating_mul(per_target) > limit {
+        return Err(failed("the AAD scope over this many targets is more than this node hashes for one bundle"));
+    }
+    Ok(common)
+}
+
 /// The parameters an operation sends (IDs ascending, as the draft's examples).
 fn sent_parameters(scope: Option<&AadScope>, additional_protected: &[u8]) -> Option<Vec<SecurityItem>> {
     let mut items = Vec::new();
@@ -117,19 +138,12 @@ pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &CoseSign<'_>) -> Result<B
     let blocks = editor.blocks();
     let index = Numbers::of_blocks(blocks);
     let lookup = |n: u64| index.block(blocks, n).map(|b| (header_of(b), b.data.as_ref()));
+    let common = shared_aad(&op.source, &scope, &primary, op.targets.len(), op.additional_protected, bundle, &lookup)?;
     let protected = protected_alg(op.alg.code());
     let mut results = Vec::with_capacity(op.targets.len());
     for &t in op.targets {
         let Some(block) = index.block(blocks, t) else { return Err(conflict("the target is not in the bundle")) };
-        let input = AadInput {
-            source: &op.source,
-            scope: &scope,
-            primary: &primary,
-            target: header_of(block),
-            security: header,
-            additional_protected: op.additional_protected,
-        };
-        let aad = external_aad(&input, &lookup).map_err(failed)?;
+        let aad = with_target(&common, &scope, &header_of(block), &header, op.additional_protected);
         let tag = match (op.alg, &op.key.kind) {
             (Alg::Hmac(v), KeyKind::Symmetric { k, .. }) => {
                 let prefix = structure_prefix("MAC0", &protected, &aad, Some(block.data.len()));
@@ -196,19 +210,12 @@ pub fn encrypt(crypto: &dyn Crypto, bundle: &Bundle, op: &CoseEncrypt<'_>) -> Re
     let blocks = editor.blocks();
     let index = Numbers::of_blocks(blocks);
     let lookup = |n: u64| index.block(blocks, n).map(|b| (header_of(b), b.data.as_ref()));
+    let common = shared_aad(&op.source, &scope, &primary, targets.len(), &[], bundle, &lookup)?;
     let mut changes = Vec::with_capacity(targets.len());
     let mut results = Vec::with_capacity(targets.len());
     for (i, &t) in targets.iter().enumerate() {
         let Some(block) = index.block(blocks, t) else { return Err(conflict("the target is not in the bundle")) };
-        let input = AadInput {
-            source: &op.source,
-            scope: &scope,
-            primary: &primary,
-            target: header_of(block),
-            security: header,
-            additional_protected: &[],
-        };
-        let aad = external_aad(&input, &lookup).map_err(failed)?;
+        let aad = with_target(&common, &scope, &header_of(block), &header, &[]);
         let enc = structure_prefix("Encrypt0", &protected, &aad, None);
         let iv = target_iv(op.iv, i);
         let mut data = Vec::with_capacity(block.data.len() + TAG_LEN);
@@ -301,6 +308,16 @@ pub fn verify_bib(
     let params = parameters(asb).map_err(at)?;
     let primary = bundle.primary_raw();
     let lookup = |n: u64| security.canonical(bundle, n).map(|b| (header_of(b), b.data.as_ref()));
+    let common = shared_aad(
+        &asb.source,
+        &params.scope,
+        primary,
+        asb.targets.len(),
+        params.additional_protected,
+        bundle,
+        &lookup,
+    )
+    .map_err(at)?;
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         no_primary(t).map_err(at)?;
         let fail = |m| at(failed(m)).on_target(t);
@@ -312,15 +329,7 @@ pub fn verify_bib(
             return Err(fail("the algorithm is not the message's kind"));
         }
         let Some(block) = security.canonical(bundle, t) else { return Err(fail("the target is not in the bundle")) };
-        let input = AadInput {
-            source: &asb.source,
-            scope: &params.scope,
-            primary,
-            target: header_of(block),
-            security: bib,
-            additional_protected: params.additional_protected,
-        };
-        let aad = external_aad(&input, &lookup).map_err(fail)?;
+        let aad = with_target(&common, &params.scope, &header_of(block), &bib, params.additional_protected);
         let tag = message.tag.as_deref().unwrap_or_default();
         let keys = candidates(keys, alg, message.headers.kid.as_deref());
         if keys.is_empty() {
@@ -385,6 +394,16 @@ pub fn open_plan(
     let params = parameters(asb).map_err(at)?;
     let primary = bundle.primary_raw();
     let lookup = |n: u64| security.canonical(bundle, n).map(|b| (header_of(b), b.data.as_ref()));
+    let common = shared_aad(
+        &asb.source,
+        &params.scope,
+        primary,
+        asb.targets.len(),
+        params.additional_protected,
+        bundle,
+        &lookup,
+    )
+    .map_err(at)?;
     let mut out = Vec::with_capacity(asb.targets.len());
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         let fail = |m| at(failed(m)).on_target(t);
@@ -398,15 +417,7 @@ pub fn open_plan(
         if block.data.len() < TAG_LEN {
             return Err(fail("the ciphertext is shorter than its tag"));
         }
-        let input = AadInput {
-            source: &asb.source,
-            scope: &params.scope,
-            primary,
-            target: header_of(block),
-            security: bcb,
-            additional_protected: params.additional_protected,
-        };
-        let aad = external_aad(&input, &lookup).map_err(fail)?;
+        let aad = with_target(&common, &params.scope, &header_of(block), &bcb, params.additional_protected);
         let enc = structure_prefix("Encrypt0", &message.protected, &aad, None);
         let candidates = candidates(keys, Alg::Gcm(variant), message.headers.kid.as_deref());
         // The nonce: the IV, or the key's Base IV with the Partial IV over its end.

@@ -195,3 +195,54 @@ fn every_algorithm_signs_or_seals_and_a_changed_byte_is_caught() {
         assert_eq!(opened.payload(), bundle(ORIGINAL).payload());
     }
 }
+
+#[test]
+#[cfg(feature = "std")]
+fn a_scope_over_every_block_times_every_target_is_refused_not_computed() {
+    use crate::bpsec::asb::{Asb, SecurityItem};
+    use crate::bundle::{BlockFlags, BundleBuilder, CanonicalBlock};
+    let n = 20_000u64;
+    let mut builder = BundleBuilder::new(Eid::ipn(2, 1), Eid::ipn(1, 2))
+        .creation(crate::time::CreationTimestamp::new(crate::time::DtnTime(1), 1))
+        .payload(b"x".to_vec());
+    for i in 0..n {
+        builder = builder.numbered_block(200, i + 2, BlockFlags::default(), crate::crc::CrcType::None, vec![1]);
+    }
+    let plain = builder.build().unwrap();
+    let targets: Vec<u64> = (2..n + 2).collect();
+    let scope = AadScope::new(targets.iter().map(|&t| (t as i64, 1)).collect()).unwrap();
+    let mut scope_value = Vec::new();
+    scope.encode(&mut scope_value);
+    let mac0 = message::Message::encode(&message::protected_alg(6), None, None, Some(&[0; 48]));
+    let asb = Asb {
+        targets: targets.clone(),
+        context_id: CONTEXT_COSE,
+        context_flags: 1,
+        source: Eid::ipn(2, 0),
+        parameters: Some(alloc::vec![SecurityItem { id: PARAM_AAD_SCOPE, value: scope_value }]),
+        results: targets.iter().map(|_| alloc::vec![SecurityItem::bytes(RESULT_MAC0, &mac0)]).collect(),
+    };
+    let mut editor = plain.edit();
+    editor.insert_block(
+        0,
+        CanonicalBlock::new(11, n + 5, BlockFlags::default(), crate::crc::CrcType::None, asb.to_vec().into()),
+    );
+    let hostile = editor.build().unwrap();
+    let key = symmetric(A1_KEY, b"k", None).encode();
+    let started = std::time::Instant::now();
+    let security = Security::of(&hostile).unwrap();
+    let e = crate::bpsec::verify_bib(&RustCrypto, &hostile, &security, n + 5, &[&key]).unwrap_err();
+    assert!(e.message.contains("more than this node hashes"), "{e:?}");
+    // 20,000 targets × an AAD of 20,000 blocks: 4 × 10^8 steps had it been built per target.
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
+    // A source is refused the same.
+    let k = symmetric(A1_KEY, b"k", None);
+    assert!(
+        sign(
+            &RustCrypto,
+            &plain,
+            &CoseSign { placement: Placement::default(), ..mac_op(&targets, &k, Some(scope), &[]) }
+        )
+        .is_err()
+    );
+}
