@@ -172,6 +172,21 @@ fn decode(block: &CanonicalBlock) -> Result<Asb, SecurityError> {
         .map_err(|e| SecurityError::new(Failure::Failed, e.message).in_block(block.number))
 }
 
+/// Refuses an operation whose targets each need `per_target` bytes of its own work (an IPPT
+/// or AAD repeating the primary block, a scope over large blocks) when their product passes
+/// what this node hashes for one bundle: 64 MiB, or 4 times the bundle. A peer's bundle of a
+/// huge primary block and many targets would otherwise cost the square of its size.
+pub(crate) fn within_work(targets: usize, per_target: usize, bundle_len: usize) -> Result<(), SecurityError> {
+    let limit = (64usize << 20).max(bundle_len.saturating_mul(4));
+    if targets.saturating_mul(per_target) > limit {
+        return Err(SecurityError::new(
+            Failure::Failed,
+            "the targets times their share of the IPPT or AAD are more than this node hashes for one bundle",
+        ));
+    }
+    Ok(())
+}
+
 /// A target that occurs twice (sorts `targets`).
 fn duplicate(targets: &mut [(u64, usize)]) -> Option<u64> {
     targets.sort_unstable();

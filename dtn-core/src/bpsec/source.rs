@@ -204,6 +204,8 @@ pub fn sign(crypto: &dyn Crypto, bundle: &Bundle, op: &Sign<'_>) -> Result<Bundl
     strip_crcs(bundle, &security, &mut editor, op.targets);
     let header = security_block(&editor, op.placement, block_type::BIB, BlockFlags::default())?;
     let primary = editor.primary_raw().clone();
+    let share = if op.scope & hmac_sha2::SCOPE_PRIMARY != 0 { primary.len() } else { 0 } + 40;
+    super::rules::within_work(op.targets.len(), share, bundle.raw().len())?;
     let mut results = Vec::with_capacity(op.targets.len());
     let index = Numbers::of_blocks(editor.blocks());
     for &t in op.targets {
@@ -318,6 +320,8 @@ fn encrypt_with(
     strip_crcs(bundle, &security, &mut editor, &targets);
     let header = security_block(&editor, op.placement, block_type::BCB, BlockFlags::REPLICATE)?;
     let primary = editor.primary_raw().clone();
+    let share = if op.scope & hmac_sha2::SCOPE_PRIMARY != 0 { primary.len() } else { 0 } + 40;
+    super::rules::within_work(targets.len(), share, bundle.raw().len())?;
     let mut aads = Vec::with_capacity(targets.len());
     let index = Numbers::of_blocks(editor.blocks());
     for &t in &targets {

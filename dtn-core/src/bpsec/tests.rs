@@ -246,3 +246,40 @@ fn apart_every_block_has_its_own_bcb_and_iv_and_the_acceptor_opens_them_together
     let clear = accept_bib(&RustCrypto, &opened, bib, &[&MAC_KEY]).unwrap();
     assert_eq!(clear.payload().as_ref(), b"weights");
 }
+
+#[test]
+#[cfg(feature = "std")]
+fn a_huge_primary_block_times_many_targets_is_refused_not_hashed() {
+    let long: alloc::string::String = core::iter::repeat_n('a', 200_000).collect();
+    let destination: Eid = alloc::format!("dtn://{long}/x").parse().unwrap();
+    let mut builder = BundleBuilder::new(Eid::ipn(2, 1), destination)
+        .creation(crate::time::CreationTimestamp::new(crate::time::DtnTime(1), 1))
+        .payload(b"x".to_vec());
+    for i in 0..30_000u64 {
+        builder = builder.numbered_block(200, i + 2, BlockFlags::default(), CrcType::None, vec![1]);
+    }
+    let plain = builder.build().unwrap();
+    let targets: Vec<u64> = (2..30_002).collect();
+    // A source is refused…
+    assert!(sign(&RustCrypto, &plain, &sign_op(&targets)).unwrap_err().message.contains("more than this node hashes"));
+    // …and so is a peer's BIB: 30,000 IPPTs of a 200 kB primary block would be 6 GB of SHA-384.
+    let asb = Asb {
+        targets: targets.clone(),
+        context_id: CONTEXT_BIB_HMAC_SHA2,
+        context_flags: 0,
+        source: Eid::ipn(2, 0),
+        parameters: None,
+        results: targets.iter().map(|_| vec![SecurityItem::bytes(1, &[0; 48])]).collect(),
+    };
+    let mut editor = plain.edit();
+    editor.insert_block(
+        0,
+        crate::bundle::CanonicalBlock::new(11, 40_000, BlockFlags::default(), CrcType::None, asb.to_vec().into()),
+    );
+    let hostile = editor.build().unwrap();
+    let started = std::time::Instant::now();
+    let security = Security::of(&hostile).unwrap();
+    let e = verify_bib(&RustCrypto, &hostile, &security, 40_000, &[&MAC_KEY]).unwrap_err();
+    assert!(e.message.contains("more than this node hashes"), "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
+}

@@ -104,6 +104,8 @@ pub fn verify_bib(
     let params = hmac_sha2::Parameters::of(asb).map_err(|e| at(failed(e.0)))?;
     let keys = keys_to_try(keys, params.wrapped_key.as_deref()).map_err(at)?;
     let primary = bundle.primary_raw();
+    let share = if params.scope & hmac_sha2::SCOPE_PRIMARY != 0 { primary.len() } else { 0 } + 40;
+    super::rules::within_work(asb.targets.len(), share, bundle.raw().len()).map_err(at)?;
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         let expected = results
             .iter()
@@ -230,6 +232,8 @@ fn plan<'k>(
     let params = bcb_aes_gcm::Parameters::of(asb).map_err(|e| at(failed(e.0)))?;
     let keys = alloc::rc::Rc::new(keys_to_try(keys, params.wrapped_key.as_deref()).map_err(at)?);
     let primary = bundle.primary_raw();
+    let share = if params.scope & hmac_sha2::SCOPE_PRIMARY != 0 { primary.len() } else { 0 } + 40;
+    super::rules::within_work(asb.targets.len(), share, bundle.raw().len()).map_err(at)?;
     let mut out = Vec::with_capacity(asb.targets.len());
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         let fail = |m| Err(at(failed(m)).on_target(t));

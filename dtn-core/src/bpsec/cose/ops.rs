@@ -82,11 +82,7 @@ fn shared_aad<'b>(
     lookup: &dyn Fn(u64) -> Option<(BlockHeader, &'b [u8])>,
 ) -> Result<Vec<u8>, SecurityError> {
     let common = common_part(source, scope, primary, lookup).map_err(failed)?;
-    let per_target = common.len() + additional_protected.len() + 32;
-    let limit = (64usize << 20).max(bundle.raw().len().saturating_mul(4));
-    if targets.saturating_mul(per_target) > limit {
-        return Err(failed("the AAD scope over this many targets is more than this node hashes for one bundle"));
-    }
+    crate::bpsec::rules::within_work(targets, common.len() + additional_protected.len() + 32, bundle.raw().len())?;
     Ok(common)
 }
 
