@@ -120,3 +120,28 @@ fn plan_check_lists_problems_with_lines_and_fails() {
     assert_eq!(malformed.status.code(), Some(1));
     assert!(text(&malformed.stderr).contains("line 1, from-node"), "{}", text(&malformed.stderr));
 }
+
+#[test]
+fn a_node_the_plan_lacks_is_said_and_fails_and_a_batch_ends_with_a_summary() {
+    let out = dtn(&["route", "--plan", &scenario("small.ionrc"), "--from", "1001", "--to", "424242"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("--to 424242") && err.contains("the plan has no node 424242"), "{err}");
+    // A batch with one line naming a node the plan lacks: answered as unroutable with the
+    // reason, and counted in the summary on stderr (stdout stays JSON lines).
+    let dir = std::env::temp_dir().join(format!("dtn-route-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let batch = dir.join("q.tsv");
+    std::fs::write(&batch, "1001 100 0 1000\n1001 424242 0 1000\n").unwrap();
+    let out = dtn(&["route", "--plan", &scenario("small.ionrc"), "--batch", batch.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1]["error"].as_str().unwrap().contains("no node 424242"), "{}", lines[1]);
+    let summary = text(&out.stderr);
+    assert!(
+        summary.contains("2 queries:") && summary.contains("1 unroutable") && summary.contains("ms each"),
+        "{summary}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -47,6 +47,19 @@ fn seconds(text: &str, what: &str) -> Result<PlanTime, String> {
         .ok_or_else(|| format!("{what}: {text:?} is not a number of seconds"))
 }
 
+/// Why a node cannot be routed to or from: the plan does not have it (with what it has).
+fn unknown_node(plan: &ContactPlan, node: u64) -> Option<String> {
+    if plan.nodes().binary_search(&node).is_ok() {
+        return None;
+    }
+    let nodes = plan.nodes();
+    let range = match (nodes.first(), nodes.last()) {
+        (Some(a), Some(b)) => format!("{} nodes, {a} to {b}", nodes.len()),
+        _ => "no nodes".into(),
+    };
+    Some(format!("the plan has no node {node} ({range})"))
+}
+
 fn answer(plan: &ContactPlan, query: &RouteQuery, scratch: &mut Scratch) -> serde_json::Value {
     let route = search_with(plan, query, &EmptyNetwork, scratch);
     let mut out = json!({
@@ -85,6 +98,8 @@ pub fn run(args: &RouteArgs) -> Result<(), String> {
     let mut scratch = Scratch::default();
     if let Some(batch) = &args.batch {
         let text = plan_file::read_text(batch)?;
+        let started = std::time::Instant::now();
+        let (mut routed, mut unroutable, mut unknown) = (0u64, 0u64, 0u64);
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
             let f: Vec<&str> = line.split_whitespace().collect();
             let bad = |what: &str| format!("{}: line {}: {what}", batch.display(), i + 1);
@@ -95,11 +110,40 @@ pub fn run(args: &RouteArgs) -> Result<(), String> {
                 seconds(t0, &bad("t0"))?,
                 size.parse().map_err(|_| bad("size is not a byte count"))?,
             );
-            println!("{}", answer(&plan, &query, &mut scratch));
+            let missing = unknown_node(&plan, query.source).or_else(|| unknown_node(&plan, query.destination));
+            let out = match missing {
+                Some(error) => {
+                    unknown += 1;
+                    json!({"src": query.source, "dst": query.destination, "eat": null, "hops": null, "error": error})
+                }
+                None => answer(&plan, &query, &mut scratch),
+            };
+            if out["eat"].is_null() {
+                unroutable += 1;
+            } else {
+                routed += 1;
+            }
+            println!("{out}");
         }
+        // The summary goes to stderr: stdout stays one JSON object per line.
+        let took = started.elapsed();
+        let queries = routed + unroutable;
+        let each = if queries > 0 { took.as_secs_f64() * 1e3 / queries as f64 } else { 0.0 };
+        let unknown = if unknown > 0 { format!(" ({unknown} name a node the plan lacks)") } else { String::new() };
+        let total = if took.as_secs() > 0 {
+            format!("{:.2} s", took.as_secs_f64())
+        } else {
+            format!("{:.1} ms", took.as_secs_f64() * 1e3)
+        };
+        eprintln!("{queries} queries: {routed} routed, {unroutable} unroutable{unknown}; {total} ({each:.3} ms each)");
         return Ok(());
     }
     let (Some(from), Some(to)) = (args.from, args.to) else { return Err("give --from and --to, or --batch".into()) };
+    for (flag, node) in [("--from", from), ("--to", to)] {
+        if let Some(why) = unknown_node(&plan, node) {
+            return Err(format!("{flag} {node}: {why}"));
+        }
+    }
     let query = RouteQuery::new(from, to, seconds(&args.at, "--at")?, args.size);
     let out = answer(&plan, &query, &mut scratch);
     if args.json {
@@ -108,7 +152,8 @@ pub fn run(args: &RouteArgs) -> Result<(), String> {
     }
     match out.get("eat_exact").and_then(|v| v.as_str()) {
         Some(eat) => {
-            println!("earliest arrival: {eat} s, {} hops", out["hops"]);
+            let hops = out["hops"].as_u64().unwrap_or(0);
+            println!("earliest arrival: {eat} s, {hops} {}", if hops == 1 { "hop" } else { "hops" });
             let route: Vec<String> = out["route"].as_array().into_iter().flatten().map(ToString::to_string).collect();
             println!("route: {}", route.join(" -> "));
             for c in out["contacts"].as_array().into_iter().flatten() {
