@@ -713,3 +713,42 @@ fn an_application_asks_for_its_adu_to_be_encrypted_and_a_service_no_rule_gives_i
         assert!(more.is_err(), "a refused ADU was delivered");
     });
 }
+
+#[test]
+fn a_client_pointed_at_no_gateway_says_so_within_seconds_and_does_not_retry() {
+    let dir = Scratch::new("app-nobody");
+    issue(&dir.0, "client", "ipn:2.5");
+    // A UDP port nobody listens on: bound and dropped.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let file = dir.path("adu");
+    std::fs::write(&file, b"hello").unwrap();
+    let gateway = format!("127.0.0.1:{port}");
+    let tls = |c: &mut std::process::Command| {
+        c.args(["--gateway", &gateway])
+            .arg("--cert")
+            .arg(dir.path("client.pem"))
+            .arg("--key")
+            .arg(dir.path("client.key"))
+            .arg("--ca")
+            .arg(dir.path("ca.pem"));
+    };
+    for what in ["send", "status"] {
+        let mut c = support::dtn();
+        c.arg(what);
+        if what == "send" {
+            c.arg(&file).args(["--to", "ipn:3.1", "--retry-for", "30"]);
+        }
+        tls(&mut c);
+        let started = std::time::Instant::now();
+        let out = c.output().unwrap();
+        let took = started.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: {err}");
+        assert!(
+            err.contains(&format!("no gateway answering at {gateway}")) && err.contains("[app] listen"),
+            "{what}: {err}"
+        );
+        // Two seconds of handshake, not 30 s of silence, and no retries for a gateway never there.
+        assert!(took < Duration::from_secs(6), "{what} took {took:?}");
+    }
+}

@@ -13,6 +13,15 @@ use tokio::sync::Mutex;
 use super::wire::{read_header, write_header};
 use crate::tcpcl::tls::{self, TlsSetup};
 
+/// How long a connection's handshake may take: a gateway on the ground answers in
+/// milliseconds; a QUIC client to an address nobody listens on would otherwise wait out the
+/// idle timeout (30 s) in silence.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How [`AppClient::connect`]'s error starts when nothing answered at all (not a dropped
+/// connection: retrying will not make a gateway appear).
+pub const NO_GATEWAY: &str = "no gateway answering at";
+
 /// ADUs up to this size go out in one write with their header.
 const SMALL: usize = 16 * 1024;
 
@@ -224,11 +233,16 @@ impl AppClient {
         let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
         let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| e.to_string())?;
         endpoint.set_default_client_config(client);
-        let connection = endpoint
-            .connect(addr, "dtn-gateway")
-            .map_err(|e| e.to_string())?
-            .await
-            .map_err(|e| format!("{addr}: {e}"))?;
+        let connecting = endpoint.connect(addr, "dtn-gateway").map_err(|e| e.to_string())?;
+        let connection = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(done) => done.map_err(|e| format!("{addr}: {e}"))?,
+            Err(_) => {
+                return Err(format!(
+                    "{NO_GATEWAY} {addr} within {} s — is `dtn gateway run` up, and is its `[app] listen` that address?",
+                    CONNECT_TIMEOUT.as_secs()
+                ));
+            }
+        };
         if let Err(e) = gateway_is_home(&connection, tls_setup) {
             connection.close(VarInt::from_u32(0), b"not this client's gateway");
             return Err(format!("{addr}: {e}"));

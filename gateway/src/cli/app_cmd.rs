@@ -77,16 +77,20 @@ pub fn send(args: &SendArgs) -> Result<(), String> {
     };
     let give_up = started + Duration::from_secs(args.retry_for);
     let mut wait = Duration::from_millis(250);
+    let mut reached = false;
     let done = loop {
         let attempt = runtime.block_on(async {
             let client = AppClient::connect(gateway, &tls).await?;
+            reached = true;
             let done = client.submit_with_progress(&adu, payload.clone(), bar).await;
             client.close();
             done
         });
         match attempt {
             Ok(done) => break done,
-            // A refusal is an answer, not a lost connection: trying again would not help.
+            // A refusal is an answer, not a lost connection, and a gateway that never answered
+            // will not appear by retrying: `--retry-for` covers connections that dropped.
+            Err(e) if e.starts_with(gateway::app::client::NO_GATEWAY) && !reached => return Err(e),
             Err(e) if !e.starts_with("the gateway refused") && Instant::now() + wait < give_up => {
                 eprintln!("\n{e}: trying again in {:.1} s", wait.as_secs_f64());
                 std::thread::sleep(wait);
