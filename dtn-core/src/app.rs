@@ -32,12 +32,31 @@ pub mod submitted {
     /// Refused: the ADU is larger than the gateway accepts (not an RFC 9171 reason).
     pub const TOO_LARGE: u64 = 256;
 
-    /// A refusal in words.
+    /// A refusal in words: what it means for this submission, then the RFC 9171 reason.
     pub fn describe(status: u64) -> alloc::string::String {
+        use crate::admin::ReasonCode;
         match status {
             ACCEPTED => "accepted".into(),
             TOO_LARGE => "the ADU is larger than the gateway accepts".into(),
-            s if s < TOO_LARGE => alloc::format!("refused: status-report reason code {}", s - REASON),
+            s if s < TOO_LARGE => {
+                let reason = ReasonCode::from_code(s - REASON);
+                let meaning = match reason {
+                    ReasonCode::NoInformation => {
+                        "the source endpoint is not this client's to send from (its certificate does not name it, \
+                         or it is not on the gateway's node)"
+                    }
+                    ReasonCode::DepletedStorage => "the gateway's store is full",
+                    ReasonCode::TrafficPared => "the lifetime is longer than the gateway keeps bundles",
+                    ReasonCode::BlockUnintelligible => {
+                        "the gateway could not make a bundle of it (is the destination a valid endpoint ID?)"
+                    }
+                    ReasonCode::MissingSecurityOperation => {
+                        "the gateway's BPSec policy has no rule that gives the protection asked for"
+                    }
+                    other => return alloc::format!("refused: {} (reason {})", other.description(), other.code()),
+                };
+                alloc::format!("refused: {meaning} ({}, reason {})", reason.description(), reason.code())
+            }
             s => alloc::format!("refused: unknown status {s}"),
         }
     }
@@ -349,6 +368,18 @@ mod tests {
                 prop_assert!(Message::decode(&body[..body.len() - cut]).is_err());
             }
         }
+    }
+
+    #[test]
+    fn refusals_say_what_they_mean_and_give_the_reason() {
+        assert_eq!(
+            submitted::describe(submitted::REASON + 4),
+            "refused: the gateway's store is full (depleted storage, reason 4)"
+        );
+        assert!(submitted::describe(submitted::REASON).contains("certificate does not name it"));
+        assert!(submitted::describe(submitted::REASON + 12).contains("BPSec policy"));
+        assert_eq!(submitted::describe(submitted::REASON + 9), "refused: hop limit exceeded (reason 9)");
+        assert_eq!(submitted::describe(submitted::ACCEPTED), "accepted");
     }
 
     #[test]
