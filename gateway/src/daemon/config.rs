@@ -12,9 +12,10 @@ use toml::Spanned;
 
 use super::units::{parse_rate, parse_size};
 
-/// A configuration problem, with where it is.
+/// A configuration problem, with where it is (`file:line:column: message`; a file that could
+/// not be read has no place in it: `cannot read FILE: why`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{}", self.describe())]
 pub struct ConfigError {
     /// The file.
     pub file: String,
@@ -177,14 +178,36 @@ pub struct Config {
     pub log_level: tracing::Level,
 }
 
+impl ConfigError {
+    fn describe(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        }
+    }
+}
+
+/// serde's words for an unknown top-level key — "unknown field `bogus`, expected one of
+/// `node`, …" — said as what it is in a TOML file: a section.
+fn section_words(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message.to_string() };
+    let Some((name, expected)) = rest.split_once("`, expected one of ") else { return message.to_string() };
+    if !expected.starts_with("`node`, `storage`") {
+        return message.to_string();
+    }
+    let sections: Vec<String> = expected.split(", ").map(|s| format!("[{}]", s.trim_matches('`'))).collect();
+    format!("unknown section [{name}]; the sections are {}", sections.join(", "))
+}
+
 impl Config {
     /// Reads and checks a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.display().to_string(),
+            file: format!("cannot read {}", path.display()),
             line: 0,
             column: 0,
-            message: format!("cannot read: {e}"),
+            message: e.to_string(),
         })?;
         Self::parse(&text, path)
     }
@@ -195,7 +218,7 @@ impl Config {
             let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
             ConfigError { file: path.display().to_string(), line, column, message }
         };
-        let raw: Raw = toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let raw: Raw = toml::from_str(text).map_err(|e| at(e.span(), section_words(e.message())))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
         let spanned_err = |s: std::ops::Range<usize>, m: String| at(Some(s), m);
@@ -952,4 +975,24 @@ fn default_format() -> Spanned<String> {
 
 fn default_level() -> Spanned<String> {
     Spanned::new(0..0, "info".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_and_an_unknown_section_are_said_as_such() {
+        let missing = Config::load(Path::new("/nonexistent/nope.toml")).unwrap_err().to_string();
+        assert!(missing.starts_with("cannot read /nonexistent/nope.toml: "), "{missing}");
+        assert!(!missing.contains(":0:0"), "{missing}");
+        let text = "[node]\nid = 2\n[storage]\npath = \"s\"\nbudget = 1000\n[bogus]\nx = 1\n";
+        let unknown = Config::parse(text, Path::new("n.toml")).unwrap_err().to_string();
+        assert!(unknown.starts_with("n.toml:6:") && unknown.contains("unknown section [bogus]"), "{unknown}");
+        assert!(unknown.contains("[storage]"), "{unknown}");
+        // A field inside a section keeps serde's words.
+        let text = "[node]\nid = 2\ncolour = 1\n[storage]\npath = \"s\"\nbudget = 1000\n";
+        let field = Config::parse(text, Path::new("n.toml")).unwrap_err().to_string();
+        assert!(field.contains("unknown field `colour`"), "{field}");
+    }
 }
