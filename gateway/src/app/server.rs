@@ -88,7 +88,8 @@ pub async fn serve(
             match incoming.await {
                 Ok(connection) => {
                     let allowed = allowed_endpoints(&connection);
-                    tracing::info!(%from, endpoints = ?allowed, "application connected");
+                    let endpoints = allowed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    tracing::info!(%from, %endpoints, "application connected");
                     client(connection, allowed, commands, limits, shared).await;
                 }
                 Err(e) => tracing::warn!(%from, error = %e, "application refused (TLS)"),

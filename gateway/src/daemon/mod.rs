@@ -327,7 +327,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
             }
         }));
     }
-    tracing::info!(node = config.node, tcpcl = ?tcpcl_addrs, mtcp = ?mtcp_addrs, quic = ?quic_addrs, ltp = ?ltp_addrs, admin = ?admin_addr, "gateway running");
+    // Addresses as text ("127.0.0.1:4556, [::1]:4556"), not Rust's Debug of a Vec or an Option.
+    let list = |addrs: &[std::net::SocketAddr]| addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let admin = admin_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(
+        node = config.node,
+        tcpcl = %list(&tcpcl_addrs),
+        mtcp = %list(&mtcp_addrs),
+        quic = %list(&quic_addrs),
+        ltp = %list(&ltp_addrs),
+        %admin,
+        "gateway running"
+    );
     Ok(Running {
         tcpcl: tcpcl_addrs,
         mtcp: mtcp_addrs,
