@@ -23,7 +23,7 @@ pub mod signature;
 
 pub use aad::AadScope;
 pub use key::{CoseKey, KeyKind};
-pub use ops::{CoseEncrypt, CoseSign, TargetOpening, decrypt_target, encrypt, open_plan, sign, verify_bib};
+pub use ops::{CoseEncrypt, CoseSign, TargetOpening, encrypt, open_plan, sign, verify_bib};
 pub use signature::{GenerateKind, generate};
 
 use super::bcb_aes_gcm::AesVariant;

@@ -283,11 +283,36 @@ fn message_of(results: &[SecurityItem], ids: &[u64], extra: &Headers) -> Result<
 }
 
 /// The candidate keys that fit `alg`: those whose kid the message names, else all that fit.
-fn candidates(keys: &[&[u8]], alg: Alg, kid: Option<&[u8]>) -> Vec<CoseKey> {
-    let fitting: Vec<CoseKey> =
-        keys.iter().filter_map(|k| CoseKey::decode(k).ok()).filter(|k| k.fits(alg, false)).collect();
-    let named: Vec<CoseKey> = fitting.iter().filter(|k| kid.is_some() && k.kid.as_deref() == kid).cloned().collect();
+fn candidates<'k>(keys: &'k [CoseKey], alg: Alg, kid: Option<&[u8]>) -> Vec<&'k CoseKey> {
+    let fitting: Vec<&CoseKey> = keys.iter().filter(|k| k.fits(alg, false)).collect();
+    let named: Vec<&CoseKey> = fitting.iter().copied().filter(|k| kid.is_some() && k.kid.as_deref() == kid).collect();
     if named.is_empty() { fitting } else { named }
+}
+
+/// What checking a received COSE block needs before its targets: its parameters, the
+/// candidate keys decoded (once, not per target), and the AAD its targets share.
+fn received<'a>(
+    bundle: &Bundle,
+    security: &Security,
+    header: BlockHeader,
+    asb: &'a Asb,
+    keys: &[&[u8]],
+) -> Result<(Parameters<'a>, Vec<CoseKey>, Vec<u8>), SecurityError> {
+    let at = |e: SecurityError| e.in_block(header.number);
+    let params = parameters(asb).map_err(at)?;
+    let lookup = |n: u64| security.canonical(bundle, n).map(|b| (header_of(b), b.data.as_ref()));
+    let common = shared_aad(
+        &asb.source,
+        &params.scope,
+        bundle.primary_raw(),
+        asb.targets.len(),
+        params.additional_protected,
+        bundle,
+        &lookup,
+    )
+    .map_err(at)?;
+    let keys = keys.iter().filter_map(|k| CoseKey::decode(k).ok()).collect();
+    Ok((params, keys, common))
 }
 
 /// Checks every target of COSE BIB `number` (its block already read and checked).
@@ -299,21 +324,8 @@ pub fn verify_bib(
     asb: &Asb,
     keys: &[&[u8]],
 ) -> Result<(), SecurityError> {
-    let number = bib.number;
-    let at = |e: SecurityError| e.in_block(number);
-    let params = parameters(asb).map_err(at)?;
-    let primary = bundle.primary_raw();
-    let lookup = |n: u64| security.canonical(bundle, n).map(|b| (header_of(b), b.data.as_ref()));
-    let common = shared_aad(
-        &asb.source,
-        &params.scope,
-        primary,
-        asb.targets.len(),
-        params.additional_protected,
-        bundle,
-        &lookup,
-    )
-    .map_err(at)?;
+    let at = |e: SecurityError| e.in_block(bib.number);
+    let (params, keys, common) = received(bundle, security, bib, asb, keys)?;
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         no_primary(t).map_err(at)?;
         let fail = |m| at(failed(m)).on_target(t);
@@ -327,7 +339,7 @@ pub fn verify_bib(
         let Some(block) = security.canonical(bundle, t) else { return Err(fail("the target is not in the bundle")) };
         let aad = with_target(&common, &params.scope, &header_of(block), &bib, params.additional_protected);
         let tag = message.tag.as_deref().unwrap_or_default();
-        let keys = candidates(keys, alg, message.headers.kid.as_deref());
+        let keys = candidates(&keys, alg, message.headers.kid.as_deref());
         if keys.is_empty() {
             return Err(at(SecurityError::new(Failure::Unknown, "no key for this security source fits the algorithm"))
                 .on_target(t));
@@ -385,21 +397,8 @@ pub fn open_plan(
     asb: &Asb,
     keys: &[&[u8]],
 ) -> Result<Vec<TargetOpening>, SecurityError> {
-    let number = bcb.number;
-    let at = |e: SecurityError| e.in_block(number);
-    let params = parameters(asb).map_err(at)?;
-    let primary = bundle.primary_raw();
-    let lookup = |n: u64| security.canonical(bundle, n).map(|b| (header_of(b), b.data.as_ref()));
-    let common = shared_aad(
-        &asb.source,
-        &params.scope,
-        primary,
-        asb.targets.len(),
-        params.additional_protected,
-        bundle,
-        &lookup,
-    )
-    .map_err(at)?;
+    let at = |e: SecurityError| e.in_block(bcb.number);
+    let (params, keys, common) = received(bundle, security, bcb, asb, keys)?;
     let mut out = Vec::with_capacity(asb.targets.len());
     for (&t, results) in asb.targets.iter().zip(&asb.results) {
         let fail = |m| at(failed(m)).on_target(t);
@@ -415,11 +414,11 @@ pub fn open_plan(
         }
         let aad = with_target(&common, &params.scope, &header_of(block), &bcb, params.additional_protected);
         let enc = structure_prefix("Encrypt0", &message.protected, &aad, None);
-        let candidates = candidates(keys, Alg::Gcm(variant), message.headers.kid.as_deref());
+        let candidates = candidates(&keys, Alg::Gcm(variant), message.headers.kid.as_deref());
         // The nonce: the IV, or the key's Base IV with the Partial IV over its end.
         let mut iv = message.headers.iv.clone();
         let mut with_keys = Vec::new();
-        for key in &candidates {
+        for key in candidates {
             let KeyKind::Symmetric { k, base_iv } = &key.kind else { continue };
             let nonce = match (&message.headers.iv, &message.headers.partial_iv, base_iv) {
                 (Some(iv), None, _) => iv.clone(),
@@ -444,13 +443,4 @@ pub fn open_plan(
         out.push(TargetOpening { target: t, aad: enc, variant, iv, keys: with_keys });
     }
     Ok(out)
-}
-
-/// Decrypts one target's data (ciphertext and tag) under the plan, for tools.
-pub fn decrypt_target(crypto: &dyn Crypto, opening: &TargetOpening, data: &[u8]) -> Option<Vec<u8>> {
-    let (ciphertext, tag) = data.split_at_checked(data.len().checked_sub(TAG_LEN)?)?;
-    opening.keys.iter().find_map(|k| {
-        let mut plain = ciphertext.to_vec();
-        crypto.open(opening.variant, k, &opening.iv, &opening.aad, &mut plain, tag).ok().map(|()| plain)
-    })
 }
