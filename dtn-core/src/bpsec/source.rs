@@ -156,12 +156,9 @@ pub(super) fn security_block(
     Ok(BlockHeader { block_type, number, flags: flags.0 })
 }
 
-pub(super) fn insert(
-    editor: &mut BundleEditor,
-    placement: Placement,
-    header: BlockHeader,
-    asb: &Asb,
-) -> Result<Bundle, SecurityError> {
+/// Puts the security block `header` with `asb` as its data into the editor, where
+/// `placement` says.
+fn place(editor: &mut BundleEditor, placement: Placement, header: BlockHeader, asb: &Asb) -> Result<(), SecurityError> {
     let block = CanonicalBlock::new(
         header.block_type,
         header.number,
@@ -172,6 +169,17 @@ pub(super) fn insert(
     if !editor.insert_block(placement.index, block) {
         return Err(conflict("the security block's number is taken"));
     }
+    Ok(())
+}
+
+/// [`place`], then the new bundle.
+pub(super) fn insert(
+    editor: &mut BundleEditor,
+    placement: Placement,
+    header: BlockHeader,
+    asb: &Asb,
+) -> Result<Bundle, SecurityError> {
+    place(editor, placement, header, asb)?;
     editor.build().map_err(|_| SecurityError::new(Failure::Failed, "the secured bundle does not re-encode"))
 }
 
@@ -343,16 +351,7 @@ fn encrypt_with(
         parameters: Some(parameters.to_items()),
         results: targets.iter().map(|_| alloc::vec![SecurityItem::bytes(bcb_aes_gcm::RESULT_TAG, &zero)]).collect(),
     };
-    let block = CanonicalBlock::new(
-        header.block_type,
-        header.number,
-        BlockFlags(header.flags),
-        CrcType::None,
-        Bytes::from(asb.to_vec()),
-    );
-    if !editor.insert_block(op.placement.index, block) {
-        return Err(conflict("the security block's number is taken"));
-    }
+    place(&mut editor, op.placement, header, &asb)?;
     let mut out = Vec::new();
     let mut ranges: Vec<(u64, core::ops::Range<usize>)> = Vec::with_capacity(targets.len() + 1);
     editor.encode_locating(&mut out, |n, range| {
