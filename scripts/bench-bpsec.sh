@@ -14,15 +14,6 @@ COUNT="${1:-20000}"
 # shellcheck source=scripts/processes.sh
 . scripts/processes.sh
 
-start_gateway() { # name config-body -> sets $ADDR
-  local name="$1"; mkdir -p "$WORK/$name"
-  printf '%s\n' "$2" > "$WORK/$name/node.toml"
-  "$DTN" gateway run --config "$WORK/$name/node.toml" > "$WORK/$name/out" 2> "$WORK/$name/log" &
-  PIDS+=($!)
-  wait_for grep -q ready "$WORK/$name/out" || { cat "$WORK/$name/log"; exit 1; }
-  ADDR="$(sed -n 's/.*tcpcl=\([^ ]*\).*/\1/p' "$WORK/$name/out")"
-}
-
 "$DTN" bpsec key --out "$WORK/mac.jwk" >/dev/null
 "$DTN" bpsec key --out "$WORK/kek.jwk" --bytes 32 >/dev/null
 rules() { # role services...

@@ -15,15 +15,6 @@ QUICK="${1:-}"
 # shellcheck source=scripts/processes.sh
 . scripts/processes.sh
 
-start_gateway() { # name config-body -> sets $ADDR, $PID
-  local name="$1"; mkdir -p "$WORK/$name"
-  printf '%s\n' "$2" > "$WORK/$name/node.toml"
-  "$DTN" gateway run --config "$WORK/$name/node.toml" > "$WORK/$name/out" 2> "$WORK/$name/log" &
-  PID=$!; PIDS+=($PID)
-  wait_for grep -q ready "$WORK/$name/out" || { cat "$WORK/$name/log"; exit 1; }
-  ADDR="$(sed -n 's/.*tcpcl=\([^ ]*\).*/\1/p' "$WORK/$name/out")"
-}
-
 common='[storage]
 path = "'"$STORE"'"
 engine = "'"${ENGINE:-log}"'"

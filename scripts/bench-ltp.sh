@@ -17,7 +17,7 @@ WHAT="${1:-all}"
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 count() { if [ -n "${QUICK:-}" ]; then echo $(( $1 / 10 )); else echo "$1"; fi; }
 
-start_gateway() { # dir name config-body -> sets $ADDR (TCPCL)
+start_gateway_in() { # dir name config-body -> sets $ADDR (TCPCL); the files live in dir
   local dir="$1" name="$2"; mkdir -p "$dir"
   printf '%s\n' "$3" > "$dir/$name.toml"
   "$DTN" gateway run --config "$dir/$name.toml" > "$dir/$name.out" 2> "$dir/$name.log" &
@@ -39,7 +39,7 @@ segment_mru = "16 MiB"
 unauthenticated = "trusted"   # the load tool claims node 4000000 without TLS (loopback lab)
 [log]
 level = "warn"'
-  start_gateway "$dir/b" b "[node]
+  start_gateway_in "$dir/b" b "[node]
 id = 2
 $7
 $common
@@ -51,7 +51,7 @@ node = 1
 cla = \"ltp\"
 address = \"$3\""
   B="$ADDR"
-  start_gateway "$dir/a" a "[node]
+  start_gateway_in "$dir/a" a "[node]
 id = 1
 $7
 $common
